@@ -1,0 +1,134 @@
+/**
+ * One client connection and the memberships it holds. The gateway keeps only
+ * this: who is on the socket and which rooms it joined. Room truth lives in the
+ * room service.
+ */
+import type { WebSocket } from 'uWebSockets.js';
+import { CloseCode, type RoomcastError } from '#shared/errors.js';
+import type { Role, ServerFrame } from '#shared/protocol.js';
+import type { Subscription } from '@nats-io/nats-core';
+import type { Identity } from './gateway.auth.js';
+import { TokenBucket } from './gateway.limits.js';
+
+export interface ConnLimits {
+  ratePerS: number;
+  burst: number;
+  maxBackpressureBytes: number;
+  resumeBufferFrames: number;
+}
+
+export interface WsData {
+  conn: Conn;
+}
+
+export class Conn {
+  ws: WebSocket<WsData> | undefined;
+  identity: Identity | undefined;
+  /** Set when the `access_token` of the upgrade failed: reported right after open. */
+  authError: RoomcastError | undefined;
+  readonly memberships = new Map<string, LocalMember>();
+  /** Rooms with a join or resume under way on this connection. */
+  readonly joining = new Set<string>();
+  readonly bucket: TokenBucket;
+  /** Consecutive frames dropped by the rate limit. */
+  strikes = 0;
+  lastSeen: number;
+  lastPing: number;
+  closed = false;
+  /** Frames that failed to send because the client reads too slowly. */
+  onSlow: ((conn: Conn) => void) | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly openedAt: number,
+    private readonly limits: ConnLimits,
+  ) {
+    this.bucket = new TokenBucket(limits.ratePerS, limits.burst, openedAt);
+    this.lastSeen = openedAt;
+    this.lastPing = openedAt;
+  }
+
+  get userId(): string | undefined {
+    return this.identity?.userId;
+  }
+
+  /**
+   * Sends a text frame. A client whose unsent bytes pass the backpressure limit is
+   * cut off (4413) rather than buffered without bound.
+   */
+  send(data: string | Uint8Array): void {
+    const ws = this.ws;
+    if (ws === undefined || this.closed) return;
+    const status = ws.send(data, false);
+    // 0: queued behind unsent data; 2: dropped because the queue is over maxBackpressure.
+    if (
+      status === 2 ||
+      (status === 0 && ws.getBufferedAmount() > this.limits.maxBackpressureBytes)
+    ) {
+      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+    }
+  }
+
+  sendFrame(frame: ServerFrame): void {
+    this.send(JSON.stringify(frame));
+  }
+
+  /** Ends the connection with a close code; the close handler does the clean-up. */
+  close(code: number, reason: string): void {
+    const ws = this.ws;
+    if (ws === undefined || this.closed) return;
+    this.closed = true;
+    ws.end(code, reason);
+  }
+}
+
+/**
+ * A membership held by this gateway. While its connection is down (`conn`
+ * undefined) it keeps its subscription and buffers what arrives, so a client that
+ * resumes here misses nothing.
+ */
+export class LocalMember {
+  /** The connection delivering to the client; undefined while none does (frames are buffered). */
+  conn: Conn | undefined;
+  sub: Subscription | undefined;
+  detachedAt = 0;
+  private buffer: (string | Uint8Array)[] = [];
+
+  constructor(
+    readonly room: string,
+    readonly peerId: string,
+    readonly role: Role,
+    public resume: string,
+    /** The room sequence at which it joined or resumed: older broadcasts are already known. */
+    public seq: number,
+    private readonly maxBuffered: number,
+  ) {}
+
+  get key(): string {
+    return `${this.room}/${this.peerId}`;
+  }
+
+  deliver(data: string | Uint8Array): void {
+    if (this.conn !== undefined) {
+      this.conn.send(data);
+      return;
+    }
+    if (this.maxBuffered === 0) return;
+    // Bounded: a client that never returns must not grow the gateway.
+    if (this.buffer.length >= this.maxBuffered) this.buffer.shift();
+    this.buffer.push(data);
+  }
+
+  /** Moves the membership onto `conn` and hands it what arrived meanwhile. */
+  attach(conn: Conn): void {
+    this.conn = conn;
+    const pending = this.buffer;
+    this.buffer = [];
+    for (const data of pending) conn.send(data);
+  }
+
+  detach(now: number): void {
+    this.conn = undefined;
+    this.detachedAt = now;
+  }
+}

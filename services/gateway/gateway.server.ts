@@ -1,0 +1,556 @@
+/**
+ * The gateway: the only thing clients touch. uWebSockets.js serves `/signaling`
+ * (WebSocket) and `/healthz`; every frame is checked at the edge and turned into
+ * NATS traffic (room commands, peer-to-peer frames) and back.
+ *
+ * What must hold:
+ * - The user id is the verified token's `sub`; nothing a client sends can change it.
+ * - A bad frame gets an `error` frame with a stable code (or a documented close)
+ *   and never affects another connection.
+ * - Nothing is buffered for a client without bound: a slow reader is cut off.
+ */
+import { randomBytes } from 'node:crypto';
+import type { HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
+import type { Config } from '#config/config.js';
+import type { Bus } from '#shared/bus.js';
+import {
+  CloseCode,
+  ErrorCode,
+  RoomcastError,
+  errorBody,
+  errorTable,
+  type ErrorBody,
+} from '#shared/errors.js';
+import { permsFor } from '#shared/grants.js';
+import type { Logger } from '#shared/log.js';
+import {
+  FrameError,
+  PROTOCOL_VERSION,
+  compileFrameParser,
+  type ClientFrame,
+  type ClientFrameOf,
+  type FrameId,
+  type FrameParser,
+} from '#shared/protocol.js';
+import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/room.commands.js';
+import { isSubjectToken, subjects } from '#shared/subjects.js';
+import { toAuthError, type Verify } from './gateway.auth.js';
+import { Conn, type WsData } from './gateway.conn.js';
+import { Rooms } from './gateway.rooms.js';
+import type { Uws } from './gateway.uws.js';
+
+export interface GatewayOptions {
+  config: Config;
+  bus: Bus;
+  log: Logger;
+  verify: Verify;
+  uws: Uws;
+}
+
+const decoder = new TextDecoder();
+/** How often connections are checked for auth and idle timeouts, in ms. */
+const SWEEP_INTERVAL_MS = 1000;
+
+export class Gateway {
+  private readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | undefined;
+  private readonly conns = new Set<Conn>();
+  private connSeq = 0;
+  /** Upgrades waiting for their token to verify: they count against the connection limit. */
+  private upgrading = 0;
+  private readonly rooms: Rooms;
+  private readonly parse: FrameParser;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private timers: NodeJS.Timeout[] = [];
+  private readonly cfg: Config['gateway'];
+  private readonly id: string;
+  port = 0;
+
+  constructor(private readonly o: GatewayOptions) {
+    this.cfg = o.config.gateway;
+    this.id = o.config.gateway.id ?? 'gateway';
+    this.parse = compileFrameParser({
+      maxTokenBytes: o.config.auth.maxTokenBytes,
+      maxSdpBytes: this.cfg.maxSdpBytes,
+      maxCandidateBytes: this.cfg.maxCandidateBytes,
+    });
+    this.rooms = new Rooms({
+      bus: o.bus,
+      gatewayId: this.id,
+      localFastPath: this.cfg.localFastPath,
+      resumeBufferFrames: this.cfg.resumeBufferFrames,
+      log: o.log,
+    });
+    this.app = o.uws.App();
+    this.routes();
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.cfg.host, this.cfg.port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`gateway cannot listen on ${this.cfg.host}:${this.cfg.port}`));
+          return;
+        }
+        this.listenSocket = socket;
+        this.port = this.o.uws.us_socket_local_port(socket);
+        this.timers.push(setInterval(() => this.sweep(Date.now()), SWEEP_INTERVAL_MS));
+        this.timers.push(
+          setInterval(() => this.beacon(), Math.max(250, this.o.config.room.gatewayTimeoutMs / 3)),
+        );
+        this.beacon();
+        resolve(this.port);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting, closes every connection with 1001 (their memberships are
+   * kept for the resume grace, so clients can resume on another gateway), and
+   * waits for the room service to hear of it.
+   */
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.listenSocket !== undefined) this.o.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    for (const conn of [...this.conns]) conn.close(CloseCode.GOING_AWAY, 'gateway shutting down');
+    await Promise.race([
+      Promise.allSettled([...this.inflight]),
+      new Promise((r) => setTimeout(r, this.cfg.shutdownGraceMs).unref()),
+    ]);
+    for (const m of [...this.rooms.allMembers()]) this.rooms.remove(m);
+    // Closes every remaining socket (HTTP keep-alives too); missing from the package's typings.
+    (this.app as TemplatedApp & { close(): void }).close();
+  }
+
+  private routes(): void {
+    this.app.ws<WsData>('/signaling', {
+      maxPayloadLength: this.cfg.maxFrameBytes,
+      maxBackpressure: this.cfg.maxBackpressureBytes,
+      // Our own sweep closes idle connections with 4408; this is only a backstop.
+      idleTimeout: Math.max(8, Math.ceil((2 * this.cfg.idleTimeoutMs) / 1000)),
+      sendPingsAutomatically: false,
+      upgrade: (res, req, context) => {
+        // Everything needed from `req` is copied now: it is gone after this call returns.
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        // getQuery() is undefined without a query string, whatever the typings say.
+        const query = (req.getQuery() as string | undefined) ?? '';
+        const token = new URLSearchParams(query).get('access_token');
+        if (this.conns.size + this.upgrading >= this.cfg.maxConnections) {
+          this.json(res, errorTable.GATEWAY_FULL.httpStatus, {
+            error: errorBody(ErrorCode.GATEWAY_FULL),
+          });
+          return;
+        }
+        const conn = new Conn(`${this.id}:${++this.connSeq}`, Date.now(), {
+          ratePerS: this.cfg.rateLimitPerS,
+          burst: this.cfg.rateLimitBurst,
+          maxBackpressureBytes: this.cfg.maxBackpressureBytes,
+          resumeBufferFrames: this.cfg.resumeBufferFrames,
+        });
+        if (token === null) {
+          res.upgrade<WsData>({ conn }, key, protocol, extensions, context);
+          return;
+        }
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
+        });
+        this.upgrading++;
+        this.o
+          .verify(token)
+          .then(
+            (identity) => {
+              conn.identity = identity;
+            },
+            (err: unknown) => {
+              // Upgrade anyway: a browser cannot read an HTTP status, but it can read an error frame.
+              conn.authError = toAuthError(err);
+            },
+          )
+          .finally(() => {
+            this.upgrading--;
+            if (!aborted)
+              res.cork(() => res.upgrade<WsData>({ conn }, key, protocol, extensions, context));
+          });
+      },
+      open: (ws) => this.onOpen(ws),
+      message: (ws, data, isBinary) => this.onMessage(ws.getUserData().conn, data, isBinary),
+      pong: (ws) => {
+        ws.getUserData().conn.lastSeen = Date.now();
+      },
+      close: (ws) => this.onClose(ws.getUserData().conn),
+    });
+    this.app.get('/healthz', (res) => {
+      const natsUp = !this.o.bus.nc.isClosed();
+      this.json(res, natsUp ? 200 : 503, {
+        status: natsUp ? 'ok' : 'nats-down',
+        gateway: this.id,
+        connections: this.conns.size,
+        rooms: this.rooms.size,
+      });
+    });
+    this.app.any('/*', (res) => {
+      this.json(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });
+    });
+  }
+
+  private json(res: HttpResponse, status: number, body: unknown): void {
+    res.cork(() => {
+      res
+        .writeStatus(`${status} ${status === 200 ? 'OK' : 'Error'}`)
+        .writeHeader('content-type', 'application/json')
+        .writeHeader('cache-control', 'no-store')
+        .end(JSON.stringify(body));
+    });
+  }
+
+  private onOpen(ws: WebSocket<WsData>): void {
+    const conn = ws.getUserData().conn;
+    conn.ws = ws;
+    this.conns.add(conn);
+    if (conn.authError !== undefined) {
+      this.fail(conn, conn.authError.toBody());
+      conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+      return;
+    }
+    if (conn.identity !== undefined) {
+      conn.sendFrame({
+        type: 'authenticated',
+        userId: conn.identity.userId,
+        protocol: PROTOCOL_VERSION,
+      });
+    }
+  }
+
+  private onMessage(conn: Conn, data: ArrayBuffer, isBinary: boolean): void {
+    const now = Date.now();
+    conn.lastSeen = now;
+    if (!conn.bucket.take(now)) {
+      if (++conn.strikes > this.cfg.rateLimitStrikes)
+        conn.close(CloseCode.RATE_LIMITED, 'rate limit');
+      else this.fail(conn, errorBody(ErrorCode.RATE_LIMITED));
+      return;
+    }
+    conn.strikes = 0;
+    if (isBinary) {
+      this.fail(conn, errorBody(ErrorCode.BINARY_FRAME));
+      return;
+    }
+    let frame: ClientFrame;
+    try {
+      frame = this.parse(decoder.decode(data));
+    } catch (err) {
+      if (err instanceof FrameError) this.fail(conn, err.toBody(), err.frameId);
+      else this.fail(conn, errorBody(ErrorCode.BAD_FRAME));
+      return;
+    }
+    this.dispatch(conn, frame);
+  }
+
+  private dispatch(conn: Conn, frame: ClientFrame): void {
+    if (frame.type === 'ping') {
+      conn.sendFrame({ type: 'pong', ts: frame.ts, id: frame.id });
+      return;
+    }
+    if (frame.type === 'auth') {
+      this.track(conn, frame.id, this.authenticate(conn, frame));
+      return;
+    }
+    if (conn.identity === undefined) {
+      this.fail(conn, errorBody(ErrorCode.AUTH_REQUIRED), frame.id);
+      return;
+    }
+    switch (frame.type) {
+      case 'join':
+        this.track(conn, frame.id, this.join(conn, frame));
+        return;
+      case 'leave':
+        this.track(conn, frame.id, this.leave(conn, frame));
+        return;
+      case 'resume':
+        this.track(conn, frame.id, this.resume(conn, frame));
+        return;
+      case 'offer':
+      case 'answer':
+      case 'candidate':
+        this.relay(conn, frame);
+        return;
+    }
+  }
+
+  /** Runs an async handler; its failure becomes an error frame, never an unhandled rejection. */
+  private track(conn: Conn, id: FrameId | undefined, work: Promise<void>): void {
+    const p = work.catch((err: unknown) => {
+      if (err instanceof RoomcastError) {
+        this.fail(conn, err.toBody(), id);
+        return;
+      }
+      this.o.log.error('handler failed', { conn: conn.id, err });
+      this.fail(conn, errorBody(ErrorCode.INTERNAL), id);
+    });
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  private fail(conn: Conn, error: ErrorBody, id?: FrameId, room?: string): void {
+    conn.sendFrame({ type: 'error', code: error.code, message: error.message, id, room });
+  }
+
+  private async authenticate(conn: Conn, frame: ClientFrameOf<'auth'>): Promise<void> {
+    let identity;
+    try {
+      identity = await this.o.verify(frame.token);
+    } catch (err) {
+      const e = toAuthError(err);
+      this.fail(conn, e.toBody(), frame.id);
+      // A failed refresh leaves a working session alone; a failed first auth ends it.
+      if (conn.identity === undefined) conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+      return;
+    }
+    if (conn.identity !== undefined && conn.identity.userId !== identity.userId) {
+      this.fail(
+        conn,
+        errorBody(ErrorCode.ALREADY_AUTHENTICATED, 'a refreshed token must be for the same user'),
+        frame.id,
+      );
+      return;
+    }
+    conn.identity = identity;
+    conn.sendFrame({
+      type: 'authenticated',
+      userId: identity.userId,
+      protocol: PROTOCOL_VERSION,
+      id: frame.id,
+    });
+  }
+
+  private async request<T>(room: string, cmd: RoomCommand): Promise<RoomReply<T>> {
+    return this.o.bus.request<RoomReply<T>>(subjects.roomCommand(room), cmd);
+  }
+
+  private async join(conn: Conn, frame: ClientFrameOf<'join'>): Promise<void> {
+    const identity = conn.identity;
+    if (identity === undefined) return;
+    const { room, role, id } = frame;
+    if (conn.memberships.has(room) || conn.joining.has(room)) {
+      this.fail(conn, errorBody(ErrorCode.ALREADY_JOINED), id, room);
+      return;
+    }
+    if (conn.memberships.size + conn.joining.size >= this.cfg.maxRoomsPerConnection) {
+      this.fail(conn, errorBody(ErrorCode.TOO_MANY_ROOMS), id, room);
+      return;
+    }
+    conn.joining.add(room);
+    const view = this.rooms.acquire(room);
+    const member = this.rooms.prepare(view, randomBytes(9).toString('base64url'), role);
+    try {
+      const reply = await this.request<Membership>(room, {
+        type: 'join',
+        peerId: member.peerId,
+        userId: identity.userId,
+        role,
+        perms: permsFor(identity.grants, room),
+        gateway: this.id,
+        conn: conn.id,
+      });
+      if (!reply.ok) {
+        this.rooms.abandon(view, member);
+        this.fail(conn, reply.error, id, room);
+        return;
+      }
+      if (conn.closed) {
+        // The client left while the room was admitting it: give the place back.
+        this.rooms.abandon(view, member);
+        await this.request(room, {
+          type: 'leave',
+          peerId: member.peerId,
+          userId: identity.userId,
+          gateway: this.id,
+          conn: conn.id,
+        });
+        return;
+      }
+      this.rooms.admit(view, conn, member, reply);
+      conn.sendFrame({ type: 'joined', room, ...membershipFields(reply), id });
+      member.attach(conn);
+    } catch (err) {
+      this.rooms.abandon(view, member);
+      throw err;
+    } finally {
+      conn.joining.delete(room);
+      this.rooms.release(view);
+    }
+  }
+
+  private async resume(conn: Conn, frame: ClientFrameOf<'resume'>): Promise<void> {
+    const identity = conn.identity;
+    if (identity === undefined) return;
+    const { room, id } = frame;
+    const peerId = frame.resume.split('.')[0] ?? '';
+    if (!isSubjectToken(peerId) || !frame.resume.includes('.')) {
+      this.fail(conn, errorBody(ErrorCode.RESUME_FAILED), id, room);
+      return;
+    }
+    if (conn.memberships.has(room) || conn.joining.has(room)) {
+      this.fail(conn, errorBody(ErrorCode.ALREADY_JOINED), id, room);
+      return;
+    }
+    conn.joining.add(room);
+    const view = this.rooms.acquire(room);
+    this.rooms.beginResume(room, peerId);
+    const held = view.local.get(peerId);
+    const member = this.rooms.prepare(view, peerId, held?.role ?? 'viewer');
+    try {
+      const reply = await this.request<Membership>(room, {
+        type: 'resume',
+        token: frame.resume,
+        userId: identity.userId,
+        gateway: this.id,
+        conn: conn.id,
+      });
+      if (!reply.ok) {
+        this.rooms.abandon(view, member);
+        this.fail(conn, reply.error, id, room);
+        return;
+      }
+      if (conn.closed) return; // still held (detached) here; the client may resume again
+      this.rooms.admit(view, conn, member, reply);
+      conn.sendFrame({ type: 'resumed', room, ...membershipFields(reply), id });
+      member.attach(conn);
+    } finally {
+      this.rooms.endResume(room, peerId);
+      conn.joining.delete(room);
+      this.rooms.release(view);
+    }
+  }
+
+  private async leave(conn: Conn, frame: ClientFrameOf<'leave'>): Promise<void> {
+    const identity = conn.identity;
+    const member = conn.memberships.get(frame.room);
+    if (identity === undefined || member === undefined) {
+      this.fail(conn, errorBody(ErrorCode.NOT_IN_ROOM), frame.id, frame.room);
+      return;
+    }
+    const reply: AnyRoomReply = await this.request(frame.room, {
+      type: 'leave',
+      peerId: member.peerId,
+      userId: identity.userId,
+      gateway: this.id,
+      conn: conn.id,
+    });
+    if (
+      !reply.ok &&
+      reply.error.code !== ErrorCode.NOT_IN_ROOM &&
+      reply.error.code !== ErrorCode.ROOM_ENDED
+    ) {
+      this.fail(conn, reply.error, frame.id, frame.room);
+      return;
+    }
+    this.rooms.remove(member);
+    conn.sendFrame({ type: 'left', room: frame.room, id: frame.id });
+  }
+
+  /** offer / answer / candidate: to exactly the addressed peer, only within a room both are in. */
+  private relay(conn: Conn, frame: ClientFrameOf<'offer' | 'answer' | 'candidate'>): void {
+    const member = conn.memberships.get(frame.room);
+    const view = member === undefined ? undefined : this.rooms.view(frame.room);
+    if (member === undefined || view === undefined) {
+      this.fail(conn, errorBody(ErrorCode.NOT_IN_ROOM), frame.id, frame.room);
+      return;
+    }
+    const out =
+      frame.type === 'candidate'
+        ? JSON.stringify({
+            type: 'candidate',
+            room: frame.room,
+            from: member.peerId,
+            candidate: frame.candidate,
+          })
+        : JSON.stringify({
+            type: frame.type,
+            room: frame.room,
+            from: member.peerId,
+            sdp: frame.sdp,
+          });
+    if (!this.rooms.relay(view, frame.to, out))
+      this.fail(conn, errorBody(ErrorCode.PEER_NOT_FOUND), frame.id, frame.room);
+  }
+
+  private onClose(conn: Conn): void {
+    conn.closed = true;
+    conn.ws = undefined;
+    this.conns.delete(conn);
+    const now = Date.now();
+    for (const member of conn.memberships.values()) {
+      // Kept (and buffering) for the resume grace; the room starts the same clock.
+      member.detach(now);
+      const p = this.o.bus
+        .request(subjects.roomCommand(member.room), {
+          type: 'disconnect',
+          peerId: member.peerId,
+          gateway: this.id,
+          conn: conn.id,
+        } satisfies RoomCommand)
+        .catch((err: unknown) =>
+          this.o.log.warn('disconnect not delivered', { room: member.room, err }),
+        );
+      this.inflight.add(p);
+      void p.finally(() => this.inflight.delete(p));
+    }
+    conn.memberships.clear();
+  }
+
+  /** Auth and idle timeouts, token expiry, pings, and letting go of members that never came back. */
+  private sweep(now: number): void {
+    const auth = this.o.config.auth;
+    for (const conn of this.conns) {
+      if (conn.identity === undefined) {
+        if (now - conn.openedAt > auth.timeoutMs) {
+          this.fail(conn, errorBody(ErrorCode.AUTH_REQUIRED, 'no auth frame in time'));
+          conn.close(CloseCode.TIMEOUT, 'auth timeout');
+        }
+      } else if (now - conn.lastSeen > this.cfg.idleTimeoutMs) {
+        conn.close(CloseCode.TIMEOUT, 'idle timeout');
+      } else if (conn.identity.expiresAt + auth.clockToleranceS * 1000 < now) {
+        this.fail(
+          conn,
+          errorBody(ErrorCode.TOKEN_EXPIRED, 'token expired; reconnect with a new one and resume'),
+        );
+        conn.close(CloseCode.AUTH_FAILED, 'token expired');
+      } else if (now - conn.lastPing >= this.cfg.heartbeatIntervalMs) {
+        conn.lastPing = now;
+        conn.ws?.ping();
+      }
+    }
+    this.rooms.sweepDetached(now, this.o.config.room.resumeGraceMs + SWEEP_INTERVAL_MS);
+  }
+
+  /** Tells the room service this gateway (and so its members) is alive. */
+  private beacon(): void {
+    this.o.bus.publish(subjects.gatewayHeartbeat(this.id), {
+      gateway: this.id,
+      connections: this.conns.size,
+    });
+  }
+}
+
+function membershipFields(m: Membership): Membership {
+  return {
+    peerId: m.peerId,
+    role: m.role,
+    peers: m.peers,
+    status: m.status,
+    resume: m.resume,
+    seq: m.seq,
+  };
+}

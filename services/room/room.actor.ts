@@ -1,0 +1,98 @@
+/**
+ * A running room machine and what its last command produced. The service (and
+ * the tests) talk to a room only through `decide` and `replay`.
+ */
+import { createActor, type Actor, type Snapshot } from 'xstate';
+import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
+import {
+  roomMachine,
+  type CommandRefused,
+  type RoomEmitted,
+  type RoomMachineEvent,
+} from './room.machine.js';
+import type { RoomState } from './room.state.js';
+
+/** What one command did: the events to record, or why it was refused (never both empty and refused). */
+export interface Decision {
+  recorded: RoomEvent[];
+  refused: CommandRefused | undefined;
+}
+
+type Command = Exclude<RoomMachineEvent, { type: 'replay' }>;
+
+export class RoomActor {
+  private emitted: RoomEmitted[] = [];
+  private readonly actor: Actor<typeof roomMachine>;
+
+  private constructor(
+    options: { input: RoomEventOf<'room_created'> } | { snapshot: Snapshot<unknown> },
+  ) {
+    // With a snapshot the input is never read; xstate's types still ask for one.
+    this.actor = createActor(roomMachine, options as { input: RoomEventOf<'room_created'> });
+    // Emitted events are delivered synchronously inside `send`, so `decide` can
+    // collect exactly the events of its own command.
+    this.actor.on('*', (e) => this.emitted.push(e));
+    this.actor.start();
+  }
+
+  /** A new room, from its `room_created` event. */
+  static create(created: RoomEventOf<'room_created'>): RoomActor {
+    return new RoomActor({ input: created });
+  }
+
+  /** A room restored from a persisted snapshot (see `persisted`). */
+  static restore(snapshot: Snapshot<unknown>): RoomActor {
+    return new RoomActor({ snapshot });
+  }
+
+  /** A room rebuilt from its whole log. */
+  static fromLog(events: readonly RoomEvent[]): RoomActor {
+    const [first, ...rest] = events;
+    if (first?.type !== 'room_created') throw new Error('a room log starts with room_created');
+    const actor = RoomActor.create(first);
+    for (const e of rest) actor.replay(e);
+    return actor;
+  }
+
+  /** Sends a command and returns what it recorded or why it was refused. */
+  decide(command: Command): Decision {
+    this.emitted = [];
+    this.actor.send(command);
+    const recorded: RoomEvent[] = [];
+    let refused: CommandRefused | undefined;
+    for (const e of this.emitted) {
+      if (e.type === 'command_refused') refused = e;
+      else recorded.push(e);
+    }
+    this.emitted = [];
+    return { recorded, refused };
+  }
+
+  /** Applies an event read from the log. */
+  replay(event: RoomEvent): void {
+    this.actor.send({ type: 'replay', event });
+  }
+
+  get state(): RoomState {
+    return this.actor.getSnapshot().context;
+  }
+
+  /** The lifecycle state node: preparing, live or ended. */
+  get status(): string {
+    return this.actor.getSnapshot().value;
+  }
+
+  /** True once the room has ended: the actor takes no more commands. */
+  get ended(): boolean {
+    return this.actor.getSnapshot().status === 'done';
+  }
+
+  /** The snapshot to store; `restore` brings the same room back. */
+  persisted(): Snapshot<unknown> {
+    return this.actor.getPersistedSnapshot();
+  }
+
+  stop(): void {
+    this.actor.stop();
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The NATS bus every service uses: a JSON codec for our messages, publishes
+ * batched per event-loop turn, and W3C trace context carried in message headers.
+ *
+ * Why batching: the NATS client flushes its socket from a microtask after every
+ * publish, and uWebSockets.js drains the microtask queue after every message
+ * callback, so a plain `nc.publish()` per client frame costs one `write(2)` per
+ * frame. Queueing publishes and handing them to the client once per turn
+ * (`setImmediate`) lets one write carry them all (see DESIGN.md, performance notes).
+ */
+import { connect } from '@nats-io/transport-node';
+import {
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/nats-core';
+import {
+  ROOT_CONTEXT,
+  context,
+  propagation,
+  trace,
+  type Context,
+  type TextMapGetter,
+} from '@opentelemetry/api';
+import { ErrorCode, RoomcastError } from './errors.js';
+import type { Logger } from './log.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes a message as JSON bytes. */
+export function encode(value: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(value));
+}
+
+/** Decodes JSON bytes into the type the subject carries (the inside is trusted). */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the subject decides T
+export function decode<T>(data: Uint8Array): T {
+  return JSON.parse(decoder.decode(data)) as T;
+}
+
+const headerGetter: TextMapGetter<MsgHdrs> = {
+  keys: (carrier) => carrier.keys(),
+  get: (carrier, key) => (carrier.has(key) ? carrier.get(key) : undefined),
+};
+
+/**
+ * Headers carrying the active trace context, or `undefined` when no span is active
+ * (then nothing is allocated: the relay path pays nothing with tracing off).
+ */
+export function traceHeaders(ctx: Context = context.active()): MsgHdrs | undefined {
+  if (trace.getSpanContext(ctx) === undefined) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  const keys = Object.keys(carrier);
+  if (keys.length === 0) return undefined;
+  const h = natsHeaders();
+  for (const key of keys) h.set(key, carrier[key] ?? '');
+  return h;
+}
+
+/** The trace context a message carries, or the root context when it carries none. */
+export function traceContextOf(msg: Msg): Context {
+  return msg.headers === undefined
+    ? ROOT_CONTEXT
+    : propagation.extract(ROOT_CONTEXT, msg.headers, headerGetter);
+}
+
+export interface BusOptions {
+  servers: string[];
+  /** Connection name, shown by nats-server's monitoring. */
+  name: string;
+  /** Default timeout of `request`, in ms. */
+  requestTimeoutMs: number;
+  log: Logger;
+}
+
+interface Pending {
+  subject: string;
+  data: Uint8Array;
+  headers: MsgHdrs | undefined;
+}
+
+/** The bus: one NATS connection with the codec, batching and tracing we agreed on. */
+export class Bus {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private readonly flushQueue = (): void => {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    for (const p of batch) {
+      try {
+        this.nc.publish(
+          p.subject,
+          p.data,
+          p.headers === undefined ? undefined : { headers: p.headers },
+        );
+      } catch (err) {
+        // One bad publish (closed connection, bad subject) must not drop the rest of the batch.
+        this.log.warn('publish failed', { subject: p.subject, err });
+      }
+    }
+  };
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly options: BusOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connects to NATS, retrying forever on reconnect; the first connect fails fast. */
+  static async connect(options: BusOptions): Promise<Bus> {
+    const nc = await connect({
+      servers: options.servers,
+      name: options.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      // Error objects for async stack traces cost an allocation per request.
+      noAsyncTraces: true,
+    });
+    const bus = new Bus(nc, options, options.log);
+    void bus.watchStatus();
+    return bus;
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
+        this.log.warn(`nats ${s.type}`, { server: 'server' in s ? s.server : undefined });
+      }
+    }
+  }
+
+  /** Queues bytes for `subject`; they leave with the rest of this turn's publishes. */
+  publishBytes(
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined = traceHeaders(),
+  ): void {
+    this.queue.push({ subject, data, headers });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushQueue);
+    }
+  }
+
+  /** Queues a JSON message for `subject`. */
+  publish(subject: string, message: unknown): void {
+    this.publishBytes(subject, encode(message));
+  }
+
+  /** Answers a request (batched like any publish). */
+  respond(msg: Msg, message: unknown): void {
+    if (msg.reply !== undefined && msg.reply !== '') this.publishBytes(msg.reply, encode(message));
+  }
+
+  /**
+   * Sends a request and decodes the reply. No responder or no answer in time is
+   * `UNAVAILABLE`: the caller cannot tell a dead service from a slow one, and both
+   * mean "try again".
+   */
+  async request<Reply>(
+    subject: string,
+    message: unknown,
+    timeoutMs = this.options.requestTimeoutMs,
+  ): Promise<Reply> {
+    // Whatever this turn queued must reach the server before the request does.
+    if (this.queue.length > 0) this.flushQueue();
+    const headers = traceHeaders();
+    try {
+      const reply = await this.nc.request(subject, encode(message), {
+        timeout: timeoutMs,
+        ...(headers === undefined ? {} : { headers }),
+      });
+      return decode<Reply>(reply.data);
+    } catch (err) {
+      throw new RoomcastError(
+        ErrorCode.UNAVAILABLE,
+        `no answer on ${subject.split('.')[0] ?? ''} within ${timeoutMs} ms`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  /**
+   * Subscribes with a callback (no async iterator on the hot path). The handler runs
+   * inside the message's trace context. A throwing handler is logged, never fatal.
+   */
+  subscribe(
+    subject: string,
+    handler: (msg: Msg) => void,
+    options: { queue?: string } = {},
+  ): Subscription {
+    return this.nc.subscribe(subject, {
+      ...(options.queue === undefined ? {} : { queue: options.queue }),
+      callback: (err, msg) => {
+        if (err !== null) {
+          this.log.warn('subscription error', { subject, err });
+          return;
+        }
+        try {
+          if (msg.headers === undefined) handler(msg);
+          else context.with(traceContextOf(msg), () => handler(msg));
+        } catch (e) {
+          this.log.error('handler failed', { subject: msg.subject, err: e });
+        }
+      },
+    });
+  }
+
+  /** Sends what is queued and waits until the server has it. */
+  async flush(): Promise<void> {
+    this.flushQueue();
+    await this.nc.flush();
+  }
+
+  /** Sends what is queued, lets subscriptions finish, and closes. */
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    this.flushQueue();
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close();
+    }
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Client protocol v1: the JSON text frames between a client and the gateway.
+ *
+ * Client frames are validated strictly at the edge (no extra properties, bounded
+ * strings) by validators compiled once when the gateway starts. Server frames are
+ * plain types: we build them, so we trust them.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { ErrorCode, RoomcastError } from './errors.js';
+import { SUBJECT_TOKEN_PATTERN } from './subjects.js';
+
+/** Version of the client protocol; bumped only by an incompatible change. */
+export const PROTOCOL_VERSION = 1;
+
+export const Role = { publisher: 'publisher', viewer: 'viewer' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+export const RoomStatus = { preparing: 'preparing', live: 'live', ended: 'ended' } as const;
+export type RoomStatus = (typeof RoomStatus)[keyof typeof RoomStatus];
+
+/** Why a peer is no longer in a room, as `peer_left` tells the others. */
+export const LeaveReason = {
+  left: 'left',
+  timeout: 'timeout',
+  kicked: 'kicked',
+  ended: 'ended',
+} as const;
+export type LeaveReason = (typeof LeaveReason)[keyof typeof LeaveReason];
+
+/** Size limits that shape the schema; they come from config (see config/config.ts). */
+export interface ProtocolLimits {
+  /** Longest accepted token, in bytes of its compact form. */
+  maxTokenBytes: number;
+  /** Longest accepted SDP (offer or answer), in characters. */
+  maxSdpBytes: number;
+  /** Longest accepted ICE candidate line, in characters. */
+  maxCandidateBytes: number;
+}
+
+const Id = Type.String({ pattern: SUBJECT_TOKEN_PATTERN });
+const common = {
+  /** Echoed in the reply (and in an error about this frame). */
+  id: Type.Optional(
+    Type.Union([
+      Type.String({ minLength: 1, maxLength: 64 }),
+      Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    ]),
+  ),
+  /** W3C trace context: the gateway continues this trace. */
+  traceparent: Type.Optional(
+    Type.String({ pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' }),
+  ),
+};
+const strict = { additionalProperties: false } as const;
+
+/** Builds the JSON Schemas of every client frame for the given limits. */
+export function clientFrameSchemas(limits: ProtocolLimits) {
+  const NullableString = (maxLength: number) =>
+    Type.Union([Type.String({ maxLength }), Type.Null()]);
+  const Candidate = Type.Object(
+    {
+      candidate: Type.String({ maxLength: limits.maxCandidateBytes }),
+      sdpMid: Type.Optional(NullableString(64)),
+      sdpMLineIndex: Type.Optional(
+        Type.Union([Type.Integer({ minimum: 0, maximum: 1024 }), Type.Null()]),
+      ),
+      usernameFragment: Type.Optional(NullableString(256)),
+    },
+    strict,
+  );
+  const Sdp = Type.String({ minLength: 1, maxLength: limits.maxSdpBytes });
+  return {
+    auth: Type.Object(
+      {
+        type: Type.Literal('auth'),
+        token: Type.String({ minLength: 1, maxLength: limits.maxTokenBytes }),
+        ...common,
+      },
+      strict,
+    ),
+    join: Type.Object(
+      {
+        type: Type.Literal('join'),
+        room: Id,
+        role: Type.Union([Type.Literal('publisher'), Type.Literal('viewer')]),
+        ...common,
+      },
+      strict,
+    ),
+    leave: Type.Object({ type: Type.Literal('leave'), room: Id, ...common }, strict),
+    offer: Type.Object(
+      { type: Type.Literal('offer'), room: Id, to: Id, sdp: Sdp, ...common },
+      strict,
+    ),
+    answer: Type.Object(
+      { type: Type.Literal('answer'), room: Id, to: Id, sdp: Sdp, ...common },
+      strict,
+    ),
+    candidate: Type.Object(
+      { type: Type.Literal('candidate'), room: Id, to: Id, candidate: Candidate, ...common },
+      strict,
+    ),
+    resume: Type.Object(
+      {
+        type: Type.Literal('resume'),
+        room: Id,
+        resume: Type.String({ minLength: 1, maxLength: 256 }),
+        ...common,
+      },
+      strict,
+    ),
+    ping: Type.Object(
+      { type: Type.Literal('ping'), ts: Type.Optional(Type.Number()), ...common },
+      strict,
+    ),
+  } satisfies Record<string, TSchema>;
+}
+
+type Schemas = ReturnType<typeof clientFrameSchemas>;
+/** Every frame a client may send, a union on `type`. */
+export type ClientFrame = { [K in keyof Schemas]: Static<Schemas[K]> }[keyof Schemas];
+export type ClientFrameType = ClientFrame['type'];
+export type ClientFrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;
+export type IceCandidate = ClientFrameOf<'candidate'>['candidate'];
+export type FrameId = NonNullable<ClientFrame['id']>;
+
+/** A peer as other members see it. */
+export interface PeerInfo {
+  peerId: string;
+  userId: string;
+  role: Role;
+}
+
+/** Every frame the gateway sends, a union on `type`. */
+export type ServerFrame =
+  | { type: 'authenticated'; userId: string; protocol: number; id?: FrameId }
+  | {
+      type: 'joined';
+      room: string;
+      peerId: string;
+      role: Role;
+      peers: PeerInfo[];
+      status: RoomStatus;
+      resume: string;
+      seq: number;
+      id?: FrameId;
+    }
+  | {
+      type: 'resumed';
+      room: string;
+      peerId: string;
+      role: Role;
+      peers: PeerInfo[];
+      status: RoomStatus;
+      resume: string;
+      seq: number;
+      id?: FrameId;
+    }
+  | { type: 'left'; room: string; id?: FrameId }
+  | { type: 'peer_joined'; room: string; peer: PeerInfo; seq: number }
+  | { type: 'peer_left'; room: string; peerId: string; reason: LeaveReason; seq: number }
+  | { type: 'room_status'; room: string; status: RoomStatus; seq: number }
+  | { type: 'offer' | 'answer'; room: string; from: string; sdp: string }
+  | { type: 'candidate'; room: string; from: string; candidate: IceCandidate }
+  | { type: 'kicked'; room: string; reason: string }
+  | { type: 'pong'; ts?: number; id?: FrameId }
+  | { type: 'error'; code: ErrorCode; message: string; id?: FrameId; room?: string };
+export type ServerFrameType = ServerFrame['type'];
+
+/** Parses and validates one text frame; throws `FrameError` with a stable code. */
+export type FrameParser = (text: string) => ClientFrame;
+
+/**
+ * Compiles the validators once and returns the parser the gateway uses for every
+ * frame. Dispatching on `type` first keeps errors precise ("unknown type" rather
+ * than "matches none of 8 schemas") and checks one schema per frame.
+ */
+export function compileFrameParser(limits: ProtocolLimits): FrameParser {
+  const schemas = clientFrameSchemas(limits);
+  const checks = new Map<string, TypeCheck<TSchema>>();
+  for (const [type, schema] of Object.entries(schemas))
+    checks.set(type, TypeCompiler.Compile(schema));
+
+  return (text: string): ClientFrame => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new FrameError(ErrorCode.BAD_JSON, 'frame is not valid JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new FrameError(ErrorCode.BAD_FRAME, 'a frame is a JSON object');
+    }
+    const type = (value as { type?: unknown }).type;
+    if (typeof type !== 'string') {
+      throw new FrameError(ErrorCode.BAD_FRAME, '"type" must be a string', readableId(value));
+    }
+    const check = checks.get(type);
+    if (check === undefined) {
+      throw new FrameError(
+        ErrorCode.UNKNOWN_TYPE,
+        `unknown frame type "${type.slice(0, 32)}"`,
+        readableId(value),
+      );
+    }
+    if (!check.Check(value)) {
+      const first = check.Errors(value).First();
+      const where = first?.path === '' || first === undefined ? '' : `${first.path}: `;
+      const message = `${where}${first?.message ?? 'invalid'}`.slice(0, 200);
+      throw new FrameError(ErrorCode.BAD_FRAME, message, readableId(value));
+    }
+    return value as ClientFrame;
+  };
+}
+
+/** A frame that failed parsing or validation; `frameId` is its `id` when one could be read. */
+export class FrameError extends RoomcastError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly frameId?: FrameId,
+  ) {
+    super(code, message);
+  }
+}
+
+function readableId(value: object): FrameId | undefined {
+  const id = (value as { id?: unknown }).id;
+  if (typeof id === 'string' && id.length > 0 && id.length <= 64) return id;
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
+  return undefined;
+}

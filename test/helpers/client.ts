@@ -1,0 +1,120 @@
+/**
+ * A test client on `ws`: records every frame and close, and waits for the ones a
+ * test expects (by predicate, with a timeout that fails loudly).
+ */
+import WebSocket from 'ws';
+import type { ServerFrame } from '#shared/protocol.js';
+
+export type Frame = ServerFrame & Record<string, unknown>;
+
+export class Client {
+  readonly frames: Frame[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
+  private cursor = 0;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const f = JSON.parse(isBinary ? '{}' : (data as Buffer).toString()) as Frame;
+      this.frames.push(f);
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(f)) return true;
+        w.resolve(f);
+        return false;
+      });
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      for (const w of this.closeWaiters) w(this.closed);
+    });
+    ws.on('error', () => {
+      /* the close event reports it */
+    });
+  }
+
+  /** Opens a connection; resolves once open (or rejects with the HTTP status on refusal). */
+  static connect(url: string, options: WebSocket.ClientOptions = {}): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, options);
+      const c = new Client(ws);
+      ws.once('open', () => resolve(c));
+      ws.once('unexpected-response', (_req, res) =>
+        reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })),
+      );
+      ws.once('error', reject);
+    });
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The next frame (after those already taken by `next`) matching `pred`. */
+  next(pred: (f: Frame) => boolean = () => true, timeoutMs = 5000): Promise<Frame> {
+    for (let i = this.cursor; i < this.frames.length; i++) {
+      const f = this.frames[i]!;
+      if (pred(f)) {
+        this.cursor = i + 1;
+        return Promise.resolve(f);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `no matching frame in ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`,
+          ),
+        );
+      }, timeoutMs);
+      this.waiters.push({
+        pred,
+        resolve: (f) => {
+          clearTimeout(timer);
+          this.cursor = this.frames.length;
+          resolve(f);
+        },
+      });
+    });
+  }
+
+  /** The next frame of `type`. */
+  nextOf<T extends Frame['type']>(type: T, timeoutMs = 5000): Promise<Extract<Frame, { type: T }>> {
+    return this.next((f) => f.type === type, timeoutMs) as Promise<Extract<Frame, { type: T }>>;
+  }
+
+  /** Sends a frame and waits for the reply carrying its id. */
+  async call(frame: Record<string, unknown>, timeoutMs = 5000): Promise<Frame> {
+    const id = frame.id ?? `c${Math.random().toString(36).slice(2)}`;
+    this.send({ ...frame, id });
+    return this.next((f) => f.id === id, timeoutMs);
+  }
+
+  waitClose(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`not closed within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.closeWaiters.push((c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+  }
+
+  /** Frames seen so far of `type`. */
+  seen(type: string): Frame[] {
+    return this.frames.filter((f) => f.type === type);
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  /** Drops the TCP connection without a close frame (a network failure). */
+  drop(): void {
+    this.ws.terminate();
+  }
+}
