@@ -251,6 +251,14 @@ export const settings = {
       3_600_000,
     ),
   },
+  // Section of the stream service (SRS hooks, reconcile, URLs).
+  stream: {},
+  // Section of the room catalogue and its MongoDB projection.
+  catalog: {},
+  // Section of the alert service.
+  alert: {},
+  // Section of traces and metrics.
+  telemetry: {},
   log: {
     level: str('LOG_LEVEL', 'info', 'One of debug, info, warn, error.'),
   },

@@ -10,7 +10,7 @@
  * - Nothing is buffered for a client without bound: a slow reader is cut off.
  */
 import { randomBytes } from 'node:crypto';
-import type { HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
+import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import type { Config } from '#config/config.js';
 import type { Bus } from '#shared/bus.js';
 import {
@@ -36,6 +36,7 @@ import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/r
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { toAuthError, type Verify } from './gateway.auth.js';
 import { Conn, type WsData } from './gateway.conn.js';
+import { registerHttp, sendJson } from './gateway.http.js';
 import { Rooms } from './gateway.rooms.js';
 import type { Uws } from './gateway.uws.js';
 
@@ -146,7 +147,7 @@ export class Gateway {
         const query = (req.getQuery() as string | undefined) ?? '';
         const token = new URLSearchParams(query).get('access_token');
         if (this.conns.size + this.upgrading >= this.cfg.maxConnections) {
-          this.json(res, errorTable.GATEWAY_FULL.httpStatus, {
+          sendJson(res, errorTable.GATEWAY_FULL.httpStatus, {
             error: errorBody(ErrorCode.GATEWAY_FULL),
           });
           return;
@@ -190,27 +191,13 @@ export class Gateway {
       },
       close: (ws) => this.onClose(ws.getUserData().conn),
     });
-    this.app.get('/healthz', (res) => {
-      const natsUp = !this.o.bus.nc.isClosed();
-      this.json(res, natsUp ? 200 : 503, {
-        status: natsUp ? 'ok' : 'nats-down',
-        gateway: this.id,
-        connections: this.conns.size,
-        rooms: this.rooms.size,
-      });
-    });
-    this.app.any('/*', (res) => {
-      this.json(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });
-    });
-  }
-
-  private json(res: HttpResponse, status: number, body: unknown): void {
-    res.cork(() => {
-      res
-        .writeStatus(`${status} ${status === 200 ? 'OK' : 'Error'}`)
-        .writeHeader('content-type', 'application/json')
-        .writeHeader('cache-control', 'no-store')
-        .end(JSON.stringify(body));
+    registerHttp(this.app, {
+      config: this.o.config,
+      bus: this.o.bus,
+      log: this.o.log,
+      verify: this.o.verify,
+      gatewayId: this.id,
+      stats: () => ({ connections: this.conns.size, rooms: this.rooms.size }),
     });
   }
 
