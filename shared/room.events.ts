@@ -76,3 +76,19 @@ export const roomEventTypes = [
   'status_changed',
   'settings_changed',
 ] as const satisfies readonly RoomEventType[];
+
+/**
+ * One append to ROOM_EVENTS: the events one command recorded, stored together so
+ * that a command's transition is all there or not at all. `seq` is the room
+ * sequence of the first event (events are numbered 1, 2, 3 … per room); the
+ * message id `<roomId>:<seq>` makes a retried append a duplicate JetStream drops.
+ */
+export interface RoomEventBatch {
+  v: 1;
+  roomId: string;
+  seq: number;
+  events: RoomEvent[];
+}
+
+/** The `Nats-Msg-Id` of a batch. */
+export const batchMsgId = (roomId: string, seq: number): string => `${roomId}:${seq}`;

@@ -23,12 +23,17 @@ export const subjects = {
   roomSignal: (roomId: string, peerId: string): string => `room.${roomId}.sig.${peerId}`,
   /** Core: what every member of a room must see (peer joined/left, status). */
   roomBroadcast: (roomId: string): string => `room.${roomId}.bcast`,
-  /** JetStream ROOM_EVENTS: the durable log of one room's transitions. */
-  roomEvent: (roomId: string, type: string): string => `evt.room.${roomId}.${type}`,
-  /** Filter for all events of one room. */
-  roomEventsOf: (roomId: string): string => `evt.room.${roomId}.>`,
-  /** Filter for every room event. */
-  roomEventsAll: 'evt.room.>',
+  /**
+   * JetStream ROOM_EVENTS: the durable log of one room. One subject per room (not
+   * per event type, as first designed) because appends are fenced with the
+   * expected last sequence *on the subject*, and nats-server 2.9 can only check
+   * that for one exact subject. The event type is in the payload.
+   */
+  roomEvents: (roomId: string): string => `evt.room.${roomId}`,
+  /** Filter for every room's events. */
+  roomEventsAll: 'evt.room.*',
+  /** The room id in a ROOM_EVENTS subject. */
+  roomIdOfEvents: (subject: string): string => subject.slice('evt.room.'.length),
   /** Metric samples for the alert service. */
   metric: (service: string, name: string): string => `metric.${service}.${name}`,
   /** Raised and resolved alerts (JetStream ALERTS). */
