@@ -72,6 +72,13 @@ export const settings = {
       50,
       60_000,
     ),
+    replicas: int(
+      'NATS_JS_REPLICAS',
+      1,
+      'Replicas of every JetStream stream and bucket (3 on a production cluster).',
+      1,
+      5,
+    ),
   },
   auth: {
     jwtSecret: str(
@@ -243,6 +250,44 @@ export const settings = {
       1,
       10_000_000,
     ),
+    storage: str(
+      'ROOM_STORAGE',
+      'jetstream',
+      'Where room events and snapshots live: `jetstream` (durable) or `memory` (nothing survives a restart).',
+    ),
+    replicaId: str(
+      'ROOM_REPLICA_ID',
+      undefined,
+      'Name of this room-service replica (leases, message ids). Defaults to host-pid-random.',
+    ),
+    partitions: int(
+      'ROOM_PARTITIONS',
+      16,
+      'Partitions rooms are spread over; each is owned by one replica. The same on every replica; change only on an empty system.',
+      1,
+      4096,
+    ),
+    leaseMs: int(
+      'ROOM_LEASE_MS',
+      6000,
+      "Lifetime of a partition lease; a dead replica's rooms move within about this long, in ms.",
+      300,
+      600_000,
+    ),
+    snapshotEvery: int(
+      'ROOM_SNAPSHOT_EVERY',
+      32,
+      'A room is snapshotted after this many new events.',
+      1,
+      1_000_000,
+    ),
+    snapshotIntervalMs: int(
+      'ROOM_SNAPSHOT_INTERVAL_MS',
+      5000,
+      'Rooms with events not yet in a snapshot are snapshotted this often, in ms (bounds the replay after a crash).',
+      100,
+      3_600_000,
+    ),
     gatewayTimeoutMs: int(
       'ROOM_GATEWAY_TIMEOUT_MS',
       15_000,
@@ -314,6 +359,14 @@ function read(setting: Setting<Kind>, raw: string | undefined): unknown {
   }
 }
 
+/** A default process name: host, pid and a random suffix (unique across restarts). */
+function instanceId(): string {
+  const host = hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '_')
+    .slice(0, 32);
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
 /** Reads every setting from `env` (process.env by default) and checks it. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, Record<string, unknown>> = {};
@@ -325,14 +378,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     out[group] = section;
   }
   const config = out as Config;
-  const gatewayId =
-    config.gateway.id ??
-    `${hostname()
-      .replace(/[^A-Za-z0-9_-]/g, '_')
-      .slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const gatewayId = config.gateway.id ?? instanceId();
   config.gateway.id = gatewayId;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(gatewayId))
     throw new ConfigError('GATEWAY_ID: letters, digits, _ and - only');
+  config.room.replicaId ??= instanceId();
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.room.replicaId))
+    throw new ConfigError('ROOM_REPLICA_ID: letters, digits, _ and - only');
+  if (!['jetstream', 'memory'].includes(config.room.storage)) {
+    throw new ConfigError(
+      `ROOM_STORAGE=${JSON.stringify(config.room.storage)}: expected jetstream or memory`,
+    );
+  }
   if (!['debug', 'info', 'warn', 'error'].includes(config.log.level)) {
     throw new ConfigError(
       `LOG_LEVEL=${JSON.stringify(config.log.level)}: expected debug, info, warn or error`,

@@ -35,7 +35,9 @@ export type RoomCommand =
   | ({ type: 'resume'; token: string; userId: string } & ConnRef)
   | { type: 'set_status'; status: RoomStatus; userId: string; perms: RoomPerms }
   | { type: 'kick'; peerId: string; reason: string; userId: string; perms: RoomPerms }
-  | { type: 'get'; userId?: string; perms?: RoomPerms };
+  | { type: 'get'; userId?: string; perms?: RoomPerms }
+  /** Operators and tests: the whole state with its hash. Never forwarded from clients. */
+  | { type: 'state' };
 export type RoomCommandType = RoomCommand['type'];
 
 /** The room as the REST API and other services see it. */
@@ -79,6 +81,7 @@ export interface RoomReplies {
   set_status: { room: LiveRoom };
   kick: { seq: number };
   get: { room: LiveRoom; peers: PeerInfo[] };
+  state: { seq: number; status: RoomStatus; hash: string; state: unknown };
 }
 
 /** Any reply the room service sends. */

@@ -80,8 +80,7 @@ export const roomEventTypes = [
 /**
  * One append to ROOM_EVENTS: the events one command recorded, stored together so
  * that a command's transition is all there or not at all. `seq` is the room
- * sequence of the first event (events are numbered 1, 2, 3 … per room); the
- * message id `<roomId>:<seq>` makes a retried append a duplicate JetStream drops.
+ * sequence of the first event (events are numbered 1, 2, 3 … per room).
  */
 export interface RoomEventBatch {
   v: 1;
@@ -90,5 +89,10 @@ export interface RoomEventBatch {
   events: RoomEvent[];
 }
 
-/** The `Nats-Msg-Id` of a batch. */
-export const batchMsgId = (roomId: string, seq: number): string => `${roomId}:${seq}`;
+/**
+ * The `Nats-Msg-Id` of a batch: a retried append by the same writer is a duplicate
+ * JetStream drops. The writer is part of it so that two replicas racing for the
+ * same sequence are not taken for one retry; the append fence refuses the second.
+ */
+export const batchMsgId = (roomId: string, seq: number, writer: string): string =>
+  `${roomId}:${seq}:${writer}`;

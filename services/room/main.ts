@@ -5,20 +5,52 @@
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger, type LogLevel } from '#shared/log.js';
-import { MemoryRoomLog } from './room.log.js';
+import { KvLeases, SoleOwner } from './room.leases.js';
+import { JetStreamRoomLog, MemoryRoomLog } from './room.log.js';
 import { RoomService } from './room.service.js';
+import { KvSnapshotStore, MemorySnapshotStore } from './room.snapshots.js';
 
 const config = loadConfig();
-const logger = createLogger('room', config.log.level as LogLevel);
+const replicaId = config.room.replicaId ?? 'room';
+const logger = createLogger('room', config.log.level as LogLevel, { replica: replicaId });
 const bus = await Bus.connect({
   servers: config.nats.servers,
-  name: 'room',
+  name: `room-${replicaId}`,
   requestTimeoutMs: config.nats.requestTimeoutMs,
   log: logger,
 });
-const service = new RoomService({ bus, config: config.room, log: new MemoryRoomLog(), logger });
-service.start();
-logger.info('room service ready', { nats: config.nats.servers });
+
+const durable = config.room.storage === 'jetstream';
+const service = new RoomService({
+  bus,
+  config: config.room,
+  logger,
+  log: durable
+    ? await JetStreamRoomLog.open(bus.nc, {
+        writer: replicaId,
+        replicas: config.nats.replicas,
+        timeoutMs: config.nats.requestTimeoutMs,
+      })
+    : new MemoryRoomLog(),
+  snapshots: durable
+    ? await KvSnapshotStore.open(bus.nc, { replicas: config.nats.replicas })
+    : new MemorySnapshotStore(),
+  leases: durable
+    ? await KvLeases.open(bus.nc, {
+        replicaId,
+        partitions: config.room.partitions,
+        leaseMs: config.room.leaseMs,
+        replicas: config.nats.replicas,
+        log: logger,
+      })
+    : new SoleOwner(config.room.partitions),
+});
+await service.start();
+logger.info('room service ready', {
+  nats: config.nats.servers,
+  storage: config.room.storage,
+  rooms: service.size,
+});
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

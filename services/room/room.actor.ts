@@ -2,7 +2,9 @@
  * A running room machine and what its last command produced. The service (and
  * the tests) talk to a room only through `decide` and `replay`.
  */
+import { createHash } from 'node:crypto';
 import { createActor, type Actor, type Snapshot } from 'xstate';
+import type { RoomStatus } from '#shared/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
 import {
   roomMachine,
@@ -78,7 +80,8 @@ export class RoomActor {
   }
 
   /** The lifecycle state node: preparing, live or ended. */
-  get status(): string {
+  get status(): RoomStatus {
+    // The machine's three state nodes are named after the statuses.
     return this.actor.getSnapshot().value;
   }
 
@@ -95,4 +98,21 @@ export class RoomActor {
   stop(): void {
     this.actor.stop();
   }
+}
+
+/** JSON with object keys sorted, so equal states give equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value === undefined ? null : value);
+}
+
+/** SHA-256 of a room's lifecycle state and context: equal rooms, equal hashes. */
+export function stateHash(room: RoomActor): string {
+  return createHash('sha256')
+    .update(canonical({ status: room.status, state: room.state }))
+    .digest('hex');
 }

@@ -1,33 +1,208 @@
 /**
- * Where a room's recorded events go before a command is acknowledged.
+ * The room log: where a room's recorded events go before a command is
+ * acknowledged, and where a room is read back from.
  *
- * `append` must be durable when it resolves and must refuse an append whose
- * `expectedSeq` is not the room's last sequence (a fenced write: two writers of one
- * room cannot both succeed).
+ * What must hold:
+ * - `append` resolves only when the batch is durable.
+ * - An append is fenced on the room's last stream sequence: if anyone else wrote to
+ *   the room since we last read it (a replica that took the room over while we were
+ *   paused), the append is refused with `LogConflictError`, never interleaved.
+ * - A retried append (same writer, same room sequence) is stored once: JetStream
+ *   drops it by its `Nats-Msg-Id` and answers with the original's position.
  */
-import type { RoomEvent } from '#shared/room.events.js';
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { decode, encode } from '#shared/bus.js';
+import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room.events.js';
+import { ensureStream, roomEventsConfig, streamNames } from '#shared/streams.js';
+import { subjects } from '#shared/subjects.js';
 
-export interface RoomLog {
-  /**
-   * Appends `events` (sequences `expectedSeq + 1 …`) to the room's log.
-   * Rejects when the room's last sequence is not `expectedSeq`.
-   */
-  append(roomId: string, events: readonly RoomEvent[], expectedSeq: number): Promise<void>;
+/** Where a room's log stands: its room sequence and the stream sequence of its last batch. */
+export interface LogPosition {
+  /** Events applied (the room sequence of the last event). */
+  seq: number;
+  /** Stream sequence of the room's last batch; 0 before the first. */
+  streamSeq: number;
 }
 
-/** Keeps logs in memory: for tests and for a room service that needs no durability. */
-export class MemoryRoomLog implements RoomLog {
-  readonly logs = new Map<string, RoomEvent[]>();
+/** Someone else appended to the room since we read it: our view is stale. */
+export class LogConflictError extends Error {
+  override readonly name = 'LogConflictError';
+}
 
-  append(roomId: string, events: readonly RoomEvent[], expectedSeq: number): Promise<void> {
-    const log = this.logs.get(roomId) ?? [];
-    if (log.length !== expectedSeq) {
-      return Promise.reject(
-        new Error(`room ${roomId}: expected last sequence ${expectedSeq}, log has ${log.length}`),
-      );
+/** The append may or may not have been stored (timeout, lost connection). */
+export class LogUnavailableError extends Error {
+  override readonly name = 'LogUnavailableError';
+}
+
+/** A batch as read back, with its stream sequence. */
+export interface StoredBatch {
+  streamSeq: number;
+  batch: RoomEventBatch;
+}
+
+export interface RoomLog {
+  /** Appends the events of one command after `at`; resolves with the new stream sequence. */
+  append(roomId: string, events: readonly RoomEvent[], at: LogPosition): Promise<number>;
+  /** The room's batches after stream sequence `after`, in order. */
+  readRoom(roomId: string, after: number): Promise<StoredBatch[]>;
+  /** Every batch of every room after stream sequence `after`, in order. */
+  scan(after: number, onBatch: (b: StoredBatch) => void): Promise<void>;
+  /** How many batches each room has in the log (to tell which snapshots are current). */
+  batchCounts(): Promise<Map<string, number>>;
+}
+
+/** Keeps logs in memory: for unit tests and a service that needs no durability. */
+export class MemoryRoomLog implements RoomLog {
+  private readonly batches: StoredBatch[] = [];
+  private readonly last = new Map<string, number>();
+
+  append(roomId: string, events: readonly RoomEvent[], at: LogPosition): Promise<number> {
+    if ((this.last.get(roomId) ?? 0) !== at.streamSeq) {
+      return Promise.reject(new LogConflictError(`room ${roomId}: last stream sequence moved`));
     }
-    log.push(...events);
-    this.logs.set(roomId, log);
+    const streamSeq = this.batches.length + 1;
+    this.batches.push({ streamSeq, batch: { v: 1, roomId, seq: at.seq + 1, events: [...events] } });
+    this.last.set(roomId, streamSeq);
+    return Promise.resolve(streamSeq);
+  }
+
+  readRoom(roomId: string, after: number): Promise<StoredBatch[]> {
+    return Promise.resolve(
+      this.batches.filter((b) => b.streamSeq > after && b.batch.roomId === roomId),
+    );
+  }
+
+  scan(after: number, onBatch: (b: StoredBatch) => void): Promise<void> {
+    for (const b of this.batches) if (b.streamSeq > after) onBatch(b);
     return Promise.resolve();
+  }
+
+  batchCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const b of this.batches) counts.set(b.batch.roomId, (counts.get(b.batch.roomId) ?? 0) + 1);
+    return Promise.resolve(counts);
+  }
+}
+
+/** The log in JetStream ROOM_EVENTS, one subject per room. */
+export class JetStreamRoomLog implements RoomLog {
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    /** Names this writer in message ids, so two writers of one sequence never dedupe into each other. */
+    private readonly writer: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Opens the log, creating ROOM_EVENTS if it does not exist yet. */
+  static async open(
+    nc: NatsConnection,
+    o: { writer: string; replicas: number; timeoutMs: number },
+  ): Promise<JetStreamRoomLog> {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, roomEventsConfig(o.replicas));
+    return new JetStreamRoomLog(
+      jetstream(nc, { timeout: o.timeoutMs }),
+      jsm,
+      o.writer,
+      o.timeoutMs,
+    );
+  }
+
+  async append(roomId: string, events: readonly RoomEvent[], at: LogPosition): Promise<number> {
+    const seq = at.seq + 1;
+    const batch: RoomEventBatch = { v: 1, roomId, seq, events: [...events] };
+    try {
+      const data = encode(batch);
+      const ack = await this.js.publish(subjects.roomEvents(roomId), data, {
+        msgID: batchMsgId(roomId, seq, this.writer),
+        expect: { lastSubjectSequence: at.streamSeq, streamName: streamNames.roomEvents },
+        timeout: this.timeoutMs,
+      });
+      // JetStream checks the message id before the fence: a "duplicate" is our own
+      // retry only if the stored batch is this one.
+      if (ack.duplicate) {
+        const stored = await this.jsm.streams.getMessage(streamNames.roomEvents, { seq: ack.seq });
+        if (stored === null || Buffer.compare(Buffer.from(stored.data), Buffer.from(data)) !== 0) {
+          throw new LogConflictError(`room ${roomId}: sequence ${seq} already holds another batch`);
+        }
+      }
+      return ack.seq;
+    } catch (err) {
+      if (err instanceof LogConflictError) throw err;
+      if (
+        err instanceof JetStreamApiError &&
+        err.code === JetStreamApiCodes.StreamWrongLastSequence
+      ) {
+        throw new LogConflictError(
+          `room ${roomId}: written by someone else since sequence ${at.streamSeq}`,
+          { cause: err },
+        );
+      }
+      throw new LogUnavailableError(`room ${roomId}: append not confirmed`, { cause: err });
+    }
+  }
+
+  async readRoom(roomId: string, after: number): Promise<StoredBatch[]> {
+    const out: StoredBatch[] = [];
+    await this.read({ filter: subjects.roomEvents(roomId), after }, (b) => out.push(b));
+    return out;
+  }
+
+  async scan(after: number, onBatch: (b: StoredBatch) => void): Promise<void> {
+    await this.read({ filter: subjects.roomEventsAll, after }, onBatch);
+  }
+
+  async batchCounts(): Promise<Map<string, number>> {
+    const info = await this.jsm.streams.info(streamNames.roomEvents, {
+      subjects_filter: subjects.roomEventsAll,
+    });
+    const counts = new Map<string, number>();
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {}))
+      counts.set(subjects.roomIdOfEvents(subject), n);
+    return counts;
+  }
+
+  /** Reads with an ordered consumer until it has caught up with the stream. */
+  private async read(
+    o: { filter: string; after: number },
+    onBatch: (b: StoredBatch) => void,
+  ): Promise<void> {
+    const info = await this.jsm.streams.info(streamNames.roomEvents);
+    if (info.state.last_seq <= o.after) return;
+    const consumer = await this.js.consumers.get(streamNames.roomEvents, {
+      filter_subjects: o.filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: o.after + 1,
+    });
+    try {
+      for (;;) {
+        const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000 });
+        let got = 0;
+        let caughtUp = false;
+        for await (const m of msgs) {
+          got++;
+          onBatch({ streamSeq: m.seq, batch: decode<RoomEventBatch>(m.data) });
+          if (m.info.pending === 0 || m.seq >= info.state.last_seq) {
+            // Leaving the loop ends the fetch now instead of waiting out `expires`.
+            caughtUp = true;
+            break;
+          }
+        }
+        // No message within `expires` means nothing matches after `after`.
+        if (caughtUp || got === 0) return;
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
   }
 }

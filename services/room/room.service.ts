@@ -24,8 +24,11 @@ import type {
 } from '#shared/room.commands.js';
 import type { RoomEvent } from '#shared/room.events.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
-import { RoomActor, type Decision } from './room.actor.js';
-import type { RoomLog } from './room.log.js';
+import { RoomActor, stateHash, type Decision } from './room.actor.js';
+import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
+import { LogConflictError, type RoomLog } from './room.log.js';
+import { loadRooms, rebuildRoom, type RoomEntry } from './room.recovery.js';
+import { MemorySnapshotStore, type SnapshotRecord, type SnapshotStore } from './room.snapshots.js';
 import { peersOf, toLiveRoom, type RoomState } from './room.state.js';
 
 /** Sources of everything the machine must not make itself. */
@@ -44,6 +47,10 @@ export interface RoomServiceOptions {
   bus: Bus;
   config: Config['room'];
   log: RoomLog;
+  /** Where snapshots go; in memory when absent. */
+  snapshots?: SnapshotStore;
+  /** Which partitions this replica owns; all of them when absent. */
+  leases?: Leases;
   logger: Logger;
   env?: RoomEnvironment;
 }
@@ -99,44 +106,60 @@ function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroadcast |
 }
 
 export class RoomService {
-  private readonly rooms = new Map<string, RoomActor>();
+  private readonly rooms = new Map<string, RoomEntry>();
   /** Per-room mailbox: the promise of the last queued command. */
   private readonly mailboxes = new Map<string, Promise<unknown>>();
+  /** Partitions being loaded: their commands wait for the load. */
+  private readonly loading = new Map<number, Promise<void>>();
+  /** Owned partitions whose rooms could not be loaded yet. */
+  private readonly unloaded = new Set<number>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly gatewaysSeen = new Map<string, number>();
+  /** Rooms dropped because their log could not be read: reloaded on their next command. */
+  private readonly failedRooms = new Set<string>();
+  /** Rooms with a snapshot write under way (one at a time per room). */
+  private readonly snapshotting = new Set<string>();
   private readonly subs: Subscription[] = [];
-  private sweepTimer: NodeJS.Timeout | undefined;
+  private timers: NodeJS.Timeout[] = [];
   private readonly env: RoomEnvironment;
+  private readonly leases: Leases;
+  private readonly snapshots: SnapshotStore;
 
   constructor(private readonly o: RoomServiceOptions) {
     this.env = o.env ?? systemEnvironment;
+    this.leases = o.leases ?? new SoleOwner();
+    this.snapshots = o.snapshots ?? new MemorySnapshotStore();
   }
 
-  /** Starts taking commands (as one member of the `room` queue group). */
-  start(): void {
-    this.subs.push(
-      this.o.bus.subscribe(subjects.roomCommandAll, (msg) => this.onCommand(msg), {
-        queue: 'room',
-      }),
-    );
+  /** Takes its leases, loads the rooms it owns, then answers their commands. */
+  async start(): Promise<void> {
+    // Every replica hears every command and answers only for the partitions it owns:
+    // callers need not know which replica that is, and a moved partition needs no resubscribe.
+    this.subs.push(this.o.bus.subscribe(subjects.roomCommandAll, (msg) => this.onCommand(msg)));
     this.subs.push(
       this.o.bus.subscribe(subjects.gatewayHeartbeatAll, (msg) => {
         this.gatewaysSeen.set(msg.subject.split('.')[1] ?? '', this.env.now());
       }),
     );
-    this.sweepTimer = setInterval(
-      () => this.sweepGateways(),
-      Math.max(250, this.o.config.gatewayTimeoutMs / 3),
+    await this.leases.start((gained, lost) => this.onLeases(gained, lost));
+    this.timers.push(
+      setInterval(() => this.sweepGateways(), Math.max(250, this.o.config.gatewayTimeoutMs / 3)),
+    );
+    this.timers.push(
+      setInterval(() => void this.snapshotDirty(), this.o.config.snapshotIntervalMs),
     );
   }
 
-  /** Stops taking commands and waits for those under way. */
+  /** Stops taking commands, finishes those under way, snapshots, and gives the leases back. */
   async stop(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
-    clearInterval(this.sweepTimer);
+    for (const t of this.timers) clearInterval(t);
     for (const t of this.expiryTimers.values()) clearTimeout(t);
+    await Promise.allSettled([...this.loading.values()]);
     await Promise.allSettled([...this.mailboxes.values()]);
-    for (const r of this.rooms.values()) r.stop();
+    await this.snapshotDirty(true);
+    await this.leases.stop();
+    for (const r of this.rooms.values()) r.actor.stop();
   }
 
   /** The number of rooms this service holds. */
@@ -146,11 +169,17 @@ export class RoomService {
 
   /** Read-only view of one room's state (tests, metrics). */
   stateOf(roomId: string): RoomState | undefined {
-    return this.rooms.get(roomId)?.state;
+    return this.rooms.get(roomId)?.actor.state;
+  }
+
+  private partitionOf(roomId: string): number {
+    return partitionOf(roomId, this.leases.partitions);
   }
 
   private onCommand(msg: Msg): void {
     const roomId = msg.subject.split('.')[1] ?? '';
+    const partition = this.partitionOf(roomId);
+    if (!this.leases.owns(partition)) return; // its owner answers
     let cmd: RoomCommand;
     try {
       cmd = decode<RoomCommand>(msg.data);
@@ -161,9 +190,16 @@ export class RoomService {
       });
       return;
     }
-    void this.enqueue(roomId, () => this.handle(roomId, cmd)).then((reply) =>
-      this.o.bus.respond(msg, reply),
-    );
+    const loaded = this.loading.get(partition) ?? Promise.resolve();
+    void this.enqueue(roomId, async () => {
+      await loaded;
+      if (this.unloaded.has(partition))
+        return fail(ErrorCode.UNAVAILABLE, 'this room is being loaded; try again');
+      return this.handle(roomId, cmd);
+    }).then((reply) => {
+      // Lost the partition meanwhile: stay silent, the new owner answers.
+      if (this.leases.owns(partition)) this.o.bus.respond(msg, reply);
+    });
   }
 
   /** Runs `task` after every earlier task of the same room; never rejects. */
@@ -181,12 +217,93 @@ export class RoomService {
     return run;
   }
 
+  /** Loads the rooms of gained partitions; drops (after a last snapshot) those of lost ones. */
+  private async onLeases(gained: number[], lost: number[]): Promise<void> {
+    if (lost.length > 0) {
+      const gone = new Set(lost);
+      const leaving = [...this.rooms.keys()].filter((id) => gone.has(this.partitionOf(id)));
+      await Promise.allSettled(leaving.map((id) => this.mailboxes.get(id) ?? Promise.resolve()));
+      await Promise.allSettled(leaving.map((id) => this.snapshot(id)));
+      for (const id of leaving) {
+        this.rooms.get(id)?.actor.stop();
+        this.rooms.delete(id);
+        for (const [key, t] of this.expiryTimers) {
+          if (key.startsWith(`${id}:`)) {
+            clearTimeout(t);
+            this.expiryTimers.delete(key);
+          }
+        }
+      }
+    }
+    for (const p of lost) this.unloaded.delete(p);
+    if (gained.length === 0) return;
+    const wanted = new Set(gained);
+    const load = (async () => {
+      const started = this.env.now();
+      const loaded = await loadRooms(
+        this.o.log,
+        this.snapshots,
+        (id) => wanted.has(this.partitionOf(id)),
+        this.o.logger,
+      );
+      const now = this.env.now();
+      for (const [id, entry] of loaded) {
+        this.rooms.set(id, entry);
+        for (const m of Object.values(entry.actor.state.members)) {
+          // Gateways we have not heard from yet get a full timeout from now.
+          if (!this.gatewaysSeen.has(m.gateway)) this.gatewaysSeen.set(m.gateway, now);
+          if (m.awayUntil !== null) this.scheduleExpiry(id, m.awayUntil);
+        }
+      }
+      this.o.logger.info('partitions loaded', {
+        partitions: gained,
+        rooms: loaded.size,
+        ms: now - started,
+      });
+    })();
+    for (const p of gained) this.loading.set(p, load);
+    try {
+      await load;
+      for (const p of gained) this.unloaded.delete(p);
+    } catch (err) {
+      // Owned but not loaded (NATS unreachable?): answer UNAVAILABLE, never "not found", and retry.
+      this.o.logger.error('loading partitions failed; retrying', { partitions: gained, err });
+      for (const p of gained) this.unloaded.add(p);
+      const retry = setTimeout(() => {
+        this.timers = this.timers.filter((t) => t !== retry);
+        void this.onLeases(
+          gained.filter((p) => this.leases.owns(p) && this.unloaded.has(p)),
+          [],
+        );
+      }, 1000);
+      this.timers.push(retry);
+    } finally {
+      for (const p of gained) if (this.loading.get(p) === load) this.loading.delete(p);
+    }
+  }
+
   /** Handles one command; the caller has serialized it with the room's others. */
   async handle(roomId: string, cmd: RoomCommand): Promise<AnyRoomReply> {
     if (!isSubjectToken(roomId)) return fail(ErrorCode.BAD_FRAME, 'invalid room id');
+    if (this.failedRooms.has(roomId)) {
+      this.failedRooms.delete(roomId);
+      await this.reload(roomId);
+      if (this.failedRooms.has(roomId))
+        return fail(ErrorCode.UNAVAILABLE, 'the room log cannot be read; try again');
+    }
     if (cmd.type === 'create') return this.create(roomId, cmd);
-    const room = this.rooms.get(roomId);
-    if (room === undefined) return fail(ErrorCode.ROOM_NOT_FOUND);
+    const entry = this.rooms.get(roomId);
+    if (entry === undefined) return fail(ErrorCode.ROOM_NOT_FOUND);
+    const room = entry.actor;
+    if (cmd.type === 'state') {
+      return {
+        ok: true,
+        seq: room.state.seq,
+        status: room.status,
+        hash: stateHash(room),
+        state: room.state,
+      };
+    }
     if (cmd.type === 'get') {
       const withKey = cmd.userId === undefined || cmd.userId === room.state.ownerId;
       const s = room.state;
@@ -205,7 +322,7 @@ export class RoomService {
         const peerId = cmd.peerId;
         if (!isSubjectToken(peerId)) return fail(ErrorCode.BAD_FRAME, 'invalid peer id');
         const secret = this.env.id(24);
-        const d = await this.commit(roomId, room, {
+        const d = await this.commit(roomId, entry, {
           type: 'join',
           peerId,
           userId: cmd.userId,
@@ -222,7 +339,7 @@ export class RoomService {
       }
       case 'resume': {
         const [peerId = '', secret = ''] = cmd.token.split('.');
-        const d = await this.commit(roomId, room, {
+        const d = await this.commit(roomId, entry, {
           type: 'resume',
           peerId,
           resumeHash: sha256(secret),
@@ -236,7 +353,7 @@ export class RoomService {
           : { ok: true, ...this.membership(room.state, peerId, cmd.token) };
       }
       case 'leave': {
-        const d = await this.commit(roomId, room, {
+        const d = await this.commit(roomId, entry, {
           type: 'leave',
           peerId: cmd.peerId,
           userId: cmd.userId,
@@ -246,7 +363,7 @@ export class RoomService {
       }
       case 'disconnect': {
         const awayUntil = at + this.o.config.resumeGraceMs;
-        await this.commit(roomId, room, {
+        await this.commit(roomId, entry, {
           type: 'disconnect',
           peerId: cmd.peerId,
           conn: cmd.conn,
@@ -256,7 +373,7 @@ export class RoomService {
         return { ok: true, seq: room.state.seq };
       }
       case 'set_status': {
-        const d = await this.commit(roomId, room, {
+        const d = await this.commit(roomId, entry, {
           type: 'set_status',
           status: cmd.status,
           userId: cmd.userId,
@@ -276,7 +393,7 @@ export class RoomService {
         return { ok: true, room: toLiveRoom(room.state, cmd.userId === room.state.ownerId) };
       }
       case 'kick': {
-        const d = await this.commit(roomId, room, {
+        const d = await this.commit(roomId, entry, {
           type: 'kick',
           peerId: cmd.peerId,
           reason: cmd.reason,
@@ -319,37 +436,110 @@ export class RoomService {
       settings: { title: cmd.title, isPrivate: cmd.isPrivate, maxViewers },
       streamKey: this.env.id(24),
     } as const;
-    await this.o.log.append(roomId, [created], 0);
-    const room = RoomActor.create(created);
-    this.rooms.set(roomId, room);
-    return { ok: true, room: toLiveRoom(room.state, true) };
+    let streamSeq: number;
+    try {
+      streamSeq = await this.o.log.append(roomId, [created], { seq: 0, streamSeq: 0 });
+    } catch (err) {
+      // A conflict here means the id is taken in the log although not loaded here: never reuse it.
+      if (err instanceof LogConflictError) return fail(ErrorCode.ROOM_EXISTS);
+      throw new RoomcastError(ErrorCode.UNAVAILABLE, 'the room log did not confirm the write', {
+        cause: err,
+      });
+    }
+    const entry: RoomEntry = {
+      actor: RoomActor.create(created),
+      streamSeq,
+      batches: 1,
+      snapSeq: 0,
+    };
+    this.rooms.set(roomId, entry);
+    // A first snapshot right away: a restart then finds the room without scanning the log.
+    void this.snapshot(roomId);
+    return { ok: true, room: toLiveRoom(entry.actor.state, true) };
   }
 
   /**
    * Decides a command, appends what it recorded, then broadcasts: nothing is
-   * broadcast or answered that the log does not hold.
+   * broadcast or answered that the log does not hold. When the append fails the
+   * actor is ahead of its log (or behind another writer's): the room is rebuilt
+   * from the log before anything else touches it, and the caller hears UNAVAILABLE.
    */
   private async commit(
     roomId: string,
-    room: RoomActor,
+    entry: RoomEntry,
     command: Parameters<RoomActor['decide']>[0],
   ): Promise<Decision> {
-    const seqBefore = room.state.seq;
-    const d = room.decide(command);
+    const at = { seq: entry.actor.state.seq, streamSeq: entry.streamSeq };
+    const d = entry.actor.decide(command);
     if (d.recorded.length === 0) return d;
     try {
-      await this.o.log.append(roomId, d.recorded, seqBefore);
+      entry.streamSeq = await this.o.log.append(roomId, d.recorded, at);
+      entry.batches++;
     } catch (err) {
-      throw new RoomcastError(ErrorCode.UNAVAILABLE, 'the room log refused the write', {
-        cause: err,
-      });
+      this.o.logger.warn('append failed; reloading the room from its log', { roomId, err });
+      await this.reload(roomId);
+      throw new RoomcastError(
+        ErrorCode.UNAVAILABLE,
+        'the room log did not confirm the write; try again',
+        { cause: err },
+      );
     }
     d.recorded.forEach((e, i) => {
-      const b = broadcastOf(roomId, e, seqBefore + i + 1);
+      const b = broadcastOf(roomId, e, at.seq + i + 1);
       if (b !== undefined) this.o.bus.publish(subjects.roomBroadcast(roomId), b);
       if (e.type === 'member_disconnected') this.scheduleExpiry(roomId, e.awayUntil);
     });
+    if (entry.actor.state.seq - entry.snapSeq >= this.o.config.snapshotEvery)
+      void this.snapshot(roomId);
     return d;
+  }
+
+  /** Replaces the room with what its log says; if the log cannot be read, drops it until it can. */
+  private async reload(roomId: string): Promise<void> {
+    const old = this.rooms.get(roomId);
+    try {
+      const { entry } = await rebuildRoom(this.o.log, roomId);
+      if (entry === undefined) this.rooms.delete(roomId);
+      else this.rooms.set(roomId, entry);
+    } catch (err) {
+      // Unreadable now (NATS down): forget it; the next load of its partition brings it back.
+      this.o.logger.error('room reload failed', { roomId, err });
+      this.rooms.delete(roomId);
+      this.failedRooms.add(roomId);
+    }
+    old?.actor.stop();
+  }
+
+  /** Writes the room's snapshot (at most one write per room in flight). */
+  private async snapshot(roomId: string): Promise<void> {
+    const entry = this.rooms.get(roomId);
+    if (entry === undefined || this.snapshotting.has(roomId)) return;
+    this.snapshotting.add(roomId);
+    const record: SnapshotRecord = {
+      v: 1,
+      roomId,
+      seq: entry.actor.state.seq,
+      streamSeq: entry.streamSeq,
+      batches: entry.batches,
+      snapshot: entry.actor.persisted(),
+    };
+    try {
+      await this.snapshots.save(record);
+      entry.snapSeq = Math.max(entry.snapSeq, record.seq);
+    } catch (err) {
+      this.o.logger.warn('snapshot failed', { roomId, err });
+    } finally {
+      this.snapshotting.delete(roomId);
+    }
+  }
+
+  /** Snapshots every room with events not in its snapshot yet. */
+  private async snapshotDirty(all = false): Promise<void> {
+    const dirty = [...this.rooms]
+      .filter(([, e]) => e.actor.state.seq > e.snapSeq)
+      .map(([id]) => id);
+    if (!all && dirty.length === 0) return;
+    await Promise.allSettled(dirty.map((id) => this.snapshot(id)));
   }
 
   private scheduleExpiry(roomId: string, awayUntil: number): void {
@@ -359,9 +549,9 @@ export class RoomService {
       () => {
         this.expiryTimers.delete(key);
         void this.enqueue(roomId, async () => {
-          const room = this.rooms.get(roomId);
-          if (room === undefined || room.ended) return { ok: true };
-          await this.commit(roomId, room, { type: 'expire', at: this.env.now() });
+          const entry = this.rooms.get(roomId);
+          if (entry === undefined || entry.actor.ended) return { ok: true };
+          await this.commit(roomId, entry, { type: 'expire', at: this.env.now() });
           return { ok: true };
         });
       },
@@ -380,9 +570,9 @@ export class RoomService {
     if (dead.size === 0) return;
     for (const g of dead) this.gatewaysSeen.delete(g);
     this.o.logger.warn('gateways presumed dead', { gateways: [...dead] });
-    for (const [roomId, room] of this.rooms) {
-      if (room.ended) continue;
-      for (const m of Object.values(room.state.members)) {
+    for (const [roomId, { actor }] of this.rooms) {
+      if (actor.ended) continue;
+      for (const m of Object.values(actor.state.members)) {
         if (!dead.has(m.gateway) || m.awayUntil !== null) continue;
         void this.enqueue(roomId, () =>
           this.handle(roomId, {

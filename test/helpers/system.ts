@@ -78,7 +78,7 @@ export async function startSystem(t: Test, env: Record<string, string> = {}): Pr
     log: new MemoryRoomLog(),
     logger,
   });
-  room.start();
+  await room.start();
   const gateway = new Gateway({
     config,
     bus: gwBus,

@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { RoomActor } from './room.actor.js';
+import { RoomActor } from '../room.actor.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
 import type { RoomPerms } from '#shared/grants.js';
 

@@ -1,0 +1,205 @@
+/**
+ * Which room-service replica owns which rooms.
+ *
+ * Rooms are spread over a fixed number of partitions (a stable hash of the room
+ * id). A replica owns a partition while it holds its lease: a key in the JetStream
+ * KV bucket `room-leases`, whose TTL the *server* enforces, renewed by
+ * compare-and-set. Safety does not rest on the lease alone: every append is also
+ * fenced on the room's last stream sequence (room.log.ts), so a replica that was
+ * paused past its lease cannot overwrite what the new owner wrote.
+ *
+ * What must hold:
+ * - A replica stops answering for a partition as soon as its own clock says the
+ *   lease may have lapsed (checked before every command, so a process resumed
+ *   after SIGSTOP is silent until it renews or learns it lost).
+ * - Replicas share the partitions: each aims for its fair share of the live
+ *   replicas and gives back what it holds beyond that.
+ */
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { performance } from 'node:perf_hooks';
+import { bucketNames } from '#shared/streams.js';
+import type { Logger } from '#shared/log.js';
+
+/** FNV-1a, 32 bit: a stable partition for a room id, the same in every replica and release. */
+export function partitionOf(roomId: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < roomId.length; i++) {
+    h ^= roomId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}
+
+export type LeaseListener = (gained: number[], lost: number[]) => void | Promise<void>;
+
+export interface Leases {
+  readonly partitions: number;
+  readonly replicaId: string;
+  /** Takes the first leases and calls the listener with them before resolving. */
+  start(listener: LeaseListener): Promise<void>;
+  /** True while this replica may answer for `partition`. */
+  owns(partition: number): boolean;
+  /** Gives every lease back (graceful shutdown: survivors take over at once). */
+  stop(): Promise<void>;
+}
+
+/** One replica that owns everything: tests and the in-memory mode. */
+export class SoleOwner implements Leases {
+  readonly replicaId = 'sole';
+  constructor(readonly partitions = 1) {}
+  async start(listener: LeaseListener): Promise<void> {
+    await listener(
+      Array.from({ length: this.partitions }, (_, i) => i),
+      [],
+    );
+  }
+  owns(): boolean {
+    return true;
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+interface Held {
+  revision: number;
+  /** Local monotonic time after which the lease may have lapsed. */
+  validUntil: number;
+}
+
+export interface KvLeasesOptions {
+  replicaId: string;
+  partitions: number;
+  /** Lease lifetime (the bucket's TTL), in ms. */
+  leaseMs: number;
+  replicas: number;
+  log: Logger;
+}
+
+const partitionKey = (p: number) => `partition.${p}`;
+const replicaKey = (id: string) => `replica.${id}`;
+
+export class KvLeases implements Leases {
+  private readonly held = new Map<number, Held>();
+  private timer: NodeJS.Timeout | undefined;
+  private listener: LeaseListener = () => undefined;
+  private ticking: Promise<void> = Promise.resolve();
+  private stopped = false;
+  readonly partitions: number;
+  readonly replicaId: string;
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly o: KvLeasesOptions,
+  ) {
+    this.partitions = o.partitions;
+    this.replicaId = o.replicaId;
+  }
+
+  static async open(nc: NatsConnection, o: KvLeasesOptions): Promise<KvLeases> {
+    const kv = await new Kvm(nc).create(bucketNames.roomLeases, {
+      ttl: o.leaseMs,
+      history: 1,
+      replicas: o.replicas,
+    });
+    return new KvLeases(kv, o);
+  }
+
+  private get renewMs(): number {
+    return Math.max(50, Math.floor(this.o.leaseMs / 3));
+  }
+
+  async start(listener: LeaseListener): Promise<void> {
+    this.listener = listener;
+    await this.tick();
+    this.timer = setInterval(() => {
+      // One tick at a time: a slow KV must not pile renewals up.
+      this.ticking = this.ticking
+        .then(() => this.tick())
+        .catch((err: unknown) => this.o.log.warn('lease tick failed', { err }));
+    }, this.renewMs);
+  }
+
+  owns(partition: number): boolean {
+    const h = this.held.get(partition);
+    return h !== undefined && performance.now() < h.validUntil;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.ticking.catch(() => undefined);
+    const release = [...this.held.keys()];
+    this.held.clear();
+    await Promise.allSettled([
+      ...release.map((p) => this.kv.delete(partitionKey(p))),
+      this.kv.delete(replicaKey(this.o.replicaId)),
+    ]);
+  }
+
+  /** Renews what we hold, takes free partitions up to our fair share, gives back the excess. */
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const gained: number[] = [];
+    const lost: number[] = [];
+    const now = () => performance.now();
+
+    // A lease whose validity ran out locally (we were paused, or renewals failed) is gone.
+    for (const [p, h] of this.held) {
+      if (now() >= h.validUntil) {
+        this.held.delete(p);
+        lost.push(p);
+      }
+    }
+    for (const [p, h] of [...this.held]) {
+      const sent = now();
+      try {
+        const revision = await this.kv.update(partitionKey(p), this.o.replicaId, h.revision);
+        this.held.set(p, { revision, validUntil: sent + this.o.leaseMs - this.renewMs / 2 });
+      } catch {
+        this.held.delete(p);
+        lost.push(p);
+      }
+    }
+
+    const share = Math.ceil(this.partitions / (await this.liveReplicas()));
+    for (let p = 0; p < this.partitions && this.held.size < share; p++) {
+      if (this.held.has(p)) continue;
+      const sent = now();
+      try {
+        const revision = await this.kv.create(partitionKey(p), this.o.replicaId);
+        this.held.set(p, { revision, validUntil: sent + this.o.leaseMs - this.renewMs / 2 });
+        gained.push(p);
+      } catch {
+        // held by another replica
+      }
+    }
+    // More than our share (a replica joined): give the highest back. We stop answering
+    // for them first, let the service snapshot them, then free the keys for the others.
+    const extra = [...this.held.keys()]
+      .sort((a, b) => b - a)
+      .slice(0, Math.max(0, this.held.size - share));
+    for (const p of extra) {
+      this.held.delete(p);
+      lost.push(p);
+    }
+    if (gained.length > 0 || lost.length > 0) {
+      this.o.log.info('partitions changed', { gained, lost, held: [...this.held.keys()] });
+      await this.listener(gained, lost);
+    }
+    await Promise.allSettled(extra.map((p) => this.kv.delete(partitionKey(p))));
+  }
+
+  /** Live replicas, from their presence keys (which expire with the same TTL). */
+  private async liveReplicas(): Promise<number> {
+    try {
+      await this.kv.put(replicaKey(this.o.replicaId), '1');
+      let n = 0;
+      for await (const _key of await this.kv.keys(replicaKey('*'))) n++;
+      return Math.max(1, n);
+    } catch {
+      return 1;
+    }
+  }
+}
