@@ -81,7 +81,8 @@ export interface RoomReplies {
   set_status: { room: LiveRoom };
   kick: { seq: number };
   get: { room: LiveRoom; peers: PeerInfo[] };
-  state: { seq: number; status: RoomStatus; hash: string; state: unknown };
+  /** `owner` is the replica that answered. */
+  state: { seq: number; status: RoomStatus; hash: string; state: unknown; owner: string };
 }
 
 /** Any reply the room service sends. */

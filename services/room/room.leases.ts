@@ -36,7 +36,7 @@ export type LeaseListener = (gained: number[], lost: number[]) => void | Promise
 export interface Leases {
   readonly partitions: number;
   readonly replicaId: string;
-  /** Takes the first leases and calls the listener with them before resolving. */
+  /** Takes the first leases and tells the listener (without waiting for it). */
   start(listener: LeaseListener): Promise<void>;
   /** True while this replica may answer for `partition`. */
   owns(partition: number): boolean;
@@ -54,6 +54,7 @@ export class SoleOwner implements Leases {
       [],
     );
   }
+
   owns(): boolean {
     return true;
   }
@@ -184,11 +185,14 @@ export class KvLeases implements Leases {
       this.held.delete(p);
       lost.push(p);
     }
-    if (gained.length > 0 || lost.length > 0) {
-      this.o.log.info('partitions changed', { gained, lost, held: [...this.held.keys()] });
-      await this.listener(gained, lost);
-    }
-    await Promise.allSettled(extra.map((p) => this.kv.delete(partitionKey(p))));
+    if (gained.length === 0 && lost.length === 0) return;
+    this.o.log.info('partitions changed', { gained, lost, held: [...this.held.keys()] });
+    // Not awaited: loading a partition's rooms can take longer than a renewal period,
+    // and renewals must never wait for it. The keys given back are freed once the
+    // service has snapshotted their rooms.
+    void Promise.resolve(this.listener(gained, lost))
+      .catch((err: unknown) => this.o.log.error('lease listener failed', { err }))
+      .then(() => Promise.allSettled(extra.map((p) => this.kv.delete(partitionKey(p)))));
   }
 
   /** Live replicas, from their presence keys (which expire with the same TTL). */

@@ -47,6 +47,8 @@ export class LogUnavailableError extends Error {
 export interface StoredBatch {
   streamSeq: number;
   batch: RoomEventBatch;
+  /** The `Nats-Msg-Id` it was appended with (names the writer). */
+  msgId?: string;
 }
 
 export interface RoomLog {
@@ -191,7 +193,11 @@ export class JetStreamRoomLog implements RoomLog {
         let caughtUp = false;
         for await (const m of msgs) {
           got++;
-          onBatch({ streamSeq: m.seq, batch: decode<RoomEventBatch>(m.data) });
+          onBatch({
+            streamSeq: m.seq,
+            batch: decode<RoomEventBatch>(m.data),
+            msgId: m.headers?.get('Nats-Msg-Id'),
+          });
           if (m.info.pending === 0 || m.seq >= info.state.last_seq) {
             // Leaving the loop ends the fetch now instead of waiting out `expires`.
             caughtUp = true;

@@ -142,6 +142,8 @@ export class RoomService {
       }),
     );
     await this.leases.start((gained, lost) => this.onLeases(gained, lost));
+    // Commands for partitions being loaded wait for the load; `ready` is after it.
+    await Promise.allSettled([...this.loading.values()]);
     this.timers.push(
       setInterval(() => this.sweepGateways(), Math.max(250, this.o.config.gatewayTimeoutMs / 3)),
     );
@@ -248,6 +250,8 @@ export class RoomService {
       );
       const now = this.env.now();
       for (const [id, entry] of loaded) {
+        // Lost again while loading: not ours to hold.
+        if (!this.leases.owns(this.partitionOf(id))) continue;
         this.rooms.set(id, entry);
         for (const m of Object.values(entry.actor.state.members)) {
           // Gateways we have not heard from yet get a full timeout from now.
@@ -302,6 +306,7 @@ export class RoomService {
         status: room.status,
         hash: stateHash(room),
         state: room.state,
+        owner: this.leases.replicaId,
       };
     }
     if (cmd.type === 'get') {
