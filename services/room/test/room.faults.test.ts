@@ -1,0 +1,172 @@
+/**
+ * Faults under the room service: nats-server killed and restarted in the middle of
+ * traffic, and commands for a room whose owner just died. Every command gets an
+ * answer or a clear error; nothing acknowledged is lost.
+ */
+import t from 'tap';
+import { Bus } from '#shared/bus.js';
+import { RoomcastError } from '#shared/errors.js';
+import { createLogger } from '#shared/log.js';
+import type { AnyRoomReply, RoomReplies, RoomReply } from '#shared/room.commands.js';
+import { subjects } from '#shared/subjects.js';
+import { stateHash } from '../room.actor.js';
+import { JetStreamRoomLog } from '../room.log.js';
+import { rebuildRoom } from '../room.recovery.js';
+import { startNats } from '../../../test/helpers/nats.js';
+import { spawnService } from '../../../test/helpers/spawn.js';
+
+const none = { publish: false, view: false, admin: false };
+
+t.test(
+  'nats-server killed and restarted during traffic: acknowledged transitions survive',
+  async (t) => {
+    const nats = await startNats();
+    const room = spawnService('room', {
+      NATS_URL: nats.url,
+      LOG_LEVEL: 'info',
+      ROOM_LEASE_MS: '1500',
+      ROOM_RESUME_GRACE_MS: '600000',
+    });
+    const bus = await Bus.connect({
+      servers: [nats.url],
+      name: 'faults',
+      requestTimeoutMs: 1500,
+      log: createLogger('test', 'error'),
+    });
+    t.teardown(async () => {
+      await room.signal('SIGKILL');
+      await bus.close();
+      await nats.stop();
+    });
+    await room.waitFor(/room service ready/);
+
+    const rooms = Array.from({ length: 20 }, (_, i) => `f${i}`);
+    for (const id of rooms) {
+      const r = await bus.request<AnyRoomReply>(subjects.roomCommand(id), {
+        type: 'create',
+        userId: 'o',
+        title: id,
+        isPrivate: false,
+        maxViewers: 1000,
+      });
+      t.ok(r.ok, `created ${id}`);
+    }
+    /** peer ids whose join was acknowledged, per room */
+    const acked = new Map<string, string[]>(rooms.map((id) => [id, []]));
+    const failures = new Map<string, number>();
+    let stop = false;
+    let n = 0;
+    const traffic = rooms.map(async (id) => {
+      while (!stop) {
+        const peerId = `p${n++}`;
+        try {
+          const r = await bus.request<AnyRoomReply>(subjects.roomCommand(id), {
+            type: 'join',
+            peerId,
+            userId: peerId,
+            role: 'viewer',
+            perms: none,
+            gateway: 'g',
+            conn: peerId,
+          });
+          if (r.ok) acked.get(id)!.push(peerId);
+          else failures.set(r.error.code, (failures.get(r.error.code) ?? 0) + 1);
+        } catch (err) {
+          const code = err instanceof RoomcastError ? err.code : 'OTHER';
+          failures.set(code, (failures.get(code) ?? 0) + 1);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    await nats.kill(true);
+    await new Promise((r) => setTimeout(r, 300));
+    await nats.restart();
+    // Traffic flows again through the restarted server.
+    const resumed = [...acked.values()].reduce((a, b) => a + b.length, 0);
+    for (
+      let i = 0;
+      i < 100 && [...acked.values()].reduce((a, b) => a + b.length, 0) < resumed + 50;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    stop = true;
+    await Promise.all(traffic);
+    t.ok(
+      [...acked.values()].reduce((a, b) => a + b.length, 0) > resumed,
+      'joins are acknowledged again after the restart',
+    );
+    t.ok(
+      failures.size > 0,
+      `meanwhile commands failed with clear errors: ${JSON.stringify(Object.fromEntries(failures))}`,
+    );
+    t.same(
+      [...failures.keys()].filter((c) => c !== 'UNAVAILABLE'),
+      [],
+      'every failure is UNAVAILABLE (try again), never a wrong answer',
+    );
+
+    const log = await JetStreamRoomLog.open(bus.nc, {
+      writer: 'faults',
+      replicas: 1,
+      timeoutMs: 3000,
+    });
+    for (const id of rooms) {
+      const r = await bus.request<RoomReply<RoomReplies['state']>>(
+        subjects.roomCommand(id),
+        { type: 'state' },
+        5000,
+      );
+      if (!r.ok) {
+        t.fail(`${id}: ${r.error.code}`);
+        continue;
+      }
+      const members = Object.keys((r.state as { members: Record<string, unknown> }).members);
+      const lost = acked.get(id)!.filter((p) => !members.includes(p));
+      t.same(lost, [], `${id}: every acknowledged join is still there`);
+      const { entry } = await rebuildRoom(log, id);
+      t.equal(entry && stateHash(entry.actor), r.hash, `${id}: the live room equals its log`);
+    }
+  },
+);
+
+t.test('a command for a room whose owner just died gets UNAVAILABLE, not silence', async (t) => {
+  const nats = await startNats();
+  const env = { NATS_URL: nats.url, LOG_LEVEL: 'info', ROOM_LEASE_MS: '1000' };
+  let room = spawnService('room', env);
+  const bus = await Bus.connect({
+    servers: [nats.url],
+    name: 'owner-died',
+    requestTimeoutMs: 1000,
+    log: createLogger('test', 'error'),
+  });
+  t.teardown(async () => {
+    await room.signal('SIGKILL');
+    await bus.close();
+    await nats.stop();
+  });
+  await room.waitFor(/room service ready/);
+  const created = await bus.request<AnyRoomReply>(subjects.roomCommand('orphan'), {
+    type: 'create',
+    userId: 'o',
+    title: 't',
+    isPrivate: false,
+  });
+  t.ok(created.ok);
+  await room.signal('SIGKILL');
+  await t.rejects(
+    bus.request(subjects.roomCommand('orphan'), { type: 'get' }),
+    { name: 'RoomcastError', code: 'UNAVAILABLE' },
+    'no owner: a clear, typed error at once',
+  );
+  room = spawnService('room', env);
+  await room.waitFor(/room service ready/);
+  let reply: AnyRoomReply | undefined;
+  while (reply === undefined) {
+    reply = await bus
+      .request<AnyRoomReply>(subjects.roomCommand('orphan'), { type: 'get' })
+      .catch(() => undefined);
+  }
+  t.ok(reply.ok, 'a new owner answers for the room again');
+});
