@@ -91,7 +91,7 @@ t.test('events CLI', async (t) => {
   t.equal(show.status, 0, show.stderr);
   const lines = show.stdout.trim().split('\n');
   t.same(
-    lines.map((l) => l.split('\t')[0] + ' ' + l.split('\t')[2]),
+    lines.map((l) => `${l.split('\t')[0] ?? ''} ${l.split('\t')[2] ?? ''}`),
     ['#1 room_created', '#2 member_joined', '#3 publisher_granted', '#4 member_joined'],
     'one line per event with its room sequence',
   );
