@@ -220,6 +220,28 @@ export const settings = {
       0,
       60_000,
     ),
+    demo: bool(
+      'GATEWAY_DEMO',
+      false,
+      'Serve the demo page at /demo/ (development only; `npm start` turns it on).',
+    ),
+    devTokens: bool(
+      'GATEWAY_DEV_TOKENS',
+      false,
+      'Answer POST /dev/token with a token for any user name, to loopback clients only (development only; `npm start` turns it on; needs AUTH_JWT_SECRET; refused with NODE_ENV=production).',
+    ),
+    devTokenTtlS: int(
+      'GATEWAY_DEV_TOKEN_TTL_S',
+      3600,
+      'Lifetime of a development token, in seconds.',
+      60,
+      86_400,
+    ),
+    demoRooms: list(
+      'GATEWAY_DEMO_ROOMS',
+      ['demo'],
+      'Rooms a development token may publish to and view (`npm start` creates them).',
+    ),
   },
   room: {
     resumeGraceMs: int(
@@ -314,6 +336,9 @@ function read(setting: Setting<Kind>, raw: string | undefined): unknown {
   }
 }
 
+/** Ids that end up in NATS subjects (gateway ids, room ids): see shared/subjects.ts. */
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Reads every setting from `env` (process.env by default) and checks it. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, Record<string, unknown>> = {};
@@ -331,8 +356,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .replace(/[^A-Za-z0-9_-]/g, '_')
       .slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
   config.gateway.id = gatewayId;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(gatewayId))
-    throw new ConfigError('GATEWAY_ID: letters, digits, _ and - only');
+  if (!ID.test(gatewayId)) throw new ConfigError('GATEWAY_ID: letters, digits, _ and - only');
   if (!['debug', 'info', 'warn', 'error'].includes(config.log.level)) {
     throw new ConfigError(
       `LOG_LEVEL=${JSON.stringify(config.log.level)}: expected debug, info, warn or error`,
@@ -340,6 +364,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.auth.jwtSecret !== undefined && Buffer.byteLength(config.auth.jwtSecret) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET: at least 32 bytes');
+  }
+  if (config.gateway.devTokens) {
+    // Anyone who can reach /dev/token gets a token: never in a production deployment.
+    if (env.NODE_ENV === 'production')
+      throw new ConfigError('GATEWAY_DEV_TOKENS cannot be on with NODE_ENV=production');
+    if (config.auth.jwtSecret === undefined)
+      throw new ConfigError('GATEWAY_DEV_TOKENS needs AUTH_JWT_SECRET (tokens are signed HS256)');
+  }
+  for (const room of config.gateway.demoRooms) {
+    if (!ID.test(room))
+      throw new ConfigError(`GATEWAY_DEMO_ROOMS: ${JSON.stringify(room)} is not a room id`);
   }
   return config;
 }
