@@ -3,11 +3,16 @@
  * a documented unit and default; `loadConfig` reads and checks them all at once so
  * that a bad value stops a service at start, not in the middle of traffic.
  *
+ * Any setting `X` may instead be given as `X_FILE`, the path of a file that holds
+ * the value (Docker and Kubernetes secrets), so secrets need not sit in the
+ * environment.
+ *
  * `scripts/config-doc.ts` renders this table into the README (a test keeps the two
  * in step).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 type Kind = 'string' | 'int' | 'bool' | 'list';
 interface Setting<K extends Kind> {
@@ -307,6 +312,21 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** `name` from `env`, or the contents of the file that `name_FILE` names (one trailing newline dropped). */
+function rawValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return direct;
+  if (direct !== undefined && direct !== '')
+    throw new ConfigError(`${name} and ${name}_FILE are both set: set one`);
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`${name}_FILE=${JSON.stringify(file)}: cannot read it (${code})`);
+  }
+}
+
 function read(setting: Setting<Kind>, raw: string | undefined): unknown {
   if (raw === undefined || raw === '') return setting.default;
   const shown = setting.secret === true ? '(hidden)' : JSON.stringify(raw);
@@ -345,7 +365,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [group, entries] of Object.entries(settings)) {
     const section: Record<string, unknown> = {};
     for (const [key, setting] of Object.entries(entries as Record<string, Setting<Kind>>)) {
-      section[key] = read(setting, env[setting.env]);
+      section[key] = read(setting, rawValue(env, setting.env));
     }
     out[group] = section;
   }
