@@ -597,9 +597,15 @@ async function stats() {
 }
 
 async function renderFrames() {
-  if (state.role !== 'viewer' || state.pcs.size === 0) return;
+  if (state.pcs.size === 0) {
+    $('frames').textContent = '–';
+    return;
+  }
   const all = await stats();
-  $('frames').textContent = String(all.reduce((n, s) => n + s.framesDecoded, 0));
+  $('frames').textContent =
+    state.role === 'viewer'
+      ? `${all.reduce((n, s) => n + s.framesDecoded, 0)} decoded`
+      : `${all.reduce((n, s) => n + s.framesSent, 0)} sent to ${all.length} viewer(s)`;
 }
 
 // ---------------------------------------------------------------- start
