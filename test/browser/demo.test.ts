@@ -198,6 +198,16 @@ t.test('demo page: publisher and viewer connect peer-to-peer and resume', async 
   t.match(started.out, /SRS hooks \(srs\.conf\): +\S/, 'and where SRS hooks go');
   t.match(started.out, /\n {4}eyJ[\w-]+\.[\w-]+\.[\w-]+\n/, 'and a ready-made token');
 
+  // A second npm start on the same data directory would share its JetStream store.
+  const second = spawnSync(process.execPath, [join(root, 'dist/scripts/start.js')], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  t.equal(second.status, 1, 'a second npm start on the same data directory is refused');
+  t.match(second.stderr, /already running on .* \(pid \d+\); stop it first/);
+
   const proxy = await startProxy(gatewayPort);
   t.teardown(() => proxy.close());
 
