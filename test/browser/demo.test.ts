@@ -331,6 +331,16 @@ t.test('demo page: publisher and viewer connect peer-to-peer and resume', async 
       'a new peer connection after re-negotiation',
     );
     t.equal(await viewer.textContent('#peer-id'), peerId, 'still the same peer id');
+
+    // A reload keeps the session too: the page resumes with the token it saved.
+    await viewer.reload();
+    await until('viewer resumed after a reload', async () =>
+      (await connState(viewer)) === 'resumed' ? true : undefined,
+    );
+    t.equal(await viewer.textContent('#peer-id'), peerId, 'a reload keeps the peer id');
+    const reloaded = await decoding(viewer);
+    t.equal(reloaded.connectionState, 'connected', 'and gets the video again');
+    phase('resumed after a reload');
     await shoot('-resumed');
   } catch (err) {
     await shoot('-failed').catch(() => undefined);

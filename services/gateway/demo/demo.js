@@ -13,7 +13,7 @@ const RECONNECT_MAX_MS = 5000;
 /** A development token is fetched again when less than this is left, in ms. */
 const TOKEN_MARGIN_MS = 60_000;
 /** How long a resumed viewer waits for the publisher's offer before offering itself, in ms. */
-const VIEWER_OFFER_DELAY_MS = 3000;
+const VIEWER_OFFER_DELAY_MS = 1500;
 const LOG_LINES = 200;
 const BROKEN = new Set(['failed', 'closed', 'disconnected']);
 
@@ -431,9 +431,35 @@ function scheduleReconnect() {
   state.reconnectTimer = setTimeout(() => void connect(), delay);
 }
 
+// The session outlives a reload of the tab: the page resumes instead of joining
+// again (a publisher joining anew would find its own old place still taken).
+const SESSION_KEY = 'roomcast-demo-session';
+
+function saveSession() {
+  const { user, room, role, resume } = state;
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ user, room, role, resume }));
+}
+
+function savedResume() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+    if (
+      saved &&
+      saved.user === state.user &&
+      saved.room === state.room &&
+      saved.role === state.role
+    )
+      return saved.resume;
+  } catch {
+    // A damaged entry is as good as none.
+  }
+  return undefined;
+}
+
 function membership(frame) {
   state.peerId = frame.peerId;
   state.resume = frame.resume;
+  saveSession();
   state.status = frame.status;
   state.peers = new Map(
     frame.peers.filter((p) => p.peerId !== frame.peerId).map((p) => [p.peerId, p]),
@@ -510,6 +536,7 @@ function onError(f) {
       // Our place is gone (the grace period passed): join again as a new peer.
       for (const peerId of [...state.pcs.keys()]) closePc(peerId);
       state.resume = undefined;
+      sessionStorage.removeItem(SESSION_KEY);
       state.peerId = undefined;
       send({ type: 'join', room: state.room, role: state.role, id: state.nextId++ });
       return;
@@ -546,7 +573,7 @@ async function join() {
   state.tokenGiven = given !== '';
   if (state.tokenGiven) state.token = given;
   state.wanted = true;
-  state.resume = undefined;
+  state.resume = savedResume();
   state.peerId = undefined;
   state.attempt = 0;
   if (state.role === 'publisher') await startMedia();
@@ -565,6 +592,7 @@ function leave(why) {
   state.ws = undefined;
   state.peerId = undefined;
   state.resume = undefined;
+  sessionStorage.removeItem(SESSION_KEY);
   state.peers.clear();
   stopMedia();
   renderRoom();
