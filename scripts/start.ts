@@ -110,12 +110,18 @@ function launch(name: string, cmd: string, args: string[]): ChildProcess {
   child.once('error', (err) => process.stderr.write(`[start] ${name}: ${err.message}\n`));
   child.once('exit', (code, signal) => {
     children.delete(name);
-    if (!stopping) {
-      process.stderr.write(
-        `[start] ${name} exited (${signal ?? code ?? '?'}); stopping everything\n`,
-      );
-      void stop(1);
+    if (stopping) return;
+    // A service may find it has nothing to do here (exit 0); a crash, or losing
+    // NATS or the gateway, stops everything.
+    if (code === 0 && name !== 'nats' && name !== 'gateway') {
+      process.stderr.write(`[start] ${name} exited with 0; the others go on\n`);
+      writeRunFile();
+      return;
     }
+    process.stderr.write(
+      `[start] ${name} exited (${signal ?? code ?? '?'}); stopping everything\n`,
+    );
+    void stop(1);
   });
   return child;
 }
