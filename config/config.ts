@@ -3,11 +3,16 @@
  * a documented unit and default; `loadConfig` reads and checks them all at once so
  * that a bad value stops a service at start, not in the middle of traffic.
  *
+ * Any setting `X` may instead be given as `X_FILE`, the path of a file that holds
+ * the value (Docker and Kubernetes secrets), so secrets need not sit in the
+ * environment.
+ *
  * `scripts/config-doc.ts` renders this table into the README (a test keeps the two
  * in step).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 type Kind = 'string' | 'int' | 'bool' | 'list';
 interface Setting<K extends Kind> {
@@ -227,6 +232,28 @@ export const settings = {
       0,
       60_000,
     ),
+    demo: bool(
+      'GATEWAY_DEMO',
+      false,
+      'Serve the demo page at /demo/ (development only; `npm start` turns it on).',
+    ),
+    devTokens: bool(
+      'GATEWAY_DEV_TOKENS',
+      false,
+      'Answer POST /dev/token with a token for any user name, to loopback clients only (development only; `npm start` turns it on; needs AUTH_JWT_SECRET; refused with NODE_ENV=production).',
+    ),
+    devTokenTtlS: int(
+      'GATEWAY_DEV_TOKEN_TTL_S',
+      3600,
+      'Lifetime of a development token, in seconds.',
+      60,
+      86_400,
+    ),
+    demoRooms: list(
+      'GATEWAY_DEMO_ROOMS',
+      ['demo'],
+      'Rooms a development token may publish to and view (`npm start` creates them).',
+    ),
   },
   room: {
     resumeGraceMs: int(
@@ -330,6 +357,21 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** `name` from `env`, or the contents of the file that `name_FILE` names (one trailing newline dropped). */
+function rawValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return direct;
+  if (direct !== undefined && direct !== '')
+    throw new ConfigError(`${name} and ${name}_FILE are both set: set one`);
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`${name}_FILE=${JSON.stringify(file)}: cannot read it (${code})`);
+  }
+}
+
 function read(setting: Setting<Kind>, raw: string | undefined): unknown {
   if (raw === undefined || raw === '') return setting.default;
   const shown = setting.secret === true ? '(hidden)' : JSON.stringify(raw);
@@ -367,23 +409,25 @@ function instanceId(): string {
   return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
+/** Ids that end up in NATS subjects (gateway ids, room ids): see shared/subjects.ts. */
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Reads every setting from `env` (process.env by default) and checks it. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [group, entries] of Object.entries(settings)) {
     const section: Record<string, unknown> = {};
     for (const [key, setting] of Object.entries(entries as Record<string, Setting<Kind>>)) {
-      section[key] = read(setting, env[setting.env]);
+      section[key] = read(setting, rawValue(env, setting.env));
     }
     out[group] = section;
   }
   const config = out as Config;
   const gatewayId = config.gateway.id ?? instanceId();
   config.gateway.id = gatewayId;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(gatewayId))
-    throw new ConfigError('GATEWAY_ID: letters, digits, _ and - only');
+  if (!ID.test(gatewayId)) throw new ConfigError('GATEWAY_ID: letters, digits, _ and - only');
   config.room.replicaId ??= instanceId();
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.room.replicaId))
+  if (!ID.test(config.room.replicaId))
     throw new ConfigError('ROOM_REPLICA_ID: letters, digits, _ and - only');
   if (!['jetstream', 'memory'].includes(config.room.storage)) {
     throw new ConfigError(
@@ -397,6 +441,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.auth.jwtSecret !== undefined && Buffer.byteLength(config.auth.jwtSecret) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET: at least 32 bytes');
+  }
+  if (config.gateway.devTokens) {
+    // Anyone who can reach /dev/token gets a token: never in a production deployment.
+    if (env.NODE_ENV === 'production')
+      throw new ConfigError('GATEWAY_DEV_TOKENS cannot be on with NODE_ENV=production');
+    if (config.auth.jwtSecret === undefined)
+      throw new ConfigError('GATEWAY_DEV_TOKENS needs AUTH_JWT_SECRET (tokens are signed HS256)');
+  }
+  for (const room of config.gateway.demoRooms) {
+    if (!ID.test(room))
+      throw new ConfigError(`GATEWAY_DEMO_ROOMS: ${JSON.stringify(room)} is not a room id`);
   }
   return config;
 }

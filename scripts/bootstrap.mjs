@@ -4,7 +4,7 @@
 // no dependencies, because it runs before they are installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +28,22 @@ if (major !== 20)
 const lock = join(root, 'package-lock.json');
 const stamp = join(root, 'node_modules', '.roomcast-lock-sha256');
 const lockHash = createHash('sha256').update(readFileSync(lock)).digest('hex');
-if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
+// A node_modules that is a link (a git worktree sharing another checkout's) is
+// never reinstalled from here: `npm ci` empties the directory it points to, under
+// every other checkout that uses it.
+const linked = (() => {
+  try {
+    return lstatSync(join(root, 'node_modules')).isSymbolicLink();
+  } catch {
+    return false;
+  }
+})();
+if (linked) {
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash)
+    say(
+      'node_modules is a link to a shared install: not reinstalling it (run npm ci where it points)',
+    );
+} else if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
   say('installing npm dependencies (npm ci)');
   const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) fail('npm ci failed');

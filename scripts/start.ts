@@ -1,11 +1,16 @@
 /**
  * `npm start`: the whole system on one machine. Starts a private nats-server with
  * JetStream storage under the data directory (it survives restarts), then every
- * service as its own process, and prints where to connect. Ctrl-C stops them all.
+ * service that is built as its own process, and prints where to connect. Ctrl-C
+ * (or SIGTERM) stops them all, services first so that they drain into NATS.
+ *
+ * Environment: ROOMCAST_DATA_DIR (default .data), NATS_PORT (4222; or NATS_URL to
+ * use a nats-server of your own), GATEWAY_PORT (8090), and every variable of
+ * config/config.ts, passed on to the services.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -19,10 +24,50 @@ import { mintToken } from '#shared/tokens.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? join(root, '.data'));
 const natsPort = Number(process.env.NATS_PORT ?? 4222);
-/** The services `npm start` runs, in start order. */
-const services = ['room', 'gateway'] as const;
+/** Time a process has to stop after SIGTERM before it is killed, in ms. */
+const STOP_TIMEOUT_MS = 10_000;
+/** Time each part has to come up, in ms. */
+const READY_TIMEOUT_MS = 30_000;
+
+/**
+ * The services, in start order (the gateway last: once it answers, clients may
+ * come). One that is not built (no dist/services/<name>/main.js) is skipped, so
+ * a service lands here by existing.
+ */
+const SERVICES = ['room', 'stream', 'alert', 'gateway'] as const;
+const entry = (name: string) => join(root, 'dist', 'services', name, 'main.js');
+const services = SERVICES.filter((name) => existsSync(entry(name)));
+const skipped = SERVICES.filter((name) => !services.includes(name));
 
 mkdirSync(dataDir, { recursive: true });
+/** Who runs on this data directory: refuses a second `npm start` on the same store. */
+const runFile = join(dataDir, 'run.json');
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+if (existsSync(runFile)) {
+  const run = JSON.parse(readFileSync(runFile, 'utf8')) as {
+    pid: number;
+    children: Record<string, number>;
+  };
+  if (alive(run.pid)) {
+    process.stderr.write(
+      `[start] npm start is already running on ${dataDir} (pid ${run.pid}); stop it first\n`,
+    );
+    process.exit(1);
+  }
+  const left = Object.entries(run.children).filter(([, pid]) => alive(pid));
+  if (left.length > 0)
+    process.stderr.write(
+      `[start] a previous npm start died and may have left: ${left.map(([n, p]) => `${n} (pid ${p})`).join(', ')}\n`,
+    );
+}
+
 const secretFile = join(dataDir, 'dev-secret');
 if (!existsSync(secretFile))
   writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
@@ -33,10 +78,18 @@ const env: NodeJS.ProcessEnv = {
   NATS_URL: process.env.NATS_URL ?? `nats://127.0.0.1:${natsPort}`,
   AUTH_JWT_SECRET: devSecret,
   GATEWAY_HOST: process.env.GATEWAY_HOST ?? '127.0.0.1',
+  // Development only: the demo page and its token endpoint. Nothing else turns these on.
+  GATEWAY_DEMO: process.env.GATEWAY_DEMO ?? 'true',
+  GATEWAY_DEV_TOKENS: process.env.GATEWAY_DEV_TOKENS ?? 'true',
 };
 const config = loadConfig(env);
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+
+function writeRunFile(): void {
+  const pids = Object.fromEntries([...children].map(([name, c]) => [name, c.pid ?? 0]));
+  writeFileSync(runFile, JSON.stringify({ pid: process.pid, children: pids }) + '\n');
+}
 
 function prefixed(name: string, child: ChildProcess): void {
   for (const stream of [child.stdout, child.stderr]) {
@@ -53,22 +106,40 @@ function launch(name: string, cmd: string, args: string[]): ChildProcess {
   const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   prefixed(name, child);
   children.set(name, child);
+  writeRunFile();
+  child.once('error', (err) => process.stderr.write(`[start] ${name}: ${err.message}\n`));
   child.once('exit', (code, signal) => {
     children.delete(name);
-    if (!stopping) {
-      process.stderr.write(
-        `[start] ${name} exited (${signal ?? code ?? '?'}); stopping everything\n`,
-      );
-      void stop(1);
+    if (stopping) return;
+    // A service may find it has nothing to do here (exit 0); a crash, or losing
+    // NATS or the gateway, stops everything.
+    if (code === 0 && name !== 'nats' && name !== 'gateway') {
+      process.stderr.write(`[start] ${name} exited with 0; the others go on\n`);
+      writeRunFile();
+      return;
     }
+    process.stderr.write(
+      `[start] ${name} exited (${signal ?? code ?? '?'}); stopping everything\n`,
+    );
+    void stop(1);
   });
   return child;
+}
+
+/** Signals a child's whole process group (whatever it started itself goes too). */
+function signal(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    child.kill(sig);
+  }
 }
 
 async function waitFor(
   what: string,
   check: () => Promise<boolean>,
-  timeoutMs = 20_000,
+  timeoutMs = READY_TIMEOUT_MS,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -79,48 +150,52 @@ async function waitFor(
   throw new Error(`${what} did not come up within ${timeoutMs} ms`);
 }
 
-function exited(child: ChildProcess | undefined): Promise<unknown> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null)
-    return Promise.resolve();
-  return new Promise((r) => child.once('exit', r));
+/** Stops `child` with SIGTERM, and SIGKILL if it is still there after the timeout. */
+async function terminate(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  signal(child, 'SIGTERM');
+  const timer = setTimeout(() => signal(child, 'SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
 }
 
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  // Services first (they drain into NATS), then NATS itself.
-  const order = [...services].reverse().map((s) => children.get(s));
-  for (const child of order) child?.kill('SIGTERM');
-  await Promise.all(order.map(exited));
-  const nats = children.get('nats');
-  nats?.kill('SIGTERM');
-  await exited(nats);
+  process.stderr.write('[start] stopping\n');
+  // In reverse start order: the gateway first (no new clients; its members'
+  // disconnects still reach the room service), NATS last.
+  for (const name of [...services].reverse()) await terminate(children.get(name));
+  await terminate(children.get('nats'));
+  rmSync(runFile, { force: true });
+  process.stderr.write('[start] stopped\n');
   process.exit(code);
 }
 process.on('exit', () => {
-  for (const child of children.values()) child.kill('SIGKILL');
+  for (const child of children.values()) signal(child, 'SIGKILL');
 });
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
-const natsBin =
-  ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
-if (process.env.NATS_URL === undefined) {
-  mkdirSync(join(dataDir, 'nats'), { recursive: true });
-  launch('nats', natsBin, [
-    '-a',
-    '127.0.0.1',
-    '-p',
-    String(natsPort),
-    '-js',
-    '-sd',
-    join(dataDir, 'nats'),
-  ]);
-}
-const bus = await (async () => {
-  let b: Bus | undefined;
+async function main(): Promise<void> {
+  if (process.env.NATS_URL === undefined) {
+    const natsBin =
+      ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
+    mkdirSync(join(dataDir, 'nats'), { recursive: true });
+    launch('nats', natsBin, [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(natsPort),
+      '-js',
+      '-sd',
+      join(dataDir, 'nats'),
+    ]);
+  }
+  let connected: Bus | undefined;
   await waitFor('nats-server', async () => {
-    b = await Bus.connect({
+    connected = await Bus.connect({
       servers: config.nats.servers,
       name: 'start',
       requestTimeoutMs: 2000,
@@ -128,49 +203,76 @@ const bus = await (async () => {
     });
     return true;
   });
-  if (b === undefined) throw new Error('no NATS connection');
-  return b;
-})();
+  const bus = connected;
+  if (bus === undefined) throw new Error('no NATS connection');
 
-for (const name of services)
-  launch(name, process.execPath, [join(root, 'dist', 'services', name, 'main.js')]);
-const port = config.gateway.port;
-const http = `http://127.0.0.1:${port}`;
-await waitFor('gateway', async () => (await fetch(`${http}/healthz`)).ok);
+  for (const name of services) launch(name, process.execPath, [entry(name)]);
+  const port = config.gateway.port;
+  const http = `http://127.0.0.1:${port}`;
+  await waitFor('gateway', async () => (await fetch(`${http}/healthz`)).ok);
 
-// A demo room to try things in; it already exists after the first start.
-await waitFor('room service', async () => {
-  const reply = await bus.request<AnyRoomReply>(subjects.roomCommand('demo'), {
-    type: 'create',
-    userId: 'demo',
-    title: 'Demo room',
-    isPrivate: false,
+  // The demo rooms; after the first start they exist already.
+  for (const room of config.gateway.demoRooms) {
+    await waitFor(`room service (creating room "${room}")`, async () => {
+      const reply = await bus.request<AnyRoomReply>(subjects.roomCommand(room), {
+        type: 'create',
+        userId: 'demo',
+        title: `Demo room ${room}`,
+        isPrivate: false,
+      });
+      return reply.ok || reply.error.code === 'ROOM_EXISTS';
+    });
+  }
+  await bus.close();
+
+  const token = await mintToken({
+    secret: devSecret,
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    sub: 'demo',
+    ttlS: 24 * 3600,
+    grants: { create: true, publish: ['*'], view: ['*'], admin: ['*'] },
   });
-  return reply.ok || reply.error.code === 'ROOM_EXISTS';
-});
-await bus.close();
+  process.stdout.write(
+    [
+      '',
+      'Roomcast is running.',
+      `  demo page:             ${http}/demo/`,
+      `  signaling (WebSocket): ws://127.0.0.1:${port}/signaling`,
+      `  REST API:              ${http}/api/rooms`,
+      `  SRS hooks (srs.conf):  ${hookUrl()}`,
+      `  health:                ${http}/healthz`,
+      `  NATS:                  ${config.nats.servers.join(',')}`,
+      `  data directory:        ${dataDir}`,
+      `  services:              ${services.join(', ')}${skipped.length > 0 ? `  (not built yet: ${skipped.join(', ')})` : ''}`,
+      `  development JWT secret (HS256): ${devSecret}`,
+      `  token for user "demo" (24 h; may create, publish, view and administer every room):`,
+      `    ${token}`,
+      `  demo rooms: ${config.gateway.demoRooms.join(', ')}  (more tokens: npm run token -- <user> --view '*')`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
 
-const token = await mintToken({
-  secret: devSecret,
-  issuer: config.auth.issuer,
-  audience: config.auth.audience,
-  sub: 'demo',
-  ttlS: 24 * 3600,
-  grants: { create: true, publish: ['*'], view: ['*'], admin: ['*'] },
+/**
+ * Where SRS's http_hooks go: the stream service's port (from its config section)
+ * with the hook path that srs/srs.conf uses.
+ */
+function hookUrl(): string {
+  if (!services.includes('stream')) return '(the stream service is not built yet)';
+  const port = (config.stream as Record<string, unknown>).port;
+  if (typeof port !== 'number') return '(see the stream service log)';
+  const srsConf = join(root, 'srs', 'srs.conf');
+  const hook = existsSync(srsConf)
+    ? /on_publish\s+(https?:\/\/[^\s;]+)/.exec(readFileSync(srsConf, 'utf8'))?.[1]
+    : undefined;
+  const path = hook === undefined ? '/' : new URL(hook).pathname;
+  return `http://127.0.0.1:${port}${path}`;
+}
+
+main().catch((err: unknown) => {
+  if (stopping) return;
+  process.stderr.write(`[start] ${err instanceof Error ? err.message : String(err)}\n`);
+  void stop(1);
 });
-process.stdout.write(
-  [
-    '',
-    'Roomcast is running.',
-    `  signaling (WebSocket): ws://127.0.0.1:${port}/signaling`,
-    `  health:                ${http}/healthz`,
-    `  NATS:                  ${config.nats.servers.join(',')}`,
-    `  data directory:        ${dataDir}`,
-    `  development JWT secret (HS256): ${devSecret}`,
-    `  token for user "demo" (24 h, may create, publish, view and administer every room):`,
-    `    ${token}`,
-    `  a room to try: "demo"  (more tokens: npm run token -- <user> --view '*')`,
-    'Ctrl-C stops everything.',
-    '',
-  ].join('\n'),
-);

@@ -1,0 +1,171 @@
+/**
+ * Development-only routes, each behind its own switch (both off by default; only
+ * `npm start` turns them on):
+ * - GATEWAY_DEMO: the demo page at `/demo/` (services/gateway/demo/: plain HTML,
+ *   JavaScript and CSS, no build step).
+ * - GATEWAY_DEV_TOKENS: `POST /dev/token {"user": "<name>"}` answers a short-lived
+ *   token for that user that may create rooms and publish to and view the demo
+ *   rooms. Anyone who reaches it can be anyone, so it answers loopback clients
+ *   only, and config refuses it with NODE_ENV=production.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { ErrorCode, RoomcastError, errorBody } from '#shared/errors.js';
+import type { GrantsClaim } from '#shared/grants.js';
+import { SUBJECT_TOKEN_PATTERN } from '#shared/subjects.js';
+import { mintToken } from '#shared/tokens.js';
+import { Reply, readBody, sendJson, type HttpContext } from './gateway.http.js';
+
+/** The demo page's files: nothing else under /demo/ is served. */
+const DEMO_FILES: Readonly<Record<string, string>> = {
+  'index.html': 'text/html; charset=utf-8',
+  'demo.js': 'text/javascript; charset=utf-8',
+  'demo.css': 'text/css; charset=utf-8',
+};
+
+// The page talks only to its own origin (WebSocket and fetch); media comes from
+// the camera, a canvas, or a peer connection.
+const DEMO_CSP = [
+  "default-src 'self'",
+  "connect-src 'self' ws: wss:",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob: mediastream:",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Body of `POST /dev/token`. */
+const DevTokenRequest = Type.Object(
+  { user: Type.String({ pattern: SUBJECT_TOKEN_PATTERN }) },
+  { additionalProperties: false },
+);
+const devTokenCheck = TypeCompiler.Compile(DevTokenRequest);
+
+/**
+ * Where the page's files are: beside this module when it runs from source, in
+ * the source tree when it runs from dist/ (tsc copies no static files).
+ */
+export function findDemoDir(): string | undefined {
+  return [
+    new URL('./demo/', import.meta.url),
+    new URL('../../../services/gateway/demo/', import.meta.url),
+  ]
+    .map((u) => fileURLToPath(u))
+    .find((dir) => existsSync(`${dir}index.html`));
+}
+
+/** True for a loopback peer as uWebSockets.js spells it (IPv4, IPv6, IPv4-mapped IPv6). */
+export function isLoopback(address: string): boolean {
+  const a = address.toLowerCase();
+  if (/^127\./.test(a) || a === '::1') return true;
+  if (/^(0{1,4}:){7}0{0,3}1$/.test(a)) return true;
+  return /^(::ffff:|(0{1,4}:){5}ffff:)(127\.|7f[0-9a-f]{2}:)/.test(a);
+}
+
+function redirect(res: HttpResponse, location: string): void {
+  res.cork(() => {
+    res.writeStatus('302 Found').writeHeader('location', location).end();
+  });
+}
+
+/** Registers the development routes that config switches on. */
+export function registerDemo(app: TemplatedApp, ctx: HttpContext): void {
+  const cfg = ctx.config.gateway;
+  if (cfg.demo) registerPage(app, ctx);
+  if (cfg.devTokens) registerDevTokens(app, ctx);
+}
+
+function registerPage(app: TemplatedApp, ctx: HttpContext): void {
+  const dir = findDemoDir();
+  if (dir === undefined) {
+    ctx.log.warn('GATEWAY_DEMO is on but the demo files are not here; /demo/ is not served');
+    return;
+  }
+  const serve = (res: HttpResponse, name: string): void => {
+    const type = DEMO_FILES[name];
+    if (type === undefined) {
+      sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });
+      return;
+    }
+    // Read on every request: the page can be edited without restarting the gateway.
+    const body = readFileSync(`${dir}${name}`);
+    res.cork(() => {
+      res
+        .writeStatus('200 OK')
+        .writeHeader('content-type', type)
+        .writeHeader('cache-control', 'no-store')
+        .writeHeader('x-content-type-options', 'nosniff')
+        .writeHeader('content-security-policy', DEMO_CSP)
+        .end(body);
+    });
+  };
+  app.get('/', (res) => redirect(res, '/demo/'));
+  app.get('/demo', (res) => redirect(res, '/demo/'));
+  app.get('/demo/', (res) => serve(res, 'index.html'));
+  app.get('/demo/:file', (res, req) => serve(res, req.getParameter(0)));
+  ctx.log.info('demo page on', { path: '/demo/' });
+}
+
+function registerDevTokens(app: TemplatedApp, ctx: HttpContext): void {
+  const { auth, gateway: cfg } = ctx.config;
+  const secret = auth.jwtSecret;
+  // loadConfig refuses GATEWAY_DEV_TOKENS without a secret; this keeps the types honest.
+  if (secret === undefined) throw new Error('GATEWAY_DEV_TOKENS needs AUTH_JWT_SECRET');
+  const grants: GrantsClaim = {
+    create: true,
+    publish: [...cfg.demoRooms],
+    view: [...cfg.demoRooms],
+  };
+  const decoder = new TextDecoder();
+
+  app.post('/dev/token', (res, req) => {
+    const contentType = req.getHeader('content-type');
+    const remote = decoder.decode(res.getRemoteAddressAsText());
+    const reply = new Reply(res);
+    if (!isLoopback(remote)) {
+      reply.error(errorBody(ErrorCode.NOT_ALLOWED, 'development tokens are for loopback clients'));
+      return;
+    }
+    // A JSON content type makes a cross-site page's request need a CORS preflight,
+    // which this gateway never grants: other sites cannot mint tokens through the browser.
+    if (!/^application\/json\b/i.test(contentType)) {
+      reply.json(415, {
+        error: errorBody(ErrorCode.BAD_FRAME, 'send Content-Type: application/json'),
+      });
+      return;
+    }
+    readBody(reply, cfg.maxBodyBytes)
+      .then(async (body) => {
+        let value: unknown;
+        try {
+          value = JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new RoomcastError(ErrorCode.BAD_JSON, 'body is not valid JSON');
+        }
+        if (!devTokenCheck.Check(value)) {
+          throw new RoomcastError(
+            ErrorCode.BAD_FRAME,
+            'expected {"user": "<1-64 letters, digits, _ or ->"}',
+          );
+        }
+        const token = await mintToken({
+          secret,
+          issuer: auth.issuer,
+          audience: auth.audience,
+          sub: value.user,
+          ttlS: cfg.devTokenTtlS,
+          grants,
+        });
+        reply.json(200, {
+          token,
+          userId: value.user,
+          expiresInS: cfg.devTokenTtlS,
+          rooms: cfg.demoRooms,
+        });
+      })
+      .catch((err: unknown) => reply.fail(err, ctx.log));
+  });
+  ctx.log.warn('development tokens on: POST /dev/token mints tokens for anyone on loopback');
+}

@@ -1,0 +1,263 @@
+/**
+ * compose.yaml and what it mounts, checked without a Docker engine (there is none
+ * on these machines): the YAML is parsed and its structure validated. Where a
+ * `docker compose` CLI is available, `docker compose config -q` validates it too.
+ *
+ * The YAML parser is `yaml`, which is in node_modules through tap (and the
+ * OpenTelemetry SDK), not a dependency of ours: if it ever moves, this import
+ * is the one to change.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+// Compose resolves YAML merge keys (`<<: *anchor`): so must we.
+const yaml = (path: string) => parse(read(path), { merge: true }) as unknown;
+
+interface Healthcheck {
+  test?: string[] | string;
+  interval?: string;
+}
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile?: string } | string;
+  command?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }> | string[];
+  healthcheck?: Healthcheck;
+  ports?: string[];
+  expose?: string[];
+  volumes?: string[];
+  secrets?: string[];
+}
+interface Compose {
+  services: Record<string, Service>;
+  secrets?: Record<string, { environment?: string; file?: string }>;
+  volumes?: Record<string, unknown>;
+}
+
+const compose = yaml('compose.yaml') as Compose;
+const services = compose.services;
+const ROOMCAST = ['gateway', 'room', 'stream', 'alert'];
+const INFRA = ['nats', 'mongo', 'srs', 'jaeger', 'prometheus', 'grafana'];
+/** Mounted files that other work provides; checked once they are there. */
+const PENDING: Record<string, string> = {
+  './srs/srs.conf': 'srs.conf comes with the stream service (issue 4)',
+};
+
+t.test('every part of the system is there', async (t) => {
+  t.same(Object.keys(services).sort(), [...INFRA, ...ROOMCAST].sort());
+});
+
+t.test('images are pinned, Roomcast services are built from the Dockerfile', async (t) => {
+  for (const [name, s] of Object.entries(services)) {
+    t.ok(s.image !== undefined || s.build !== undefined, `${name}: image or build`);
+    if (ROOMCAST.includes(name)) {
+      t.same(s.build, { context: '.', dockerfile: 'Dockerfile' }, `${name}: built here`);
+      t.same(s.command, ['node', `dist/services/${name}/main.js`], `${name}: its own entry`);
+      continue;
+    }
+    t.match(s.image, /^[\w./-]+:[\w.-]+$/, `${name}: image with a tag`);
+    t.notMatch(s.image, /:latest$/, `${name}: not :latest`);
+  }
+  const nats = /^nats:(\d+)\.(\d+)/.exec(services.nats?.image ?? '');
+  t.ok(nats && (Number(nats[1]) > 2 || Number(nats[2]) >= 10), 'nats-server 2.10 or newer');
+  t.equal(services.mongo?.image, 'mongo:7');
+  t.equal(services.srs?.image, 'ossrs/srs:6');
+  t.match(services.jaeger?.image, /^jaegertracing\/all-in-one:/);
+  t.equal(services.jaeger?.environment?.COLLECTOR_OTLP_ENABLED, 'true', 'Jaeger takes OTLP');
+});
+
+t.test('healthchecks and start order', async (t) => {
+  const conditions = ['service_started', 'service_healthy', 'service_completed_successfully'];
+  for (const [name, s] of Object.entries(services)) {
+    const test = s.healthcheck?.test;
+    t.ok(Array.isArray(test) && test.length > 1 && test[0] === 'CMD', `${name}: healthcheck`);
+    t.notOk(Array.isArray(s.depends_on), `${name}: depends_on with conditions`);
+    for (const [dep, { condition }] of Object.entries(s.depends_on ?? {})) {
+      t.ok(services[dep], `${name} depends on ${dep}, which exists`);
+      t.ok(conditions.includes(condition), `${name} → ${dep}: ${condition}`);
+    }
+  }
+  // No cycles: compose could never start them.
+  const order: string[] = [];
+  const visiting = new Set<string>();
+  const visit = (name: string, path: string[]): void => {
+    if (order.includes(name)) return;
+    if (visiting.has(name)) {
+      t.fail(`depends_on cycle: ${[...path, name].join(' → ')}`);
+      return;
+    }
+    visiting.add(name);
+    for (const dep of Object.keys(services[name]?.depends_on ?? {})) visit(dep, [...path, name]);
+    order.push(name);
+  };
+  for (const name of Object.keys(services)) visit(name, []);
+  for (const name of ROOMCAST) {
+    const deps = services[name]?.depends_on as Record<string, { condition: string }> | undefined;
+    t.same(deps?.nats, { condition: 'service_healthy' }, `${name} waits for a healthy NATS`);
+  }
+  const after = (a: string, b: string) => order.indexOf(a) > order.indexOf(b);
+  t.ok(after('gateway', 'room'), 'the gateway starts after the room service is healthy');
+  t.ok(after('srs', 'stream'), 'SRS starts once its hooks answer');
+  t.ok(after('grafana', 'prometheus'), 'Grafana after its datasource');
+  // The Roomcast images have no curl: their checks are Node scripts that the build produces.
+  for (const name of ROOMCAST) {
+    t.same(services[name]?.healthcheck?.test, ['CMD', 'node', 'dist/scripts/healthcheck.js', name]);
+  }
+  t.ok(existsSync(join(root, 'scripts/healthcheck.ts')), 'scripts/healthcheck.ts is there');
+});
+
+t.test('the four services get their configuration from the environment', async (t) => {
+  for (const name of ROOMCAST) {
+    const env = services[name]?.environment ?? {};
+    t.equal(env.NATS_URL, 'nats://nats:4222', `${name}: NATS_URL`);
+    t.equal(env.NODE_ENV, 'production', `${name}: NODE_ENV`);
+    t.equal(env.AUTH_JWT_SECRET_FILE, '/run/secrets/jwt_secret', `${name}: the JWT secret file`);
+    t.ok(services[name]?.secrets?.includes('jwt_secret'), `${name}: mounts that secret`);
+    t.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://jaeger:4318', `${name}: traces to Jaeger`);
+    t.equal(env.OTEL_SERVICE_NAME, `roomcast-${name}`, `${name}: its service name`);
+    t.equal(env.OTEL_EXPORTER_PROMETHEUS_PORT, '9464', `${name}: /metrics port`);
+    for (const key of ['GATEWAY_DEMO', 'GATEWAY_DEV_TOKENS'])
+      t.notOk(key in env, `${name}: ${key} is never set in production`);
+  }
+  t.equal(services.gateway?.environment?.GATEWAY_PORT, '8090');
+  t.ok(
+    services.gateway?.ports?.some((p) => p.endsWith(':8090')),
+    'the gateway is published',
+  );
+});
+
+t.test('no secret is written in compose.yaml', async (t) => {
+  const secretName = /SECRET|PASSWORD|TOKEN|_URI$|_KEY$/i;
+  for (const [name, s] of Object.entries(services)) {
+    for (const [key, value] of Object.entries(s.environment ?? {})) {
+      if (!secretName.test(key)) continue;
+      t.ok(
+        /(_FILE|__FILE)$/.test(key) && value.startsWith('/run/secrets/'),
+        `${name}: ${key} is a secret file, not a value`,
+      );
+    }
+    for (const secret of s.secrets ?? [])
+      t.ok(compose.secrets?.[secret], `${name}: secret ${secret} is declared`);
+  }
+  for (const [name, spec] of Object.entries(compose.secrets ?? {})) {
+    t.ok(spec.environment ?? spec.file, `secret ${name} comes from the environment or a file`);
+    t.notOk(spec.file?.startsWith('/'), `secret ${name}: no absolute host path`);
+  }
+});
+
+t.test('ports, volumes and mounts depend on nothing outside the repository', async (t) => {
+  const published = new Set<string>();
+  for (const [name, s] of Object.entries(services)) {
+    for (const port of s.ports ?? []) {
+      const m = /^(?:\$\{\w+:-(\d+)\}|(\d+)):(\d+)(\/udp)?$/.exec(port);
+      t.ok(m, `${name}: port ${port} is host:container`);
+      if (!m) continue;
+      const host = `${m[1] ?? m[2]}${m[4] ?? ''}`;
+      t.notOk(published.has(host), `${name}: host port ${host} is not taken twice`);
+      published.add(host);
+    }
+    for (const volume of s.volumes ?? []) {
+      const [source = ''] = volume.split(':');
+      if (!source.startsWith('.') && !source.startsWith('/')) {
+        t.ok(compose.volumes && source in compose.volumes, `${name}: volume ${source} declared`);
+        continue;
+      }
+      t.ok(source.startsWith('./'), `${name}: ${source} is inside the repository`);
+      const pending = PENDING[source];
+      if (pending !== undefined && !existsSync(join(root, source))) {
+        t.comment(`${name}: ${source} not here yet: ${pending}`);
+        continue;
+      }
+      t.ok(existsSync(join(root, source)), `${name}: ${source} exists`);
+    }
+  }
+  for (const port of ['8090', '1935', '8080', '8000/udp', '3000', '16686', '9090'])
+    t.ok(published.has(port), `port ${port} is published`);
+});
+
+t.test('Prometheus scrapes every service, Grafana reads Prometheus', async (t) => {
+  const prom = yaml('observability/prometheus/prometheus.yml') as {
+    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+  };
+  const targets = prom.scrape_configs
+    .filter((c) => c.job_name === 'roomcast')
+    .flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+  t.same(
+    targets.sort(),
+    ROOMCAST.map((s) => `${s}:9464`).sort(),
+    'each Roomcast service on its /metrics port',
+  );
+  const ds = yaml('observability/grafana/provisioning/datasources/prometheus.yml') as {
+    datasources: { uid: string; type: string; url: string }[];
+  };
+  t.match(ds.datasources, [
+    { uid: 'prometheus', type: 'prometheus', url: 'http://prometheus:9090' },
+  ]);
+  const dashboards = yaml('observability/grafana/provisioning/dashboards/roomcast.yml') as {
+    providers: { options: { path: string } }[];
+  };
+  const path = dashboards.providers[0]?.options.path;
+  t.ok(
+    services.grafana?.volumes?.includes(`./observability/grafana/dashboards:${path}:ro`),
+    'the dashboards folder is mounted where the provider looks',
+  );
+});
+
+t.test('nats-server.conf: JetStream on a volume, valid for nats-server', async (t) => {
+  const conf = read('config/nats-server.conf');
+  t.match(conf, /jetstream\s*\{[^}]*store_dir:\s*\/data\//, 'JetStream stores under /data');
+  t.ok(services.nats?.volumes?.includes('nats-data:/data'), 'and /data is a named volume');
+  t.ok(services.nats?.command?.includes('/etc/nats/nats-server.conf'), 'compose runs with it');
+  // The local nats-server (2.9 on Debian) checks everything but the 2.10-only fields.
+  const older = conf.replace(/^\s*sync_interval:.*$/m, '');
+  const dir = mkdtempSync(join(tmpdir(), 'roomcast-nats-conf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'nats-server.conf'), older);
+  const check = spawnSync('nats-server', ['-t', '-c', join(dir, 'nats-server.conf')], {
+    encoding: 'utf8',
+  });
+  t.equal(check.status, 0, `nats-server -t: ${check.stdout}${check.stderr}`);
+});
+
+t.test('Dockerfile: multi-stage, npm ci, build, Node 20 on glibc, not root', async (t) => {
+  const dockerfile = read('Dockerfile');
+  const stages = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
+  t.ok(stages.length >= 2, 'multi-stage');
+  t.equal(stages.at(-1), 'node:20-slim', 'runtime on node:20-slim (uWebSockets.js needs glibc)');
+  t.match(dockerfile, /RUN npm ci\b/);
+  t.match(dockerfile, /npm run build/);
+  t.match(dockerfile, /ENV NODE_ENV=production/);
+  t.match(dockerfile, /^USER node$/m);
+  const ignored = read('.dockerignore').split('\n');
+  for (const entry of ['node_modules', 'dist', '.data', '.env', '.git'])
+    t.ok(ignored.includes(entry), `.dockerignore: ${entry}`);
+});
+
+t.test('docker compose config -q (where a compose CLI exists)', async (t) => {
+  const version = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
+  if (version.status !== 0) {
+    t.comment('no `docker compose` here: the structure checks above stand in for it');
+    t.pass('skipped: no docker compose CLI');
+    return;
+  }
+  const r = spawnSync('docker', ['compose', '-f', 'compose.yaml', 'config', '-q'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      ROOMCAST_JWT_SECRET: 'x'.repeat(32),
+      ROOMCAST_MONGODB_URI: 'mongodb://roomcast:x@mongo:27017/?authSource=admin',
+      MONGO_ROOT_PASSWORD: 'x',
+      GRAFANA_ADMIN_PASSWORD: 'x',
+    },
+  });
+  t.equal(r.status, 0, r.stderr);
+});
