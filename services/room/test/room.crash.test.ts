@@ -68,6 +68,7 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   const finishedHash = new Map<string, string>();
   let acks = 0;
   let killed = false;
+  const unexpected: string[] = [];
   const total = ROOMS * script('x').length;
 
   const runRoom = async (roomId: string) => {
@@ -79,7 +80,12 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
       } catch {
         return; // the service died under this command: it is the one in flight
       }
-      if (!reply.ok) throw new Error(`${roomId} ${cmd.type}: ${reply.error.code}`);
+      if (!reply.ok) {
+        // UNAVAILABLE: the outcome is unknown (a slow append); the room stops here, as if cut.
+        if (reply.error.code !== 'UNAVAILABLE')
+          unexpected.push(`${roomId} ${cmd.type}: ${reply.error.code}`);
+        return;
+      }
       acks++;
       const state = await bus
         .request<RoomReply<RoomReplies['state']>>(
@@ -98,12 +104,19 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   // Half the rooms run their whole script; the other half is killed under traffic.
   const half = ROOMS / 2;
   await Promise.all(rooms.slice(0, half).map(runRoom));
+  const phase2Start = acks;
+  let phase2Done = false;
   const killer = (async () => {
-    while (acks < total * 0.75) await new Promise((r) => setTimeout(r, 2));
-    killed = true;
+    while (!phase2Done && acks - phase2Start < (total - phase2Start) * 0.4) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    killed = !phase2Done;
     await service.signal('SIGKILL');
   })();
-  await Promise.all([killer, ...rooms.slice(half).map(runRoom)]);
+  await Promise.all(rooms.slice(half).map(runRoom));
+  phase2Done = true;
+  await killer;
+  t.same(unexpected, [], 'no command was refused');
   t.ok(killed, 'the service was killed mid-traffic');
   const finished = [...finishedHash.keys()];
   const cut = rooms.filter((r) => lastAcked.has(r) && !finishedHash.has(r));
