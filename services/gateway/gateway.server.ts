@@ -134,7 +134,11 @@ export class Gateway {
   private routes(): void {
     this.app.ws<WsData>('/signaling', {
       maxPayloadLength: this.cfg.maxFrameBytes,
-      maxBackpressure: this.cfg.maxBackpressureBytes,
+      // Our own check (Conn.send) cuts a slow reader with 4413 as soon as more than
+      // maxBackpressureBytes wait. uWS's limit sits above it so that the close frame
+      // still fits in the queue (at uWS's limit the close frame would be dropped too
+      // and the client would only see the connection end, 1006); it remains a backstop.
+      maxBackpressure: this.cfg.maxBackpressureBytes + 2 * this.cfg.maxFrameBytes,
       // Our own sweep closes idle connections with 4408; this is only a backstop.
       idleTimeout: Math.max(8, Math.ceil((2 * this.cfg.idleTimeoutMs) / 1000)),
       sendPingsAutomatically: false,

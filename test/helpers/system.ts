@@ -17,6 +17,7 @@ import { MemoryRoomLog } from '../../services/room/room.log.js';
 import { RoomService } from '../../services/room/room.service.js';
 import { Client } from './client.js';
 import { startNats, type NatsServer } from './nats.js';
+import { RawWs } from './rawws.js';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
 
@@ -28,13 +29,19 @@ export interface System {
   /** A bus for the test itself (to send room commands, watch subjects). */
   bus: Bus;
   url: string;
+  /** The port of `gateway`. */
+  port: number;
   token(
     sub: string,
     grants?: GrantsClaim,
     extra?: { ttlS?: number; extra?: Record<string, unknown> },
   ): Promise<string>;
-  /** A connected client, authenticated with a token for `sub`. */
-  client(sub: string, grants?: GrantsClaim): Promise<Client>;
+  /** A connected client, authenticated with a token for `sub` (on `url`, the first gateway by default). */
+  client(sub: string, grants?: GrantsClaim, url?: string): Promise<Client>;
+  /** A raw-socket client, authenticated with a token for `sub` (see rawws.ts). */
+  raw(sub: string, grants?: GrantsClaim): Promise<RawWs>;
+  /** Another gateway on the same NATS (its own connection and port), torn down with the system. */
+  addGateway(env?: Record<string, string>): Promise<{ gateway: Gateway; url: string }>;
   /** Creates a room through the room service, as `owner`. */
   createRoom(
     roomId: string,
@@ -56,10 +63,25 @@ export function testEnv(natsUrl: string, env: Record<string, string> = {}): Reco
   };
 }
 
-export async function startSystem(t: Test, env: Record<string, string> = {}): Promise<System> {
+export interface SystemOptions {
+  /**
+   * Receives every log line of the services (at debug level), e.g. to check that no
+   * secret is ever logged. Without it only errors are printed.
+   */
+  logWrite?: (line: string) => void;
+}
+
+export async function startSystem(
+  t: Test,
+  env: Record<string, string> = {},
+  options: SystemOptions = {},
+): Promise<System> {
   const nats = await startNats();
   const config = loadConfig(testEnv(nats.url, env));
-  const logger = createLogger('test', 'error');
+  const logger =
+    options.logWrite === undefined
+      ? createLogger('test', 'error')
+      : createLogger('test', 'debug', {}, options.logWrite);
   const connect = (name: string) =>
     Bus.connect({
       servers: config.nats.servers,
@@ -89,11 +111,14 @@ export async function startSystem(t: Test, env: Record<string, string> = {}): Pr
   const port = await gateway.listen();
   const url = `ws://127.0.0.1:${port}/signaling`;
   const clients: Client[] = [];
+  const raws: RawWs[] = [];
+  const extra: { gateway: Gateway; bus: Bus }[] = [];
   t.teardown(async () => {
     for (const c of clients) c.drop();
-    await gateway.close();
+    for (const r of raws) r.destroy();
+    await Promise.all([gateway, ...extra.map((e) => e.gateway)].map((g) => g.close()));
     await room.stop();
-    await Promise.all([roomBus.close(), gwBus.close(), bus.close()]);
+    await Promise.all([roomBus, gwBus, bus, ...extra.map((e) => e.bus)].map((b) => b.close()));
     await nats.stop();
   });
   const token: System['token'] = (sub, grants, extra) =>
@@ -114,13 +139,33 @@ export async function startSystem(t: Test, env: Record<string, string> = {}): Pr
     room,
     bus,
     url,
+    port,
     token,
     command,
-    async client(sub, grants) {
-      const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
+    async client(sub, grants, at = url) {
+      const c = await Client.connect(`${at}?access_token=${await token(sub, grants)}`);
       clients.push(c);
       await c.nextOf('authenticated');
       return c;
+    },
+    async raw(sub, grants) {
+      const r = await RawWs.connect(port, `/signaling?access_token=${await token(sub, grants)}`);
+      raws.push(r);
+      await r.nextJson('authenticated');
+      return r;
+    },
+    async addGateway(overrides = {}) {
+      const cfg = loadConfig(testEnv(nats.url, { ...env, ...overrides }));
+      const gwBus2 = await connect(`gateway-${extra.length + 2}`);
+      const g = new Gateway({
+        config: cfg,
+        bus: gwBus2,
+        log: logger,
+        verify: createVerifier(cfg.auth),
+        uws: loadNativeUws(),
+      });
+      extra.push({ gateway: g, bus: gwBus2 });
+      return { gateway: g, url: `ws://127.0.0.1:${await g.listen()}/signaling` };
     },
     async createRoom(roomId, owner, options = {}) {
       const reply = await command<{ room: LiveRoom }>(roomId, {
