@@ -210,8 +210,7 @@ export class Gateway {
     conn.ws = ws;
     this.conns.add(conn);
     if (conn.authError !== undefined) {
-      this.fail(conn, conn.authError.toBody());
-      conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+      this.refuseAuth(conn, conn.authError);
       return;
     }
     if (conn.identity !== undefined) {
@@ -241,8 +240,15 @@ export class Gateway {
     try {
       frame = this.parse(decoder.decode(data));
     } catch (err) {
-      if (err instanceof FrameError) this.fail(conn, err.toBody(), err.frameId);
-      else this.fail(conn, errorBody(ErrorCode.BAD_FRAME));
+      if (!(err instanceof FrameError)) {
+        this.fail(conn, errorBody(ErrorCode.BAD_FRAME));
+      } else if (err.code === ErrorCode.TOKEN_INVALID && conn.identity === undefined) {
+        // An `auth` frame whose token is refused before verifying (too long): the
+        // same answer as any bad token, whichever way it came.
+        this.refuseAuth(conn, err, err.frameId);
+      } else {
+        this.fail(conn, err.toBody(), err.frameId);
+      }
       return;
     }
     this.dispatch(conn, frame);
@@ -297,15 +303,30 @@ export class Gateway {
     conn.sendFrame({ type: 'error', code: error.code, message: error.message, id, room });
   }
 
+  /** Answers a refused token and ends the connection (4401). The log gets the reason, never the token. */
+  private refuseAuth(conn: Conn, err: RoomcastError, id?: FrameId): void {
+    this.o.log.info('authentication failed', {
+      conn: conn.id,
+      code: err.code,
+      reason: err.message,
+    });
+    this.fail(conn, err.toBody(), id);
+    conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+  }
+
   private async authenticate(conn: Conn, frame: ClientFrameOf<'auth'>): Promise<void> {
     let identity;
     try {
       identity = await this.o.verify(frame.token);
     } catch (err) {
       const e = toAuthError(err);
-      this.fail(conn, e.toBody(), frame.id);
       // A failed refresh leaves a working session alone; a failed first auth ends it.
-      if (conn.identity === undefined) conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+      if (conn.identity === undefined) {
+        this.refuseAuth(conn, e, frame.id);
+      } else {
+        this.o.log.info('token refresh failed', { conn: conn.id, code: e.code, reason: e.message });
+        this.fail(conn, e.toBody(), frame.id);
+      }
       return;
     }
     if (conn.identity !== undefined && conn.identity.userId !== identity.userId) {
