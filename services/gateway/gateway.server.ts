@@ -35,7 +35,7 @@ import {
 import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { toAuthError, type Verify } from './gateway.auth.js';
-import { Conn, type WsData } from './gateway.conn.js';
+import { Conn, type LocalMember, type WsData } from './gateway.conn.js';
 import { registerHttp, sendJson } from './gateway.http.js';
 import { Rooms } from './gateway.rooms.js';
 import type { Uws } from './gateway.uws.js';
@@ -397,6 +397,21 @@ export class Gateway {
       member.attach(conn);
     } catch (err) {
       this.rooms.abandon(view, member);
+      // No answer in time does not mean no join: a slow room may still admit the
+      // peer, and nobody would ever take it out again (a ghost holding the publisher
+      // slot). The room handles commands in order, so this leave follows that join.
+      if (isUnavailable(err)) {
+        this.background(
+          this.request(room, {
+            type: 'leave',
+            peerId: member.peerId,
+            userId: identity.userId,
+            gateway: this.id,
+            conn: conn.id,
+          }),
+          room,
+        );
+      }
       throw err;
     } finally {
       conn.joining.delete(room);
@@ -435,10 +450,24 @@ export class Gateway {
         this.fail(conn, reply.error, id, room);
         return;
       }
-      if (conn.closed) return; // still held (detached) here; the client may resume again
       this.rooms.admit(view, conn, member, reply);
+      if (conn.closed) {
+        // The room now holds the member on a connection that is gone: keep it here,
+        // detached and buffering, and tell the room so that its grace clock runs.
+        conn.memberships.delete(room);
+        member.detach(Date.now());
+        this.disconnect(conn, member);
+        return;
+      }
       conn.sendFrame({ type: 'resumed', room, ...membershipFields(reply), id });
       member.attach(conn);
+    } catch (err) {
+      // The room may still move the member onto this connection after we gave up;
+      // the disconnect that follows it (commands are handled in order) starts the
+      // grace clock instead of leaving the member attached to nothing.
+      this.rooms.abandon(view, member);
+      if (isUnavailable(err)) this.disconnect(conn, member);
+      throw err;
     } finally {
       this.rooms.endResume(room, peerId);
       conn.joining.delete(room);
@@ -506,20 +535,31 @@ export class Gateway {
     for (const member of conn.memberships.values()) {
       // Kept (and buffering) for the resume grace; the room starts the same clock.
       member.detach(now);
-      const p = this.o.bus
-        .request(subjects.roomCommand(member.room), {
-          type: 'disconnect',
-          peerId: member.peerId,
-          gateway: this.id,
-          conn: conn.id,
-        } satisfies RoomCommand)
-        .catch((err: unknown) =>
-          this.o.log.warn('disconnect not delivered', { room: member.room, err }),
-        );
-      this.inflight.add(p);
-      void p.finally(() => this.inflight.delete(p));
+      this.disconnect(conn, member);
     }
     conn.memberships.clear();
+  }
+
+  /** Tells the room that `member` lost its connection `conn` (a no-op if it has moved on since). */
+  private disconnect(conn: Conn, member: LocalMember): void {
+    this.background(
+      this.request(member.room, {
+        type: 'disconnect',
+        peerId: member.peerId,
+        gateway: this.id,
+        conn: conn.id,
+      }),
+      member.room,
+    );
+  }
+
+  /** A room command nobody waits for; shutdown waits for it, a failure is only logged. */
+  private background(work: Promise<unknown>, room: string): void {
+    const p = work.catch((err: unknown) =>
+      this.o.log.warn('room command not delivered', { room, err }),
+    );
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
   }
 
   /** Auth and idle timeouts, token expiry, pings, and letting go of members that never came back. */
@@ -554,6 +594,10 @@ export class Gateway {
       connections: this.conns.size,
     });
   }
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof RoomcastError && err.code === ErrorCode.UNAVAILABLE;
 }
 
 function membershipFields(m: Membership): Membership {

@@ -1,6 +1,8 @@
 /**
  * The system in one test process: a real nats-server, the room service and a
- * gateway, each with its own NATS connection, torn down after the test.
+ * gateway, each with its own NATS connection, torn down after the test. The
+ * tools to drive it (tokens, room commands, clients) also serve systems of real
+ * processes (see processes.ts) through `startTestTools`.
  */
 import type { Test } from 'tap';
 import { loadConfig, type Config } from '#config/config.js';
@@ -21,27 +23,18 @@ import { RawWs } from './rawws.js';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
 
-export interface System {
-  nats: NatsServer;
+/** What a test drives a system with, from a bus of its own. */
+export interface TestTools {
   config: Config;
-  gateway: Gateway;
-  room: RoomService;
   /** A bus for the test itself (to send room commands, watch subjects). */
   bus: Bus;
-  url: string;
-  /** The port of `gateway`. */
-  port: number;
   token(
     sub: string,
     grants?: GrantsClaim,
     extra?: { ttlS?: number; extra?: Record<string, unknown> },
   ): Promise<string>;
-  /** A connected client, authenticated with a token for `sub` (on `url`, the first gateway by default). */
-  client(sub: string, grants?: GrantsClaim, url?: string): Promise<Client>;
-  /** A raw-socket client, authenticated with a token for `sub` (see rawws.ts). */
-  raw(sub: string, grants?: GrantsClaim): Promise<RawWs>;
-  /** Another gateway on the same NATS (its own connection and port), torn down with the system. */
-  addGateway(env?: Record<string, string>): Promise<{ gateway: Gateway; url: string }>;
+  /** A client on the gateway at `url`, authenticated as `sub`, dropped in teardown. */
+  connect(url: string, sub: string, grants?: GrantsClaim): Promise<Client>;
   /** Creates a room through the room service, as `owner`. */
   createRoom(
     roomId: string,
@@ -49,6 +42,21 @@ export interface System {
     options?: { isPrivate?: boolean; maxViewers?: number },
   ): Promise<LiveRoom>;
   command<T = object>(roomId: string, cmd: RoomCommand): Promise<RoomReply<T>>;
+}
+
+export interface System extends TestTools {
+  nats: NatsServer;
+  gateway: Gateway;
+  room: RoomService;
+  url: string;
+  /** The port of `gateway`. */
+  port: number;
+  /** A connected client, authenticated with a token for `sub` (on `url`, the first gateway by default). */
+  client(sub: string, grants?: GrantsClaim, url?: string): Promise<Client>;
+  /** A raw-socket client, authenticated with a token for `sub` (see rawws.ts). */
+  raw(sub: string, grants?: GrantsClaim): Promise<RawWs>;
+  /** Another gateway on the same NATS (its own connection and port), torn down with the system. */
+  addGateway(env?: Record<string, string>): Promise<{ gateway: Gateway; url: string }>;
 }
 
 /** Environment every test system starts from; `env` overrides it. */
@@ -61,6 +69,61 @@ export function testEnv(natsUrl: string, env: Record<string, string> = {}): Reco
     LOG_LEVEL: 'error',
     ...env,
   };
+}
+
+/** The tools over `bus`; clients they open are dropped in teardown. */
+export function testTools(t: Test, bus: Bus, config: Config): TestTools {
+  const token: TestTools['token'] = (sub, grants, extra) =>
+    mintToken({
+      secret: TEST_SECRET,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+      sub,
+      grants,
+      ...extra,
+    });
+  const command: TestTools['command'] = (roomId, cmd) =>
+    bus.request(subjects.roomCommand(roomId), cmd);
+  return {
+    config,
+    bus,
+    token,
+    command,
+    async connect(url, sub, grants) {
+      const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
+      t.teardown(() => c.drop());
+      await c.nextOf('authenticated');
+      return c;
+    },
+    async createRoom(roomId, owner, options = {}) {
+      const reply = await command<{ room: LiveRoom }>(roomId, {
+        type: 'create',
+        userId: owner,
+        title: `Room ${roomId}`,
+        isPrivate: options.isPrivate ?? false,
+        ...(options.maxViewers === undefined ? {} : { maxViewers: options.maxViewers }),
+      });
+      if (!reply.ok) throw new Error(`create ${roomId}: ${reply.error.code}`);
+      return reply.room;
+    },
+  };
+}
+
+/** Tools for a system of processes on `natsUrl` (configured with `testEnv(natsUrl, env)`). */
+export async function startTestTools(
+  t: Test,
+  natsUrl: string,
+  env: Record<string, string> = {},
+): Promise<TestTools> {
+  const config = loadConfig(testEnv(natsUrl, env));
+  const bus = await Bus.connect({
+    servers: config.nats.servers,
+    name: 'test',
+    requestTimeoutMs: config.nats.requestTimeoutMs,
+    log: createLogger('test', 'error'),
+  });
+  t.teardown(() => bus.close());
+  return testTools(t, bus, config);
 }
 
 export interface SystemOptions {
@@ -110,46 +173,27 @@ export async function startSystem(
   });
   const port = await gateway.listen();
   const url = `ws://127.0.0.1:${port}/signaling`;
-  const clients: Client[] = [];
   const raws: RawWs[] = [];
   const extra: { gateway: Gateway; bus: Bus }[] = [];
   t.teardown(async () => {
-    for (const c of clients) c.drop();
     for (const r of raws) r.destroy();
     await Promise.all([gateway, ...extra.map((e) => e.gateway)].map((g) => g.close()));
     await room.stop();
     await Promise.all([roomBus, gwBus, bus, ...extra.map((e) => e.bus)].map((b) => b.close()));
     await nats.stop();
   });
-  const token: System['token'] = (sub, grants, extra) =>
-    mintToken({
-      secret: TEST_SECRET,
-      issuer: config.auth.issuer,
-      audience: config.auth.audience,
-      sub,
-      grants,
-      ...extra,
-    });
-  const command: System['command'] = (roomId, cmd) =>
-    bus.request(subjects.roomCommand(roomId), cmd);
+  const tools = testTools(t, bus, config);
   return {
+    ...tools,
     nats,
-    config,
     gateway,
     room,
-    bus,
     url,
     port,
-    token,
-    command,
-    async client(sub, grants, at = url) {
-      const c = await Client.connect(`${at}?access_token=${await token(sub, grants)}`);
-      clients.push(c);
-      await c.nextOf('authenticated');
-      return c;
-    },
+    client: (sub, grants, at = url) => tools.connect(at, sub, grants),
     async raw(sub, grants) {
-      const r = await RawWs.connect(port, `/signaling?access_token=${await token(sub, grants)}`);
+      const token = await tools.token(sub, grants);
+      const r = await RawWs.connect(port, `/signaling?access_token=${token}`);
       raws.push(r);
       await r.nextJson('authenticated');
       return r;
@@ -166,17 +210,6 @@ export async function startSystem(
       });
       extra.push({ gateway: g, bus: gwBus2 });
       return { gateway: g, url: `ws://127.0.0.1:${await g.listen()}/signaling` };
-    },
-    async createRoom(roomId, owner, options = {}) {
-      const reply = await command<{ room: LiveRoom }>(roomId, {
-        type: 'create',
-        userId: owner,
-        title: `Room ${roomId}`,
-        isPrivate: options.isPrivate ?? false,
-        ...(options.maxViewers === undefined ? {} : { maxViewers: options.maxViewers }),
-      });
-      if (!reply.ok) throw new Error(`create ${roomId}: ${reply.error.code}`);
-      return reply.room;
     },
   };
 }
