@@ -208,7 +208,11 @@ export function compileFrameParser(limits: ProtocolLimits): FrameParser {
       const first = check.Errors(value).First();
       const where = first?.path === '' || first === undefined ? '' : `${first.path}: `;
       const message = `${where}${first?.message ?? 'invalid'}`.slice(0, 200);
-      throw new FrameError(ErrorCode.BAD_FRAME, message, readableId(value));
+      // A token that is too long (or not a string) is a bad token, not a bad frame:
+      // the same answer as for `access_token`, and the gateway closes with 4401.
+      const code =
+        type === 'auth' && first?.path === '/token' ? ErrorCode.TOKEN_INVALID : ErrorCode.BAD_FRAME;
+      throw new FrameError(code, message, readableId(value));
     }
     return value as ClientFrame;
   };

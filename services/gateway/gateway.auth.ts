@@ -47,8 +47,9 @@ export function createVerifier(cfg: Config['auth']): Verify {
         clockTolerance: cfg.clockToleranceS,
         requiredClaims: ['sub', 'exp'],
       });
-      const userId = payload.sub ?? '';
-      if (!isSubjectToken(userId)) {
+      // jose does not check the type of `sub`, and a RegExp test would pass the number 42.
+      const userId: unknown = payload.sub;
+      if (typeof userId !== 'string' || !isSubjectToken(userId)) {
         throw new RoomcastError(
           ErrorCode.TOKEN_INVALID,
           'sub: letters, digits, _ and -, at most 64',

@@ -82,6 +82,12 @@ export class Conn {
   }
 }
 
+/** A frame kept for a member without a connection; `seq` 0 for peer-to-peer frames. */
+interface Buffered {
+  data: string | Uint8Array;
+  seq: number;
+}
+
 /**
  * A membership held by this gateway. While its connection is down (`conn`
  * undefined) it keeps its subscription and buffers what arrives, so a client that
@@ -92,7 +98,7 @@ export class LocalMember {
   conn: Conn | undefined;
   sub: Subscription | undefined;
   detachedAt = 0;
-  private buffer: (string | Uint8Array)[] = [];
+  private buffer: Buffered[] = [];
 
   constructor(
     readonly room: string,
@@ -108,7 +114,8 @@ export class LocalMember {
     return `${this.room}/${this.peerId}`;
   }
 
-  deliver(data: string | Uint8Array): void {
+  /** Sends `data` to the client, or keeps it while the client is away; `seq` > 0 for broadcasts. */
+  deliver(data: string | Uint8Array, seq = 0): void {
     if (this.conn !== undefined) {
       this.conn.send(data);
       return;
@@ -116,15 +123,25 @@ export class LocalMember {
     if (this.maxBuffered === 0) return;
     // Bounded: a client that never returns must not grow the gateway.
     if (this.buffer.length >= this.maxBuffered) this.buffer.shift();
-    this.buffer.push(data);
+    this.buffer.push({ data, seq });
   }
 
-  /** Moves the membership onto `conn` and hands it what arrived meanwhile. */
+  /**
+   * Moves the membership onto `conn` and hands it what arrived meanwhile, except
+   * broadcasts at or below `seq`: the `joined`/`resumed` reply already reflects them.
+   */
   attach(conn: Conn): void {
     this.conn = conn;
     const pending = this.buffer;
     this.buffer = [];
-    for (const data of pending) conn.send(data);
+    for (const [i, b] of pending.entries()) {
+      if (this.conn !== conn) {
+        // Cut off (slow reader) in the middle: the rest waits for the next resume.
+        this.buffer = pending.slice(i);
+        return;
+      }
+      if (b.seq === 0 || b.seq > this.seq) conn.send(b.data);
+    }
   }
 
   detach(now: number): void {

@@ -249,7 +249,7 @@ export class Rooms {
   /** Forwards the broadcast's bytes as they are (they are client frames) to local members. */
   private fanOut(view: RoomView, seq: number, data: Uint8Array, about: string | undefined): void {
     for (const m of view.local.values()) {
-      if (m.peerId !== about && m.seq < seq) m.deliver(data);
+      if (m.peerId !== about && m.seq < seq) m.deliver(data, seq);
     }
   }
 }

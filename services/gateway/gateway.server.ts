@@ -35,7 +35,7 @@ import {
 import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { toAuthError, type Verify } from './gateway.auth.js';
-import { Conn, type WsData } from './gateway.conn.js';
+import { Conn, type LocalMember, type WsData } from './gateway.conn.js';
 import { registerHttp, sendJson } from './gateway.http.js';
 import { Rooms } from './gateway.rooms.js';
 import type { Uws } from './gateway.uws.js';
@@ -134,7 +134,11 @@ export class Gateway {
   private routes(): void {
     this.app.ws<WsData>('/signaling', {
       maxPayloadLength: this.cfg.maxFrameBytes,
-      maxBackpressure: this.cfg.maxBackpressureBytes,
+      // Our own check (Conn.send) cuts a slow reader with 4413 as soon as more than
+      // maxBackpressureBytes wait. uWS's limit sits above it so that the close frame
+      // still fits in the queue (at uWS's limit the close frame would be dropped too
+      // and the client would only see the connection end, 1006); it remains a backstop.
+      maxBackpressure: this.cfg.maxBackpressureBytes + 2 * this.cfg.maxFrameBytes,
       // Our own sweep closes idle connections with 4408; this is only a backstop.
       idleTimeout: Math.max(8, Math.ceil((2 * this.cfg.idleTimeoutMs) / 1000)),
       sendPingsAutomatically: false,
@@ -206,8 +210,7 @@ export class Gateway {
     conn.ws = ws;
     this.conns.add(conn);
     if (conn.authError !== undefined) {
-      this.fail(conn, conn.authError.toBody());
-      conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+      this.refuseAuth(conn, conn.authError);
       return;
     }
     if (conn.identity !== undefined) {
@@ -237,8 +240,15 @@ export class Gateway {
     try {
       frame = this.parse(decoder.decode(data));
     } catch (err) {
-      if (err instanceof FrameError) this.fail(conn, err.toBody(), err.frameId);
-      else this.fail(conn, errorBody(ErrorCode.BAD_FRAME));
+      if (!(err instanceof FrameError)) {
+        this.fail(conn, errorBody(ErrorCode.BAD_FRAME));
+      } else if (err.code === ErrorCode.TOKEN_INVALID && conn.identity === undefined) {
+        // An `auth` frame whose token is refused before verifying (too long): the
+        // same answer as any bad token, whichever way it came.
+        this.refuseAuth(conn, err, err.frameId);
+      } else {
+        this.fail(conn, err.toBody(), err.frameId);
+      }
       return;
     }
     this.dispatch(conn, frame);
@@ -293,15 +303,30 @@ export class Gateway {
     conn.sendFrame({ type: 'error', code: error.code, message: error.message, id, room });
   }
 
+  /** Answers a refused token and ends the connection (4401). The log gets the reason, never the token. */
+  private refuseAuth(conn: Conn, err: RoomcastError, id?: FrameId): void {
+    this.o.log.info('authentication failed', {
+      conn: conn.id,
+      code: err.code,
+      reason: err.message,
+    });
+    this.fail(conn, err.toBody(), id);
+    conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+  }
+
   private async authenticate(conn: Conn, frame: ClientFrameOf<'auth'>): Promise<void> {
     let identity;
     try {
       identity = await this.o.verify(frame.token);
     } catch (err) {
       const e = toAuthError(err);
-      this.fail(conn, e.toBody(), frame.id);
       // A failed refresh leaves a working session alone; a failed first auth ends it.
-      if (conn.identity === undefined) conn.close(CloseCode.AUTH_FAILED, 'authentication failed');
+      if (conn.identity === undefined) {
+        this.refuseAuth(conn, e, frame.id);
+      } else {
+        this.o.log.info('token refresh failed', { conn: conn.id, code: e.code, reason: e.message });
+        this.fail(conn, e.toBody(), frame.id);
+      }
       return;
     }
     if (conn.identity !== undefined && conn.identity.userId !== identity.userId) {
@@ -372,6 +397,21 @@ export class Gateway {
       member.attach(conn);
     } catch (err) {
       this.rooms.abandon(view, member);
+      // No answer in time does not mean no join: a slow room may still admit the
+      // peer, and nobody would ever take it out again (a ghost holding the publisher
+      // slot). The room handles commands in order, so this leave follows that join.
+      if (isUnavailable(err)) {
+        this.background(
+          this.request(room, {
+            type: 'leave',
+            peerId: member.peerId,
+            userId: identity.userId,
+            gateway: this.id,
+            conn: conn.id,
+          }),
+          room,
+        );
+      }
       throw err;
     } finally {
       conn.joining.delete(room);
@@ -410,10 +450,24 @@ export class Gateway {
         this.fail(conn, reply.error, id, room);
         return;
       }
-      if (conn.closed) return; // still held (detached) here; the client may resume again
       this.rooms.admit(view, conn, member, reply);
+      if (conn.closed) {
+        // The room now holds the member on a connection that is gone: keep it here,
+        // detached and buffering, and tell the room so that its grace clock runs.
+        conn.memberships.delete(room);
+        member.detach(Date.now());
+        this.disconnect(conn, member);
+        return;
+      }
       conn.sendFrame({ type: 'resumed', room, ...membershipFields(reply), id });
       member.attach(conn);
+    } catch (err) {
+      // The room may still move the member onto this connection after we gave up;
+      // the disconnect that follows it (commands are handled in order) starts the
+      // grace clock instead of leaving the member attached to nothing.
+      this.rooms.abandon(view, member);
+      if (isUnavailable(err)) this.disconnect(conn, member);
+      throw err;
     } finally {
       this.rooms.endResume(room, peerId);
       conn.joining.delete(room);
@@ -481,20 +535,31 @@ export class Gateway {
     for (const member of conn.memberships.values()) {
       // Kept (and buffering) for the resume grace; the room starts the same clock.
       member.detach(now);
-      const p = this.o.bus
-        .request(subjects.roomCommand(member.room), {
-          type: 'disconnect',
-          peerId: member.peerId,
-          gateway: this.id,
-          conn: conn.id,
-        } satisfies RoomCommand)
-        .catch((err: unknown) =>
-          this.o.log.warn('disconnect not delivered', { room: member.room, err }),
-        );
-      this.inflight.add(p);
-      void p.finally(() => this.inflight.delete(p));
+      this.disconnect(conn, member);
     }
     conn.memberships.clear();
+  }
+
+  /** Tells the room that `member` lost its connection `conn` (a no-op if it has moved on since). */
+  private disconnect(conn: Conn, member: LocalMember): void {
+    this.background(
+      this.request(member.room, {
+        type: 'disconnect',
+        peerId: member.peerId,
+        gateway: this.id,
+        conn: conn.id,
+      }),
+      member.room,
+    );
+  }
+
+  /** A room command nobody waits for; shutdown waits for it, a failure is only logged. */
+  private background(work: Promise<unknown>, room: string): void {
+    const p = work.catch((err: unknown) =>
+      this.o.log.warn('room command not delivered', { room, err }),
+    );
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
   }
 
   /** Auth and idle timeouts, token expiry, pings, and letting go of members that never came back. */
@@ -529,6 +594,10 @@ export class Gateway {
       connections: this.conns.size,
     });
   }
+}
+
+function isUnavailable(err: unknown): boolean {
+  return err instanceof RoomcastError && err.code === ErrorCode.UNAVAILABLE;
 }
 
 function membershipFields(m: Membership): Membership {

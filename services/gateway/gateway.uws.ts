@@ -22,9 +22,15 @@ export class UwsUnavailableError extends Error {
 
 const require = createRequire(import.meta.url);
 
-/** The native module; throws `UwsUnavailableError` with the reason and the fix. */
-export function loadNativeUws(env: NodeJS.ProcessEnv = process.env): Uws {
-  const binary = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+/**
+ * The native module; throws `UwsUnavailableError` with the reason and the fix.
+ * `abi` is Node's module ABI (`process.versions.modules`); tests pass another one.
+ */
+export function loadNativeUws(
+  env: NodeJS.ProcessEnv = process.env,
+  abi: string = process.versions.modules,
+): Uws {
+  const binary = `uws_${process.platform}_${process.arch}_${abi}.node`;
   if (/^(1|true)$/i.test(env.UWS_USE_FALLBACK ?? '')) {
     throw new UwsUnavailableError(
       'UWS_USE_FALLBACK is set: the gateway never runs on the JavaScript fallback of uWebSockets.js. Unset it.',

@@ -1,6 +1,8 @@
 /**
  * The system in one test process: a real nats-server, the room service and a
- * gateway, each with its own NATS connection, torn down after the test.
+ * gateway, each with its own NATS connection, torn down after the test. The
+ * tools to drive it (tokens, room commands, clients) also serve systems of real
+ * processes (see processes.ts) through `startTestTools`.
  */
 import type { Test } from 'tap';
 import { loadConfig, type Config } from '#config/config.js';
@@ -17,24 +19,22 @@ import { MemoryRoomLog } from '../../services/room/room.log.js';
 import { RoomService } from '../../services/room/room.service.js';
 import { Client } from './client.js';
 import { startNats, type NatsServer } from './nats.js';
+import { RawWs } from './rawws.js';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
 
-export interface System {
-  nats: NatsServer;
+/** What a test drives a system with, from a bus of its own. */
+export interface TestTools {
   config: Config;
-  gateway: Gateway;
-  room: RoomService;
   /** A bus for the test itself (to send room commands, watch subjects). */
   bus: Bus;
-  url: string;
   token(
     sub: string,
     grants?: GrantsClaim,
     extra?: { ttlS?: number; extra?: Record<string, unknown> },
   ): Promise<string>;
-  /** A connected client, authenticated with a token for `sub`. */
-  client(sub: string, grants?: GrantsClaim): Promise<Client>;
+  /** A client on the gateway at `url`, authenticated as `sub`, dropped in teardown. */
+  connect(url: string, sub: string, grants?: GrantsClaim): Promise<Client>;
   /** Creates a room through the room service, as `owner`. */
   createRoom(
     roomId: string,
@@ -42,6 +42,21 @@ export interface System {
     options?: { isPrivate?: boolean; maxViewers?: number },
   ): Promise<LiveRoom>;
   command<T = object>(roomId: string, cmd: RoomCommand): Promise<RoomReply<T>>;
+}
+
+export interface System extends TestTools {
+  nats: NatsServer;
+  gateway: Gateway;
+  room: RoomService;
+  url: string;
+  /** The port of `gateway`. */
+  port: number;
+  /** A connected client, authenticated with a token for `sub` (on `url`, the first gateway by default). */
+  client(sub: string, grants?: GrantsClaim, url?: string): Promise<Client>;
+  /** A raw-socket client, authenticated with a token for `sub` (see rawws.ts). */
+  raw(sub: string, grants?: GrantsClaim): Promise<RawWs>;
+  /** Another gateway on the same NATS (its own connection and port), torn down with the system. */
+  addGateway(env?: Record<string, string>): Promise<{ gateway: Gateway; url: string }>;
 }
 
 /** Environment every test system starts from; `env` overrides it. */
@@ -56,10 +71,80 @@ export function testEnv(natsUrl: string, env: Record<string, string> = {}): Reco
   };
 }
 
-export async function startSystem(t: Test, env: Record<string, string> = {}): Promise<System> {
+/** The tools over `bus`; clients they open are dropped in teardown. */
+export function testTools(t: Test, bus: Bus, config: Config): TestTools {
+  const token: TestTools['token'] = (sub, grants, extra) =>
+    mintToken({
+      secret: TEST_SECRET,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+      sub,
+      grants,
+      ...extra,
+    });
+  const command: TestTools['command'] = (roomId, cmd) =>
+    bus.request(subjects.roomCommand(roomId), cmd);
+  return {
+    config,
+    bus,
+    token,
+    command,
+    async connect(url, sub, grants) {
+      const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
+      t.teardown(() => c.drop());
+      await c.nextOf('authenticated');
+      return c;
+    },
+    async createRoom(roomId, owner, options = {}) {
+      const reply = await command<{ room: LiveRoom }>(roomId, {
+        type: 'create',
+        userId: owner,
+        title: `Room ${roomId}`,
+        isPrivate: options.isPrivate ?? false,
+        ...(options.maxViewers === undefined ? {} : { maxViewers: options.maxViewers }),
+      });
+      if (!reply.ok) throw new Error(`create ${roomId}: ${reply.error.code}`);
+      return reply.room;
+    },
+  };
+}
+
+/** Tools for a system of processes on `natsUrl` (configured with `testEnv(natsUrl, env)`). */
+export async function startTestTools(
+  t: Test,
+  natsUrl: string,
+  env: Record<string, string> = {},
+): Promise<TestTools> {
+  const config = loadConfig(testEnv(natsUrl, env));
+  const bus = await Bus.connect({
+    servers: config.nats.servers,
+    name: 'test',
+    requestTimeoutMs: config.nats.requestTimeoutMs,
+    log: createLogger('test', 'error'),
+  });
+  t.teardown(() => bus.close());
+  return testTools(t, bus, config);
+}
+
+export interface SystemOptions {
+  /**
+   * Receives every log line of the services (at debug level), e.g. to check that no
+   * secret is ever logged. Without it only errors are printed.
+   */
+  logWrite?: (line: string) => void;
+}
+
+export async function startSystem(
+  t: Test,
+  env: Record<string, string> = {},
+  options: SystemOptions = {},
+): Promise<System> {
   const nats = await startNats();
   const config = loadConfig(testEnv(nats.url, env));
-  const logger = createLogger('test', 'error');
+  const logger =
+    options.logWrite === undefined
+      ? createLogger('test', 'error')
+      : createLogger('test', 'debug', {}, options.logWrite);
   const connect = (name: string) =>
     Bus.connect({
       servers: config.nats.servers,
@@ -88,50 +173,43 @@ export async function startSystem(t: Test, env: Record<string, string> = {}): Pr
   });
   const port = await gateway.listen();
   const url = `ws://127.0.0.1:${port}/signaling`;
-  const clients: Client[] = [];
+  const raws: RawWs[] = [];
+  const extra: { gateway: Gateway; bus: Bus }[] = [];
   t.teardown(async () => {
-    for (const c of clients) c.drop();
-    await gateway.close();
+    for (const r of raws) r.destroy();
+    await Promise.all([gateway, ...extra.map((e) => e.gateway)].map((g) => g.close()));
     await room.stop();
-    await Promise.all([roomBus.close(), gwBus.close(), bus.close()]);
+    await Promise.all([roomBus, gwBus, bus, ...extra.map((e) => e.bus)].map((b) => b.close()));
     await nats.stop();
   });
-  const token: System['token'] = (sub, grants, extra) =>
-    mintToken({
-      secret: TEST_SECRET,
-      issuer: config.auth.issuer,
-      audience: config.auth.audience,
-      sub,
-      grants,
-      ...extra,
-    });
-  const command: System['command'] = (roomId, cmd) =>
-    bus.request(subjects.roomCommand(roomId), cmd);
+  const tools = testTools(t, bus, config);
   return {
+    ...tools,
     nats,
-    config,
     gateway,
     room,
-    bus,
     url,
-    token,
-    command,
-    async client(sub, grants) {
-      const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
-      clients.push(c);
-      await c.nextOf('authenticated');
-      return c;
+    port,
+    client: (sub, grants, at = url) => tools.connect(at, sub, grants),
+    async raw(sub, grants) {
+      const token = await tools.token(sub, grants);
+      const r = await RawWs.connect(port, `/signaling?access_token=${token}`);
+      raws.push(r);
+      await r.nextJson('authenticated');
+      return r;
     },
-    async createRoom(roomId, owner, options = {}) {
-      const reply = await command<{ room: LiveRoom }>(roomId, {
-        type: 'create',
-        userId: owner,
-        title: `Room ${roomId}`,
-        isPrivate: options.isPrivate ?? false,
-        ...(options.maxViewers === undefined ? {} : { maxViewers: options.maxViewers }),
+    async addGateway(overrides = {}) {
+      const cfg = loadConfig(testEnv(nats.url, { ...env, ...overrides }));
+      const gwBus2 = await connect(`gateway-${extra.length + 2}`);
+      const g = new Gateway({
+        config: cfg,
+        bus: gwBus2,
+        log: logger,
+        verify: createVerifier(cfg.auth),
+        uws: loadNativeUws(),
       });
-      if (!reply.ok) throw new Error(`create ${roomId}: ${reply.error.code}`);
-      return reply.room;
+      extra.push({ gateway: g, bus: gwBus2 });
+      return { gateway: g, url: `ws://127.0.0.1:${await g.listen()}/signaling` };
     },
   };
 }

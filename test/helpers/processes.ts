@@ -1,0 +1,153 @@
+/**
+ * Real service processes for tests: `node --conditions=roomcast-source --import tsx
+ * services/<name>/main.ts`, configured only through the environment (as in
+ * production). A service is ready when it logs its "... ready" line; every process
+ * is killed in teardown and when the test process exits (an orphan would hold its
+ * port and NATS subscriptions into the next run).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
+export type ServiceName = 'gateway' | 'room';
+
+export interface ServiceProcess {
+  name: ServiceName;
+  child: ChildProcess;
+  /** Every line the service logged so far (JSON records on stderr). */
+  lines: string[];
+  /** For a gateway: the port it listens on, and its /signaling URL. */
+  port: number;
+  url: string;
+  /** Resident memory of the process now, in bytes (Linux /proc). */
+  rssBytes(): number;
+  /** SIGTERM (the service's own shutdown), SIGKILL if it is not gone within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts `services/<name>/main.ts` with exactly `env` (plus PATH and HOME). */
+export function spawnService(name: ServiceName, env: Record<string, string>): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=roomcast-source', '--import', 'tsx', `services/${name}/main.ts`],
+    {
+      cwd: root,
+      // Not the test's own environment: tap's NODE_OPTIONS and friends stay out.
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (exited(child)) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(timer);
+}
+
+/** Collects a child's stderr into lines and hands each new one to `onLine`. */
+function readLines(child: ChildProcess, lines: string[], onLine: (line: string) => void): void {
+  let rest = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const parts = (rest + chunk.toString()).split('\n');
+    rest = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      onLine(line);
+    }
+  });
+  child.stdout?.resume();
+}
+
+/**
+ * Starts a service and resolves once it logged "<service> ready" (LOG_LEVEL is
+ * forced to at least info for that). Stopped in teardown.
+ */
+export async function startService(
+  t: Test,
+  name: ServiceName,
+  env: Record<string, string>,
+  readyTimeoutMs = 30_000,
+): Promise<ServiceProcess> {
+  const level = env.LOG_LEVEL === 'debug' ? 'debug' : 'info';
+  const child = spawnService(name, { ...env, LOG_LEVEL: level });
+  const lines: string[] = [];
+  const service: ServiceProcess = {
+    name,
+    child,
+    lines,
+    port: 0,
+    url: '',
+    rssBytes() {
+      const status = readFileSync(`/proc/${child.pid ?? 0}/status`, 'utf8');
+      return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) * 1024;
+    },
+    stop: (graceMs = 5000) => stopChild(child, graceMs),
+  };
+  t.teardown(() => service.stop());
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`${name} not ready in ${readyTimeoutMs} ms:\n${lines.join('\n')}`));
+    }, readyTimeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before ready:\n${lines.join('\n')}`));
+    });
+    readLines(child, lines, (line) => {
+      let record: { msg?: unknown; url?: unknown };
+      try {
+        record = JSON.parse(line) as typeof record;
+      } catch {
+        return;
+      }
+      if (record.msg !== `${name === 'room' ? 'room service' : name} ready`) return;
+      if (typeof record.url === 'string') {
+        service.url = record.url;
+        service.port = Number(new URL(record.url).port);
+      }
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return service;
+}
+
+/** Runs a service that is expected to stop on its own; resolves with how it ended. */
+export function runServiceToExit(
+  name: ServiceName,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: string[] }> {
+  const child = spawnService(name, env);
+  const lines: string[] = [];
+  readLines(child, lines, () => undefined);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} still running after ${timeoutMs} ms:\n${lines.join('\n')}`));
+    }, timeoutMs);
+    // 'close', not 'exit': by then stderr has been read to the end.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, lines });
+    });
+  });
+}
