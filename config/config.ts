@@ -220,6 +220,13 @@ export const settings = {
       0,
       100_000,
     ),
+    resumeBufferBytes: int(
+      'GATEWAY_RESUME_BUFFER_BYTES',
+      262_144,
+      'Bytes kept for a dropped client until it resumes (with GATEWAY_RESUME_BUFFER_FRAMES, whichever is reached first).',
+      0,
+      1024 * 1024 * 1024,
+    ),
     localFastPath: bool(
       'GATEWAY_LOCAL_FASTPATH',
       true,

@@ -159,7 +159,15 @@ export type ServerFrame =
     }
   | { type: 'left'; room: string; id?: FrameId }
   | { type: 'peer_joined'; room: string; peer: PeerInfo; seq: number }
-  | { type: 'peer_left'; room: string; peerId: string; reason: LeaveReason; seq: number }
+  | {
+      type: 'peer_left';
+      room: string;
+      peerId: string;
+      reason: LeaveReason;
+      /** For `kicked`: the reason the owner or admin gave. */
+      detail?: string;
+      seq: number;
+    }
   | { type: 'room_status'; room: string; status: RoomStatus; seq: number }
   | { type: 'offer' | 'answer'; room: string; from: string; sdp: string }
   | { type: 'candidate'; room: string; from: string; candidate: IceCandidate }

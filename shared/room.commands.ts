@@ -92,7 +92,14 @@ export type AnyRoomReply =
 /** What every gateway with members in the room receives, in order of `seq`. */
 export type RoomBroadcast =
   | { type: 'peer_joined'; room: string; peer: PeerInfo; seq: number }
-  | { type: 'peer_left'; room: string; peerId: string; reason: LeaveReason; seq: number }
+  | {
+      type: 'peer_left';
+      room: string;
+      peerId: string;
+      reason: LeaveReason;
+      detail?: string;
+      seq: number;
+    }
   /** A member came back, possibly on another connection: the old one must let go. */
   | ({ type: 'peer_resumed'; room: string; peerId: string; seq: number } & ConnRef)
   | { type: 'room_status'; room: string; status: RoomStatus; seq: number };

@@ -14,7 +14,6 @@ export interface ConnLimits {
   ratePerS: number;
   burst: number;
   maxBackpressureBytes: number;
-  resumeBufferFrames: number;
 }
 
 export interface WsData {
@@ -93,12 +92,20 @@ interface Buffered {
  * undefined) it keeps its subscription and buffers what arrives, so a client that
  * resumes here misses nothing.
  */
+/** How much a membership keeps for its client while the client is away. */
+export interface ResumeBufferLimits {
+  frames: number;
+  /** Bytes (string frames count their length in UTF-16 units: close enough for a bound). */
+  bytes: number;
+}
+
 export class LocalMember {
   /** The connection delivering to the client; undefined while none does (frames are buffered). */
   conn: Conn | undefined;
   sub: Subscription | undefined;
   detachedAt = 0;
   private buffer: Buffered[] = [];
+  private bufferedBytes = 0;
 
   constructor(
     readonly room: string,
@@ -107,7 +114,7 @@ export class LocalMember {
     public resume: string,
     /** The room sequence at which it joined or resumed: older broadcasts are already known. */
     public seq: number,
-    private readonly maxBuffered: number,
+    private readonly limits: ResumeBufferLimits,
   ) {}
 
   get key(): string {
@@ -120,10 +127,20 @@ export class LocalMember {
       this.conn.send(data);
       return;
     }
-    if (this.maxBuffered === 0) return;
-    // Bounded: a client that never returns must not grow the gateway.
-    if (this.buffer.length >= this.maxBuffered) this.buffer.shift();
+    // Bounded in frames and bytes: a client that never returns must not grow the
+    // gateway. The oldest frames go first; a frame larger than the whole budget is dropped.
+    const size = data.length;
+    if (this.limits.frames === 0 || size > this.limits.bytes) return;
+    while (
+      this.buffer.length >= this.limits.frames ||
+      this.bufferedBytes + size > this.limits.bytes
+    ) {
+      const dropped = this.buffer.shift();
+      if (dropped === undefined) break;
+      this.bufferedBytes -= dropped.data.length;
+    }
     this.buffer.push({ data, seq });
+    this.bufferedBytes += size;
   }
 
   /**
@@ -134,10 +151,12 @@ export class LocalMember {
     this.conn = conn;
     const pending = this.buffer;
     this.buffer = [];
+    this.bufferedBytes = 0;
     for (const [i, b] of pending.entries()) {
       if (this.conn !== conn) {
         // Cut off (slow reader) in the middle: the rest waits for the next resume.
         this.buffer = pending.slice(i);
+        this.bufferedBytes = this.buffer.reduce((n, x) => n + x.data.length, 0);
         return;
       }
       if (b.seq === 0 || b.seq > this.seq) conn.send(b.data);

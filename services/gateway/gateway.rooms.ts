@@ -15,7 +15,7 @@ import type { Logger } from '#shared/log.js';
 import type { Role, RoomStatus } from '#shared/protocol.js';
 import type { Membership, RoomBroadcast } from '#shared/room.commands.js';
 import { subjects } from '#shared/subjects.js';
-import { LocalMember, type Conn } from './gateway.conn.js';
+import { LocalMember, type Conn, type ResumeBufferLimits } from './gateway.conn.js';
 
 export class RoomView {
   /** Peer ids of every member, local or not: the addressees a frame may name. */
@@ -37,7 +37,7 @@ export interface RoomsOptions {
   bus: Bus;
   gatewayId: string;
   localFastPath: boolean;
-  resumeBufferFrames: number;
+  resumeBuffer: ResumeBufferLimits;
   log: Logger;
 }
 
@@ -93,7 +93,7 @@ export class Rooms {
   prepare(view: RoomView, peerId: string, role: Role): LocalMember {
     const held = view.local.get(peerId);
     if (held !== undefined) return held;
-    const member = new LocalMember(view.room, peerId, role, '', 0, this.o.resumeBufferFrames);
+    const member = new LocalMember(view.room, peerId, role, '', 0, this.o.resumeBuffer);
     member.sub = this.o.bus.subscribe(subjects.roomSignal(view.room, peerId), (msg) =>
       member.deliver(msg.data),
     );
@@ -215,7 +215,11 @@ export class Rooms {
         const gone = view.local.get(b.peerId);
         if (gone !== undefined) {
           if (b.reason === 'kicked')
-            gone.conn?.sendFrame({ type: 'kicked', room: view.room, reason: 'kicked by the room' });
+            gone.conn?.sendFrame({
+              type: 'kicked',
+              room: view.room,
+              reason: b.detail ?? 'kicked by the room',
+            });
           this.remove(gone);
         }
         this.fanOut(view, b.seq, data, b.peerId);

@@ -79,7 +79,7 @@ export class Gateway {
       bus: o.bus,
       gatewayId: this.id,
       localFastPath: this.cfg.localFastPath,
-      resumeBufferFrames: this.cfg.resumeBufferFrames,
+      resumeBuffer: { frames: this.cfg.resumeBufferFrames, bytes: this.cfg.resumeBufferBytes },
       log: o.log,
     });
     this.app = o.uws.App();
@@ -160,7 +160,6 @@ export class Gateway {
           ratePerS: this.cfg.rateLimitPerS,
           burst: this.cfg.rateLimitBurst,
           maxBackpressureBytes: this.cfg.maxBackpressureBytes,
-          resumeBufferFrames: this.cfg.resumeBufferFrames,
         });
         if (token === null) {
           res.upgrade<WsData>({ conn }, key, protocol, extensions, context);

@@ -82,6 +82,7 @@ function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroadcast |
         room: roomId,
         peerId: e.peerId,
         reason: leaveReasons[e.type] ?? 'left',
+        ...(e.type === 'member_kicked' ? { detail: e.reason } : {}),
         seq,
       };
     case 'member_resumed':
@@ -556,7 +557,11 @@ export class RoomService {
         void this.enqueue(roomId, async () => {
           const entry = this.rooms.get(roomId);
           if (entry === undefined || entry.actor.ended) return { ok: true };
-          await this.commit(roomId, entry, { type: 'expire', at: this.env.now() });
+          // Timers may fire a little early by the wall clock: expire as of the deadline at the earliest.
+          await this.commit(roomId, entry, {
+            type: 'expire',
+            at: Math.max(this.env.now(), awayUntil),
+          });
           return { ok: true };
         });
       },

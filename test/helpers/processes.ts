@@ -17,7 +17,7 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-export type ServiceName = 'gateway' | 'room';
+export type ServiceName = 'gateway' | 'room' | 'stream' | 'alert';
 
 export interface ServiceProcess {
   name: ServiceName;
@@ -31,6 +31,10 @@ export interface ServiceProcess {
   rssBytes(): number;
   /** SIGTERM (the service's own shutdown), SIGKILL if it is not gone within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** Sends a signal; resolves once the process is gone (at once for SIGSTOP / SIGCONT). */
+  signal(sig: NodeJS.Signals): Promise<void>;
+  /** The first log line, logged so far or later, that matches `pattern`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 /** Starts `services/<name>/main.ts` with exactly `env` (plus PATH and HOME). */
@@ -63,7 +67,7 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Collects a child's stderr into lines and hands each new one to `onLine`. */
+/** Collects a child's stderr into lines and hands each new one to every listener. */
 function readLines(child: ChildProcess, lines: string[], onLine: (line: string) => void): void {
   let rest = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -90,12 +94,40 @@ export async function startService(
   const level = env.LOG_LEVEL === 'debug' ? 'debug' : 'info';
   const child = spawnService(name, { ...env, LOG_LEVEL: level });
   const lines: string[] = [];
+  const listeners = new Set<(line: string) => void>();
   const service: ServiceProcess = {
     name,
     child,
     lines,
     port: 0,
     url: '',
+    async signal(sig) {
+      if (exited(child)) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill(sig);
+      if (sig !== 'SIGSTOP' && sig !== 'SIGCONT') await gone;
+    },
+    waitFor(pattern, timeoutMs = 20_000) {
+      const seen = lines.find((l) => pattern.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(listener);
+          reject(
+            new Error(
+              `${name}: no line matching ${pattern} in ${timeoutMs} ms:\n${lines.slice(-10).join('\n')}`,
+            ),
+          );
+        }, timeoutMs);
+        const listener = (line: string) => {
+          if (!pattern.test(line)) return;
+          clearTimeout(timer);
+          listeners.delete(listener);
+          resolve(line);
+        };
+        listeners.add(listener);
+      });
+    },
     rssBytes() {
       const status = readFileSync(`/proc/${child.pid ?? 0}/status`, 'utf8');
       return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) * 1024;
@@ -112,6 +144,7 @@ export async function startService(
       reject(new Error(`${name} exited (${code ?? signal}) before ready:\n${lines.join('\n')}`));
     });
     readLines(child, lines, (line) => {
+      for (const l of listeners) l(line);
       let record: { msg?: unknown; url?: unknown };
       try {
         record = JSON.parse(line) as typeof record;

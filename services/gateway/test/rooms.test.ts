@@ -203,7 +203,8 @@ t.test('room rules', async (t) => {
       perms: none,
     });
     t.ok(kick.ok, 'the owner kicks v2');
-    t.equal((await v2.c.nextOf('kicked')).room, 'show', 'v2 hears it is kicked');
+    const kicked = await v2.c.nextOf('kicked');
+    t.same([kicked.room, kicked.reason], ['show', 'spam'], 'v2 hears it is kicked, and why');
     for (const m of [pub, v1, v3]) {
       const left = await m.c.next((f) => f.type === 'peer_left' && f.peerId === v2.peerId);
       t.equal(left.reason, 'kicked', `${m.peerId} sees v2 leave, kicked`);

@@ -18,7 +18,7 @@ import { stateHash } from '../room.actor.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';
 import { startNats } from '../../../test/helpers/nats.js';
-import { spawnService } from '../../../test/helpers/spawn.js';
+import { startService } from '../../../test/helpers/processes.js';
 
 const ROOMS = 1000;
 const none = { publish: false, view: false, admin: false };
@@ -56,13 +56,12 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
     requestTimeoutMs: 5000,
     log: logger,
   });
-  let service = spawnService('room', env);
+  let service = await startService(t, 'room', env);
   t.teardown(async () => {
     await service.signal('SIGKILL');
     await bus.close();
     await nats.stop();
   });
-  await service.waitFor(/room service ready/);
 
   const lastAcked = new Map<string, number>();
   const finishedHash = new Map<string, string>();
@@ -105,16 +104,16 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   const half = ROOMS / 2;
   await Promise.all(rooms.slice(0, half).map(runRoom));
   const phase2Start = acks;
-  let phase2Done = false;
+  const phase2 = { done: false };
   const killer = (async () => {
-    while (!phase2Done && acks - phase2Start < (total - phase2Start) * 0.4) {
+    while (!phase2.done && acks - phase2Start < (total - phase2Start) * 0.4) {
       await new Promise((r) => setTimeout(r, 2));
     }
-    killed = !phase2Done;
+    killed = !phase2.done;
     await service.signal('SIGKILL');
   })();
   await Promise.all(rooms.slice(half).map(runRoom));
-  phase2Done = true;
+  phase2.done = true;
   await killer;
   t.same(unexpected, [], 'no command was refused');
   t.ok(killed, 'the service was killed mid-traffic');
@@ -123,8 +122,7 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   t.ok(finished.length > 0, `${finished.length} rooms had finished their script`);
   t.ok(cut.length > 0, `${cut.length} rooms were cut mid-script`);
 
-  service = spawnService('room', env);
-  await service.waitFor(/room service ready/);
+  service = await startService(t, 'room', env);
 
   const log = await JetStreamRoomLog.open(bus.nc, {
     writer: 'crash-test',

@@ -13,7 +13,7 @@ import { stateHash } from '../room.actor.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';
 import { startNats } from '../../../test/helpers/nats.js';
-import { spawnService } from '../../../test/helpers/spawn.js';
+import { startService } from '../../../test/helpers/processes.js';
 
 const none = { publish: false, view: false, admin: false };
 
@@ -21,7 +21,7 @@ t.test(
   'nats-server killed and restarted during traffic: acknowledged transitions survive',
   async (t) => {
     const nats = await startNats();
-    const room = spawnService('room', {
+    const room = await startService(t, 'room', {
       NATS_URL: nats.url,
       LOG_LEVEL: 'info',
       ROOM_LEASE_MS: '1500',
@@ -38,7 +38,6 @@ t.test(
       await bus.close();
       await nats.stop();
     });
-    await room.waitFor(/room service ready/);
 
     const rooms = Array.from({ length: 20 }, (_, i) => `f${i}`);
     for (const id of rooms) {
@@ -134,7 +133,7 @@ t.test(
 t.test('a command for a room whose owner just died gets UNAVAILABLE, not silence', async (t) => {
   const nats = await startNats();
   const env = { NATS_URL: nats.url, LOG_LEVEL: 'info', ROOM_LEASE_MS: '1000' };
-  let room = spawnService('room', env);
+  let room = await startService(t, 'room', env);
   const bus = await Bus.connect({
     servers: [nats.url],
     name: 'owner-died',
@@ -146,7 +145,6 @@ t.test('a command for a room whose owner just died gets UNAVAILABLE, not silence
     await bus.close();
     await nats.stop();
   });
-  await room.waitFor(/room service ready/);
   const created = await bus.request<AnyRoomReply>(subjects.roomCommand('orphan'), {
     type: 'create',
     userId: 'o',
@@ -160,8 +158,7 @@ t.test('a command for a room whose owner just died gets UNAVAILABLE, not silence
     { name: 'RoomcastError', code: 'UNAVAILABLE' },
     'no owner: a clear, typed error at once',
   );
-  room = spawnService('room', env);
-  await room.waitFor(/room service ready/);
+  room = await startService(t, 'room', env);
   let reply: AnyRoomReply | undefined;
   while (reply === undefined) {
     reply = await bus

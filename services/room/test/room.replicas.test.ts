@@ -10,7 +10,7 @@ import type { AnyRoomReply, RoomCommand, RoomReplies, RoomReply } from '#shared/
 import { subjects } from '#shared/subjects.js';
 import { JetStreamRoomLog, type StoredBatch } from '../room.log.js';
 import { startNats } from '../../../test/helpers/nats.js';
-import { spawnService } from '../../../test/helpers/spawn.js';
+import { startService } from '../../../test/helpers/processes.js';
 
 const none = { publish: false, view: false, admin: false };
 type State = RoomReplies['state'];
@@ -32,10 +32,8 @@ async function setup(t: Test, rooms: number) {
     requestTimeoutMs: 3000,
     log: createLogger('test', 'error'),
   });
-  const a = spawnService('room', env('replica-a'));
-  await a.waitFor(/room service ready/);
-  const b = spawnService('room', env('replica-b'));
-  await b.waitFor(/room service ready/);
+  const a = await startService(t, 'room', env('replica-a'));
+  const b = await startService(t, 'room', env('replica-b'));
   t.teardown(async () => {
     await a.signal('SIGCONT');
     await Promise.all([a.signal('SIGKILL'), b.signal('SIGKILL')]);
