@@ -387,6 +387,13 @@ export const settings = {
       1000,
       3_600_000,
     ),
+    maxAckPending: int(
+      'ALERT_MAX_ACK_PENDING',
+      10_000,
+      'Room events delivered to the alert service and not yet acknowledged (they wait for the next save).',
+      1,
+      1_000_000,
+    ),
     historySize: int(
       'ALERT_HISTORY_SIZE',
       200,

@@ -20,7 +20,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? join(root, '.data'));
 const natsPort = Number(process.env.NATS_PORT ?? 4222);
 /** The services `npm start` runs, in start order. */
-const services = ['room', 'gateway'] as const;
+const services = ['room', 'gateway', 'alert'] as const;
 
 mkdirSync(dataDir, { recursive: true });
 const secretFile = join(dataDir, 'dev-secret');

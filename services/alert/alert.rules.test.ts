@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { ConfigError, loadConfig } from '#config/config.js';
 import type { MetricEvent, MetricPoint, ServiceName } from '#shared/metrics.js';
+import type { AlertEvent } from '#shared/alert.events.js';
 import type { RoomEvent, RoomEventBatch } from '#shared/room.events.js';
 import {
   AlertEngine,
@@ -9,7 +10,6 @@ import {
   idleTracker,
   rulesFromConfig,
   step,
-  type AlertEvent,
   type Rule,
   type Tracker,
 } from './alert.rules.js';

@@ -13,27 +13,11 @@
  * No data (an instance gone stale, a room no longer live) counts as clear.
  */
 import { ConfigError, type Config } from '#config/config.js';
+import { RuleId, Severity, type Alert, type AlertEvent } from '#shared/alert.events.js';
 import type { MetricEvent, MetricPoint } from '#shared/metrics.js';
 import type { RoomStatus } from '#shared/protocol.js';
 import type { PublisherRef, RoomEventBatch } from '#shared/room.events.js';
 
-export const Severity = { warning: 'warning', critical: 'critical' } as const;
-export type Severity = (typeof Severity)[keyof typeof Severity];
-
-/** Rule names: the last token of `alert.<severity>.<rule>`. */
-export const RuleId = {
-  gatewayConnections: 'gateway_connections',
-  connectionsTotal: 'connections_total',
-  roomsTotal: 'rooms_total',
-  membersTotal: 'members_total',
-  streamFailed: 'stream_failed',
-  srsUnreachable: 'srs_unreachable',
-  hookErrors: 'hook_errors',
-  memory: 'memory',
-  cpu: 'cpu',
-  eventLoopLag: 'event_loop_lag',
-} as const;
-export type RuleId = (typeof RuleId)[keyof typeof RuleId];
 const ruleIds = new Set<string>(Object.values(RuleId));
 
 /** One rule with its limits. */
@@ -59,39 +43,6 @@ export const StreamFailure = {
   noFrames: 'no_frames',
 } as const;
 export type StreamFailure = (typeof StreamFailure)[keyof typeof StreamFailure];
-
-/** An alert, the same object from raise to resolve. */
-export interface Alert {
-  /** `<rule>:<key>:<raisedAt>`: stable across the alert's raise and resolve. */
-  id: string;
-  rule: RuleId;
-  severity: Severity;
-  /** What it is about: a gateway or process instance, a room id, or `all`. */
-  key: string;
-  state: 'raised' | 'resolved';
-  /** ms since the epoch. */
-  raisedAt: number;
-  resolvedAt: number | null;
-  /** The value when it was raised, in `unit`. */
-  value: number;
-  threshold: number;
-  unit: string;
-  summary: string;
-  /** stream_failed: which failure (a `StreamFailure`). */
-  reason?: string;
-}
-
-/** What the ALERTS stream holds, one per change. */
-export interface AlertEvent {
-  v: 1;
-  type: 'alert_raised' | 'alert_resolved';
-  /** When it changed, ms since the epoch. */
-  at: number;
-  alert: Alert;
-}
-
-/** The `Nats-Msg-Id` of an alert event: a retried append is dropped by JetStream. */
-export const alertMsgId = (e: AlertEvent): string => `${e.alert.id}:${e.type}`;
 
 /** The value of a rule for one key, and what it is (for the summary). */
 export interface Signal {
