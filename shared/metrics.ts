@@ -419,11 +419,14 @@ export class ProcessSampler {
   private lastCpu = process.cpuUsage();
   private lastAt: number;
 
+  private readonly resolutionS: number;
+
   constructor(
     private readonly metrics: Metrics,
     resolutionMs: number,
     private readonly clock: () => number = performance.now.bind(performance),
   ) {
+    this.resolutionS = resolutionMs / 1000;
     this.delay = monitorEventLoopDelay({ resolution: resolutionMs });
     this.delay.enable();
     this.lastAt = clock();
@@ -431,12 +434,13 @@ export class ProcessSampler {
 
   sample(): void {
     const m = this.metrics;
-    const ns = 1e-9;
-    // Before the first tick of the monitor the histogram holds nothing (NaN).
-    const p = (q: number) => (this.delay.count > 0 ? this.delay.percentile(q) * ns : 0);
-    m.eventLoopLag.set(p(50), { stat: 'p50' });
-    m.eventLoopLag.set(p(99), { stat: 'p99' });
-    m.eventLoopLag.set(this.delay.count > 0 ? this.delay.max * ns : 0, { stat: 'max' });
+    // The monitor measures its own timer's period: an idle loop shows the resolution.
+    // Before its first tick the histogram holds nothing (NaN).
+    const lag = (ns: number) =>
+      this.delay.count > 0 ? Math.max(0, ns * 1e-9 - this.resolutionS) : 0;
+    m.eventLoopLag.set(lag(this.delay.percentile(50)), { stat: 'p50' });
+    m.eventLoopLag.set(lag(this.delay.percentile(99)), { stat: 'p99' });
+    m.eventLoopLag.set(lag(this.delay.max), { stat: 'max' });
     this.delay.reset();
     const mem = process.memoryUsage();
     m.residentMemory.set(mem.rss);
