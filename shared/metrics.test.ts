@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import type { Msg } from '@nats-io/nats-core';
 import { loadConfig } from '#config/config.js';
 import { Bus, decode } from '#shared/bus.js';
@@ -201,4 +202,33 @@ t.test('METRICS_ENABLED=false serves no endpoint', async (t) => {
   handle.metrics.rooms.set(1, { status: 'live' });
   handle.tick();
   await handle.close();
+});
+
+t.test('the Grafana dashboard queries only metrics the registry exports', async (t) => {
+  const file = new URL('../observability/grafana/dashboards/roomcast.json', import.meta.url);
+  const dashboard = JSON.parse(readFileSync(file, 'utf8')) as {
+    panels: { title: string; targets?: { expr: string; datasource: { uid: string } }[] }[];
+  };
+  const exported = new Set<string>();
+  for (const spec of Object.values(instrumentSpecs)) {
+    if ('prometheus' in spec) continue;
+    const name = `roomcast_${spec.name}`;
+    if (spec.kind === 'counter') exported.add(`${name}_total`);
+    else if (spec.kind === 'gauge') exported.add(name);
+    else for (const suffix of ['_bucket', '_sum', '_count']) exported.add(name + suffix);
+  }
+  const used = new Set<string>();
+  for (const panel of dashboard.panels) {
+    for (const target of panel.targets ?? []) {
+      t.equal(target.datasource.uid, 'prometheus', panel.title);
+      for (const m of target.expr.matchAll(/\broomcast_[a-z_]+/g)) used.add(m[0]);
+    }
+  }
+  for (const name of used) t.ok(exported.has(name), `${name} is exported`);
+  // The alert rule's input; the dashboard takes the rate of process_cpu_seconds instead.
+  const notCharted = new Set(['roomcast_process_cpu_utilization_ratio']);
+  const unused = [...exported].filter(
+    (n) => !used.has(n) && !notCharted.has(n) && !n.endsWith('_sum') && !n.endsWith('_count'),
+  );
+  t.same(unused, [], 'every exported metric has a panel');
 });
