@@ -1,6 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import type { Msg } from '@nats-io/nats-core';
+import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 import { loadConfig } from '#config/config.js';
 import { Bus, decode } from '#shared/bus.js';
 import { createLogger } from '#shared/log.js';
@@ -69,6 +70,28 @@ t.test('the registry counts, sets and records by label', async (t) => {
       points: [{ attrs: {}, value: 4 }],
     },
   );
+});
+
+t.test('histogram buckets: bounds are inclusive, the last bucket is +Inf', async (t) => {
+  const m = createMetrics();
+  m.messageDuration.record(0.0025, { type: 'join' });
+  m.messageDuration.record(0.003, { type: 'join' });
+  m.messageDuration.record(10, { type: 'join' });
+  const [h] = m.histograms();
+  const data = h?.toMetricData([0, 0], [1, 0], {
+    dataPointType: DataPointType.HISTOGRAM,
+    cumulative: AggregationTemporality.CUMULATIVE,
+  });
+  const point = data?.dataPoints[0];
+  const bounds = instrumentSpecs.messageDuration.buckets;
+  const counts = point?.value.buckets.counts ?? [];
+  t.equal(data?.descriptor.name, 'roomcast_message_duration_seconds');
+  t.same(point?.value.buckets.boundaries, bounds);
+  t.equal(counts.length, bounds.length + 1);
+  t.equal(counts[bounds.indexOf(0.0025)], 1, '0.0025 is in the bucket it bounds');
+  t.equal(counts[bounds.indexOf(0.005)], 1, '0.003 in the next');
+  t.equal(counts[bounds.length], 1, '10 s in +Inf');
+  t.match(point?.value, { count: 3, min: 0.0025, max: 10 });
 });
 
 t.test('every instrument name is a subject token (metric.<service>.<name>)', async (t) => {

@@ -7,21 +7,29 @@
  * - metric events on `metric.<service>.<name>` every METRICS_PUBLISH_INTERVAL_MS,
  *   for the alert service.
  *
- * Counters and gauges are plain numbers in maps, read by OpenTelemetry through
- * observable instruments when Prometheus scrapes: recording one is a map lookup
- * and an addition, cheap enough for every frame on the relay path. Label values
- * must come from closed sets (frame types, close reasons, statuses); the one
- * per-room instrument (`srs_stream_frames`) is published as events only.
+ * Every instrument aggregates in plain numbers: recording is a map lookup and an
+ * addition (a bucket search for a histogram), cheap enough for every frame on the
+ * relay path. OpenTelemetry reads counters and gauges through observable
+ * instruments when Prometheus scrapes, and histograms through a MetricProducer:
+ * the SDK's own Histogram instrument measured about 1.5 µs per record here, a
+ * tenth of the gateway's CPU per relayed frame. Label values must come from
+ * closed sets (frame types, close reasons, statuses); the one per-room
+ * instrument (`srs_stream_frames`) is published as events only.
  */
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import {
-  createNoopMeter,
+  ValueType,
   type BatchObservableResult,
-  type Histogram as OtelHistogram,
+  type HrTime,
   type Meter,
   type Observable,
 } from '@opentelemetry/api';
+import type {
+  AggregationTemporality,
+  HistogramMetricData,
+  MetricProducer,
+} from '@opentelemetry/sdk-metrics';
 import type { Config } from '#config/config.js';
 import type { Bus } from './bus.js';
 import { CloseCode } from './errors.js';
@@ -229,8 +237,13 @@ export const closeReason = (code: number): string => {
 
 interface Point {
   readonly attrs: Record<string, string>;
+  /** Counter: the total; gauge: the value; histogram: the sum. */
   value: number;
+  /** Histogram only: how many values, how many per bucket (the last is +Inf), min and max. */
   count: number;
+  buckets: number[];
+  min: number;
+  max: number;
 }
 
 /** One instrument's series: label values → point. */
@@ -250,7 +263,14 @@ abstract class Instrument<L extends string> {
     if (p === undefined) {
       const copy: Record<string, string> = {};
       if (attrs !== undefined) for (const l of labels) copy[l] = attrs[l];
-      p = { attrs: copy, value: 0, count: 0 };
+      p = {
+        attrs: copy,
+        value: 0,
+        count: 0,
+        buckets: new Array<number>((this.spec.buckets?.length ?? 0) + 1).fill(0),
+        min: Number.POSITIVE_INFINITY,
+        max: Number.NEGATIVE_INFINITY,
+      };
       this.points.set(key, p);
     }
     return p;
@@ -296,32 +316,58 @@ export class Gauge<L extends string> extends Instrument<L> {
 
 /** A distribution (latencies): buckets on /metrics, count and sum in metric events. */
 export class Histogram<L extends string> extends Instrument<L> {
-  private otel: OtelHistogram;
-  constructor(spec: Spec, meter: Meter) {
+  private readonly bounds: readonly number[];
+  constructor(spec: Spec) {
     super(spec);
-    this.otel = Histogram.create(spec, meter);
-  }
-
-  static create(spec: Spec, meter: Meter): OtelHistogram {
-    return meter.createHistogram(`roomcast_${spec.name}`, {
-      description: spec.help,
-      ...(spec.unit === undefined ? {} : { unit: spec.unit }),
-      ...(spec.buckets === undefined
-        ? {}
-        : { advice: { explicitBucketBoundaries: [...spec.buckets] } }),
-    });
+    this.bounds = spec.buckets ?? [];
   }
 
   record(value: number, ...attrs: AttrsArg<L>): void {
     const p = this.point(attrs[0]);
     p.value += value;
     p.count++;
-    this.otel.record(value, p.attrs);
+    // Bounds are inclusive upper limits; past the last one is the +Inf bucket.
+    let i = 0;
+    while (i < this.bounds.length && value > (this.bounds[i] ?? 0)) i++;
+    p.buckets[i] = (p.buckets[i] ?? 0) + 1;
+    if (value < p.min) p.min = value;
+    if (value > p.max) p.max = value;
   }
 
-  /** @internal */
-  rebind(meter: Meter): void {
-    this.otel = Histogram.create(this.spec, meter);
+  /**
+   * @internal The histogram in OpenTelemetry's data model. The SDK's enums are
+   * passed in: the SDK is loaded only when /metrics is served.
+   */
+  toMetricData(
+    start: HrTime,
+    end: HrTime,
+    sdk: {
+      dataPointType: HistogramMetricData['dataPointType'];
+      cumulative: AggregationTemporality;
+    },
+  ): HistogramMetricData {
+    return {
+      descriptor: {
+        name: `roomcast_${this.spec.name}`,
+        description: this.spec.help,
+        unit: this.spec.unit ?? '',
+        valueType: ValueType.DOUBLE,
+      },
+      aggregationTemporality: sdk.cumulative,
+      dataPointType: sdk.dataPointType,
+      dataPoints: [...this.points.values()].map((p) => ({
+        startTime: start,
+        endTime: end,
+        attributes: p.attrs,
+        value: {
+          buckets: { boundaries: [...this.bounds], counts: [...p.buckets] },
+          sum: p.value,
+          count: p.count,
+          min: p.min,
+          max: p.max,
+        },
+      })),
+    };
   }
 }
 
@@ -333,15 +379,16 @@ type InstrumentOf<K extends InstrumentKey> = Specs[K]['kind'] extends 'counter'
 
 /** The registry: one typed instrument per spec. */
 export type Metrics = { readonly [K in InstrumentKey]: InstrumentOf<K> } & {
-  /** Connects the registry to an OpenTelemetry meter (the Prometheus side). */
+  /** Connects counters and gauges to an OpenTelemetry meter (the Prometheus side). */
   bind(meter: Meter): void;
+  /** The histograms, for the MetricProducer of `startMetrics`. */
+  histograms(): Histogram<string>[];
   /** The figures of every instrument that has any, for metric events. */
   snapshot(): { spec: Spec; points: MetricPoint[] }[];
 };
 
 /** A fresh registry; until `bind`, nothing leaves the process. */
 export function createMetrics(): Metrics {
-  const noop = createNoopMeter();
   const all: Record<string, Instrument<string>> = {};
   for (const [key, spec] of Object.entries(instrumentSpecs) as [string, Spec][]) {
     all[key] =
@@ -349,7 +396,7 @@ export function createMetrics(): Metrics {
         ? new Counter(spec)
         : spec.kind === 'gauge'
           ? new Gauge(spec)
-          : new Histogram(spec, noop);
+          : new Histogram(spec);
   }
   const list = Object.values(all);
   const registry = {
@@ -358,13 +405,12 @@ export function createMetrics(): Metrics {
       const observed: [Instrument<string>, Observable][] = [];
       for (const inst of list) {
         const spec = inst.spec;
-        if (spec.prometheus === false) continue;
+        if (spec.prometheus === false || inst instanceof Histogram) continue;
         const options = {
           description: spec.help,
           ...(spec.unit === undefined ? {} : { unit: spec.unit }),
         };
-        if (inst instanceof Histogram) inst.rebind(meter);
-        else if (spec.kind === 'counter')
+        if (spec.kind === 'counter')
           observed.push([inst, meter.createObservableCounter(`roomcast_${spec.name}`, options)]);
         else observed.push([inst, meter.createObservableGauge(`roomcast_${spec.name}`, options)]);
       }
@@ -374,6 +420,9 @@ export function createMetrics(): Metrics {
         },
         observed.map(([, o]) => o),
       );
+    },
+    histograms() {
+      return list.filter((i): i is Histogram<string> => i instanceof Histogram);
     },
     snapshot() {
       const out: { spec: Spec; points: MetricPoint[] }[] = [];
@@ -534,27 +583,50 @@ export async function startMetrics(o: MetricsOptions): Promise<MetricsHandle> {
   let shutdownProvider: (() => Promise<void>) | undefined;
 
   if (cfg.metricsEnabled) {
-    const [{ MeterProvider }, { PrometheusExporter }, { resourceFromAttributes }] =
-      await Promise.all([
-        import('@opentelemetry/sdk-metrics'),
-        import('@opentelemetry/exporter-prometheus'),
-        import('@opentelemetry/resources'),
-      ]);
+    const [
+      { MeterProvider, DataPointType, AggregationTemporality },
+      { PrometheusExporter },
+      { resourceFromAttributes },
+    ] = await Promise.all([
+      import('@opentelemetry/sdk-metrics'),
+      import('@opentelemetry/exporter-prometheus'),
+      import('@opentelemetry/resources'),
+    ]);
+    const resource = resourceFromAttributes({
+      'service.name': o.service,
+      'service.version': o.version,
+      'service.instance.id': o.instance,
+    });
+    const started = hrNow();
+    const histograms: MetricProducer = {
+      collect: () =>
+        Promise.resolve({
+          resourceMetrics: {
+            resource,
+            scopeMetrics: [
+              {
+                scope: { name: 'roomcast', version: o.version },
+                metrics: metrics.histograms().map((h) =>
+                  h.toMetricData(started, hrNow(), {
+                    dataPointType: DataPointType.HISTOGRAM,
+                    cumulative: AggregationTemporality.CUMULATIVE,
+                  }),
+                ),
+              },
+            ],
+          },
+          errors: [],
+        }),
+    };
     // Our own HTTP server around the exporter's handler: a port of 0 (tests) can be
     // read back, and close() really closes it.
     const exporter = new PrometheusExporter({
       preventServerStart: true,
       withResourceConstantLabels: /^service\.name$/,
       withoutScopeInfo: true,
+      metricProducers: [histograms],
     });
-    const provider = new MeterProvider({
-      resource: resourceFromAttributes({
-        'service.name': o.service,
-        'service.version': o.version,
-        'service.instance.id': o.instance,
-      }),
-      readers: [exporter],
-    });
+    const provider = new MeterProvider({ resource, readers: [exporter] });
     metrics.bind(provider.getMeter('roomcast', o.version));
     shutdownProvider = () => provider.shutdown();
     const srv = createServer((req, res) => {
@@ -613,4 +685,10 @@ export async function startMetrics(o: MetricsOptions): Promise<MetricsHandle> {
       await shutdownProvider?.();
     },
   };
+}
+
+/** Now as OpenTelemetry's [seconds, nanoseconds]. */
+function hrNow(): HrTime {
+  const ms = performance.timeOrigin + performance.now();
+  return [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
 }
