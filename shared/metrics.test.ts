@@ -159,6 +159,7 @@ t.test('/metrics serves Prometheus text; tick publishes metric events', async (t
     bus,
     timers: false,
     now: () => 1234,
+    onSample: (m) => m.rooms.set(7, { status: 'live' }),
   });
   t.teardown(() => handle.close());
   const m = handle.metrics;
@@ -206,6 +207,11 @@ t.test('/metrics serves Prometheus text; tick publishes metric events', async (t
   t.ok(
     seen.some((e) => e.name === 'process_resident_memory_bytes'),
     'process figures too',
+  );
+  t.same(
+    seen.find((e) => e.name === 'rooms')?.points,
+    [{ attrs: { status: 'live' }, value: 7 }],
+    'gauges set by onSample before the sample',
   );
   t.same(seen.find((e) => e.name === 'srs_stream_frames')?.points, [
     { attrs: { room: 'r1' }, value: 5 },

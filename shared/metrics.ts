@@ -552,6 +552,11 @@ export interface MetricsOptions {
   bus?: Bus;
   /** The registry the service records into; a fresh one by default. */
   metrics?: Metrics;
+  /**
+   * Called before each sample: where a service sets the gauges it reads off its
+   * own state (rooms by status, connections), once per interval.
+   */
+  onSample?: (metrics: Metrics) => void;
   /** Sample and publish on a timer (default); tests call `tick()` themselves. */
   timers?: boolean;
   /** Wall clock for `at`, in ms since the epoch. */
@@ -659,6 +664,11 @@ export async function startMetrics(o: MetricsOptions): Promise<MetricsHandle> {
   }
 
   const tick = (): void => {
+    try {
+      o.onSample?.(metrics);
+    } catch (err) {
+      o.log.warn('metrics onSample failed', { err });
+    }
     sampler.sample();
     if (o.bus === undefined) return;
     for (const event of metricEvents(metrics, o.service, o.instance, now()))
