@@ -26,6 +26,8 @@ import {
 } from '@opentelemetry/api';
 import { ErrorCode, RoomcastError } from './errors.js';
 import type { Logger } from './log.js';
+import { subjectTemplate } from './subjects.js';
+import { failSpan, isTracing, runReceived, startSendSpan } from './telemetry.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -83,6 +85,20 @@ interface Pending {
   headers: MsgHdrs | undefined;
 }
 
+/**
+ * The headers of a message about to leave. With tracing on and a span active, a
+ * PRODUCER span stands for the send and its context goes in the headers; with
+ * tracing off, only the branch on `isTracing()` and a lookup of the active span
+ * run (nothing is allocated).
+ */
+function outgoingHeaders(subject: string, bytes: number): MsgHdrs | undefined {
+  if (!isTracing()) return traceHeaders();
+  const send = startSendSpan('publish', { subject, template: subjectTemplate(subject), bytes });
+  if (send === undefined) return undefined;
+  send.span.end();
+  return traceHeaders(send.ctx);
+}
+
 /** The bus: one NATS connection with the codec, batching and tracing we agreed on. */
 export class Bus {
   private queue: Pending[] = [];
@@ -134,12 +150,15 @@ export class Bus {
     }
   }
 
-  /** Queues bytes for `subject`; they leave with the rest of this turn's publishes. */
-  publishBytes(
-    subject: string,
-    data: Uint8Array,
-    headers: MsgHdrs | undefined = traceHeaders(),
-  ): void {
+  /**
+   * Queues bytes for `subject`; they leave with the rest of this turn's publishes.
+   * Without `headers`, the active trace context goes along (see `outgoingHeaders`).
+   */
+  publishBytes(subject: string, data: Uint8Array, headers?: MsgHdrs): void {
+    this.enqueue(subject, data, headers ?? outgoingHeaders(subject, data.byteLength));
+  }
+
+  private enqueue(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
     this.queue.push({ subject, data, headers });
     if (!this.scheduled) {
       this.scheduled = true;
@@ -152,9 +171,13 @@ export class Bus {
     this.publishBytes(subject, encode(message));
   }
 
-  /** Answers a request (batched like any publish). */
+  /**
+   * Answers a request (batched like any publish). A reply carries no trace
+   * context: the requester's CLIENT span already spans it.
+   */
   respond(msg: Msg, message: unknown): void {
-    if (msg.reply !== undefined && msg.reply !== '') this.publishBytes(msg.reply, encode(message));
+    if (msg.reply !== undefined && msg.reply !== '')
+      this.enqueue(msg.reply, encode(message), undefined);
   }
 
   /**
@@ -169,14 +192,27 @@ export class Bus {
   ): Promise<Reply> {
     // Whatever this turn queued must reach the server before the request does.
     if (this.queue.length > 0) this.flushQueue();
-    const headers = traceHeaders();
+    const data = encode(message);
+    const send = isTracing()
+      ? startSendSpan('request', {
+          subject,
+          template: subjectTemplate(subject),
+          bytes: data.byteLength,
+        })
+      : undefined;
+    const headers = send === undefined ? traceHeaders() : traceHeaders(send.ctx);
     try {
-      const reply = await this.nc.request(subject, encode(message), {
+      const reply = await this.nc.request(subject, data, {
         timeout: timeoutMs,
         ...(headers === undefined ? {} : { headers }),
       });
+      send?.span.end();
       return decode<Reply>(reply.data);
     } catch (err) {
+      if (send !== undefined) {
+        failSpan(send.span, err);
+        send.span.end();
+      }
       throw new RoomcastError(
         ErrorCode.UNAVAILABLE,
         `no answer on ${subject.split('.')[0] ?? ''} within ${timeoutMs} ms`,
@@ -188,8 +224,10 @@ export class Bus {
   }
 
   /**
-   * Subscribes with a callback (no async iterator on the hot path). The handler runs
-   * inside the message's trace context. A throwing handler is logged, never fatal.
+   * Subscribes with a callback (no async iterator on the hot path). With tracing
+   * on, a message that carries trace context is handled inside a CONSUMER span
+   * (SERVER for a request), child of that context. A throwing handler is logged,
+   * never fatal.
    */
   subscribe(
     subject: string,
@@ -204,8 +242,18 @@ export class Bus {
           return;
         }
         try {
-          if (msg.headers === undefined) handler(msg);
-          else context.with(traceContextOf(msg), () => handler(msg));
+          if (msg.headers === undefined || !isTracing()) handler(msg);
+          else
+            runReceived(
+              {
+                subject: msg.subject,
+                template: subjectTemplate(msg.subject),
+                bytes: msg.data.byteLength,
+              },
+              msg.reply !== undefined && msg.reply !== '',
+              traceContextOf(msg),
+              () => handler(msg),
+            );
         } catch (e) {
           this.log.error('handler failed', { subject: msg.subject, err: e });
         }

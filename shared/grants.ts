@@ -7,6 +7,9 @@
  * Each list names room ids, or `*` for every room. The room's owner may always
  * publish, view and administer it; a public room may be viewed by anyone with a
  * valid token; a private one only by its owner and those the token names.
+ *
+ * An operator is a token that administers every room (`"admin": ["*"]`): it may
+ * also read what concerns the whole system, such as `GET /api/alerts`.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -60,4 +63,9 @@ export function permsFor(grants: Grants, roomId: string): RoomPerms {
     view: names(grants.view, roomId),
     admin: names(grants.admin, roomId),
   };
+}
+
+/** True for an operator: the token administers every room (`"admin": ["*"]`). */
+export function isOperator(grants: Grants): boolean {
+  return grants.admin.includes('*');
 }

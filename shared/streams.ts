@@ -8,10 +8,14 @@ import {
   JetStreamApiError,
   RetentionPolicy,
   StorageType,
+  type ConsumerConfig,
   type JetStreamManager,
+  type JsMsg,
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
+import { decode } from './bus.js';
+import type { Logger } from './log.js';
 import { subjects } from './subjects.js';
 
 /** Names of streams and buckets. */
@@ -27,6 +31,8 @@ export const bucketNames = {
   roomSnapshots: 'room-snapshots',
   /** Partition ownership leases of room-service replicas. */
   roomLeases: 'room-leases',
+  /** The alert service's saved state: rooms it watches and the alerts raised now. */
+  alertState: 'alert-state',
 } as const;
 
 /** ROOM_EVENTS: kept forever, file storage, two minutes of `Nats-Msg-Id` dedupe. */
@@ -55,7 +61,7 @@ export function alertsConfig(
 ): Partial<StreamConfig> & { name: string; subjects: string[] } {
   return {
     name: streamNames.alerts,
-    subjects: ['alert.>'],
+    subjects: [subjects.alertAll],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
@@ -65,19 +71,64 @@ export function alertsConfig(
   };
 }
 
-/** Creates the stream, or updates it to `config` when it exists. */
+/**
+ * Creates the stream, or updates it to `config` when it exists. A service that
+ * only reads a stream it does not own passes `update: false`: it must not change
+ * (for example) the replicas its owner chose.
+ */
 export async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string; subjects: string[] },
+  options: { update?: boolean } = {},
 ): Promise<void> {
   try {
     await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
+    if (options.update !== false) await jsm.streams.update(config.name, config);
   } catch (err) {
     if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) {
       await jsm.streams.add(config);
       return;
     }
     throw err;
+  }
+}
+
+/**
+ * Creates a durable consumer, or updates the settings that may change (ack wait,
+ * max ack pending) when it exists. Where it starts (`deliver_policy`) is fixed
+ * when it is first created.
+ */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<void> {
+  try {
+    await jsm.consumers.info(stream, config.durable_name);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) {
+      await jsm.consumers.add(stream, config);
+      return;
+    }
+    throw err;
+  }
+  await jsm.consumers.update(stream, config.durable_name, {
+    ...(config.ack_wait === undefined ? {} : { ack_wait: config.ack_wait }),
+    ...(config.max_ack_pending === undefined ? {} : { max_ack_pending: config.max_ack_pending }),
+  });
+}
+
+/**
+ * Decodes a JetStream message, or terminates it (logged) when it is not JSON: a
+ * poison message must not come back forever.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the stream decides T
+export function decodeOrTerm<T>(m: JsMsg, log: Logger): T | undefined {
+  try {
+    return decode<T>(m.data);
+  } catch (err) {
+    log.error('undecodable message; terminated', { subject: m.subject, seq: m.seq, err });
+    m.term();
+    return undefined;
   }
 }

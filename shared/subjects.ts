@@ -36,9 +36,47 @@ export const subjects = {
   roomIdOfEvents: (subject: string): string => subject.slice('evt.room.'.length),
   /** Metric samples for the alert service. */
   metric: (service: string, name: string): string => `metric.${service}.${name}`,
+  /** Every metric sample of every service (core NATS). */
+  metricAll: 'metric.>',
   /** Raised and resolved alerts (JetStream ALERTS). */
   alert: (severity: string, rule: string): string => `alert.${severity}.${rule}`,
+  /** Filter for every alert (the ALERTS stream's subjects). */
+  alertAll: 'alert.>',
+  /**
+   * Request/reply: the alerts raised now and the recent history (`GET /api/alerts`).
+   * Not under `alert.`: the ALERTS stream captures `alert.>`, and JetStream would
+   * store the request and answer it with a PubAck.
+   */
+  alertsQuery: 'alerts.query',
   /** Core: a gateway's liveness beacon, so the room service can clean up after a dead gateway. */
   gatewayHeartbeat: (gatewayId: string): string => `gw.${gatewayId}.alive`,
   gatewayHeartbeatAll: 'gw.*.alive',
 } as const;
+
+/**
+ * The low-cardinality shape of a subject, for span names (`room.*.sig.*` rather
+ * than one name per room and peer): every token that is an id becomes `*`.
+ */
+export function subjectTemplate(subject: string): string {
+  const t = subject.split('.');
+  switch (t[0] ?? '') {
+    case 'room':
+      // room.<roomId>.cmd | room.<roomId>.sig.<peerId> | room.<roomId>.bcast
+      return t.length === 4 ? 'room.*.sig.*' : `room.*.${t[2] ?? ''}`;
+    case 'evt':
+      return 'evt.room.*';
+    case 'metric':
+      return `metric.${t[1] ?? '*'}.*`;
+    case 'alert':
+      return 'alert.*.*';
+    case 'gw':
+      return 'gw.*.alive';
+    case '_INBOX':
+      return '_INBOX';
+    case 'alerts':
+      return subject;
+    default:
+      // A subject added without a case here: never let an id into a span name.
+      return t.length > 1 ? `${t[0] ?? ''}.>` : subject;
+  }
+}

@@ -12,6 +12,7 @@ import type { Config } from '#config/config.js';
 import type { Bus } from '#shared/bus.js';
 import { ErrorCode, RoomcastError, errorBody, errorTable, type ErrorBody } from '#shared/errors.js';
 import type { Logger } from '#shared/log.js';
+import { registerAlertRoutes } from './gateway.alerts.routes.js';
 import type { Identity, Verify } from './gateway.auth.js';
 import { registerDemo } from './gateway.demo.js';
 
@@ -146,6 +147,7 @@ export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
 
   // Route groups register here, before the catch-all.
   registerDemo(app, ctx);
+  registerAlertRoutes(app, ctx);
 
   app.any('/*', (res) => {
     sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });

@@ -26,7 +26,7 @@ t.test('a member whose expiry timer fires early (by the wall clock) still times 
     config: loadConfig({ ROOM_RESUME_GRACE_MS: '30' }).room,
     log: new MemoryRoomLog(),
     logger,
-    env: { now: () => now, id: systemEnvironment.id },
+    env: { now: () => now, id: (n) => systemEnvironment.id(n) },
   });
   await service.start();
   t.teardown(async () => {
