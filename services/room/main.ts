@@ -5,6 +5,8 @@
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger, type LogLevel } from '#shared/log.js';
+import { ServiceName, startMetrics } from '#shared/metrics.js';
+import { packageVersion, setupTelemetry } from '#shared/telemetry.js';
 import { KvLeases, SoleOwner } from './room.leases.js';
 import { JetStreamRoomLog, MemoryRoomLog } from './room.log.js';
 import { RoomService } from './room.service.js';
@@ -12,7 +14,15 @@ import { KvSnapshotStore, MemorySnapshotStore } from './room.snapshots.js';
 
 const config = loadConfig();
 const replicaId = config.room.replicaId ?? 'room';
-const logger = createLogger('room', config.log.level as LogLevel, { replica: replicaId });
+const logger = createLogger(ServiceName.room, config.log.level as LogLevel, { replica: replicaId });
+const version = packageVersion();
+const telemetry = await setupTelemetry({
+  service: ServiceName.room,
+  version,
+  instance: replicaId,
+  config: config.telemetry,
+  log: logger,
+});
 const bus = await Bus.connect({
   servers: config.nats.servers,
   name: `room-${replicaId}`,
@@ -46,10 +56,20 @@ const service = new RoomService({
     : new SoleOwner(config.room.partitions),
 });
 await service.start();
+const metrics = await startMetrics({
+  service: ServiceName.room,
+  instance: replicaId,
+  version,
+  config: config.telemetry,
+  log: logger,
+  bus,
+  onSample: (m) => service.reportMetrics(m),
+});
 logger.info('room service ready', {
   nats: config.nats.servers,
   storage: config.room.storage,
   rooms: service.size,
+  metrics: metrics.port === undefined ? 'off' : `:${metrics.port}/metrics`,
 });
 
 let stopping = false;
@@ -58,7 +78,9 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   logger.info('stopping', { signal });
   await service.stop();
+  await metrics.close();
   await bus.close();
+  await telemetry.shutdown();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -20,7 +20,8 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decode, encode } from '#shared/bus.js';
+import { decode, encode, traceHeaders } from '#shared/bus.js';
+import { SpanKind, withSpan } from '#shared/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room.events.js';
 import { ensureStream, roomEventsConfig, streamNames } from '#shared/streams.js';
 import { subjects } from '#shared/subjects.js';
@@ -125,11 +126,21 @@ export class JetStreamRoomLog implements RoomLog {
     const batch: RoomEventBatch = { v: 1, roomId, seq, events: [...events] };
     try {
       const data = encode(batch);
-      const ack = await this.js.publish(subjects.roomEvents(roomId), data, {
-        msgID: batchMsgId(roomId, seq, this.writer),
-        expect: { lastSubjectSequence: at.streamSeq, streamName: streamNames.roomEvents },
-        timeout: this.timeoutMs,
-      });
+      const ack = await withSpan(
+        'append ROOM_EVENTS',
+        { 'roomcast.room': roomId, 'roomcast.seq': seq },
+        () => {
+          // The trace continues into the log: whoever consumes the batch can link to it.
+          const headers = traceHeaders();
+          return this.js.publish(subjects.roomEvents(roomId), data, {
+            msgID: batchMsgId(roomId, seq, this.writer),
+            expect: { lastSubjectSequence: at.streamSeq, streamName: streamNames.roomEvents },
+            timeout: this.timeoutMs,
+            ...(headers === undefined ? {} : { headers }),
+          });
+        },
+        { kind: SpanKind.PRODUCER },
+      );
       // JetStream checks the message id before the fence: a "duplicate" is our own
       // retry only if the stored batch is this one.
       if (ack.duplicate) {

@@ -24,6 +24,8 @@ import type {
 } from '#shared/room.commands.js';
 import type { RoomEvent } from '#shared/room.events.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
+import type { Metrics } from '#shared/metrics.js';
+import { setSpanAttributes, withSpan } from '#shared/telemetry.js';
 import { RoomActor, stateHash, type Decision } from './room.actor.js';
 import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
 import { LogConflictError, type RoomLog } from './room.log.js';
@@ -170,6 +172,22 @@ export class RoomService {
     return this.rooms.size;
   }
 
+  /** Sets the room gauges from the rooms this replica holds (called before each metrics sample). */
+  reportMetrics(m: Metrics): void {
+    const byStatus = { preparing: 0, live: 0, ended: 0 };
+    const byRole = { publisher: 0, viewer: 0 };
+    const byKind = { peer: 0, stream: 0 };
+    for (const { actor } of this.rooms.values()) {
+      const s = actor.state;
+      byStatus[s.status]++;
+      for (const member of Object.values(s.members)) byRole[member.role]++;
+      if (s.publisher !== null) byKind[s.publisher.kind]++;
+    }
+    for (const [status, n] of Object.entries(byStatus)) m.rooms.set(n, { status });
+    for (const [role, n] of Object.entries(byRole)) m.members.set(n, { role });
+    for (const [kind, n] of Object.entries(byKind)) m.publishers.set(n, { kind });
+  }
+
   /** Read-only view of one room's state (tests, metrics). */
   stateOf(roomId: string): RoomState | undefined {
     return this.rooms.get(roomId)?.actor.state;
@@ -198,7 +216,11 @@ export class RoomService {
       await loaded;
       if (this.unloaded.has(partition))
         return fail(ErrorCode.UNAVAILABLE, 'this room is being loaded; try again');
-      return this.handle(roomId, cmd);
+      return withSpan(
+        `room ${cmd.type}`,
+        { 'roomcast.room': roomId, 'roomcast.command': cmd.type },
+        () => this.handle(roomId, cmd),
+      );
     }).then((reply) => {
       // Lost the partition meanwhile: stay silent, the new owner answers.
       if (this.leases.owns(partition)) this.o.bus.respond(msg, reply);
@@ -476,7 +498,18 @@ export class RoomService {
     command: Parameters<RoomActor['decide']>[0],
   ): Promise<Decision> {
     const at = { seq: entry.actor.state.seq, streamSeq: entry.streamSeq };
-    const d = entry.actor.decide(command);
+    const d = withSpan(
+      'room transition',
+      { 'roomcast.room': roomId, 'roomcast.command': command.type },
+      () => {
+        const decision = entry.actor.decide(command);
+        setSpanAttributes({
+          'roomcast.recorded': decision.recorded.map((e) => e.type).join(','),
+          ...(decision.refused ? { 'roomcast.refused': decision.refused.code } : {}),
+        });
+        return decision;
+      },
+    );
     if (d.recorded.length === 0) return d;
     try {
       entry.streamSeq = await this.o.log.append(roomId, d.recorded, at);

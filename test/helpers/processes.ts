@@ -45,7 +45,13 @@ export function spawnService(name: ServiceName, env: Record<string, string>): Ch
     {
       cwd: root,
       // Not the test's own environment: tap's NODE_OPTIONS and friends stay out.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      // METRICS_ENABLED off unless a test asks: parallel tests would fight over the fixed metrics ports.
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        METRICS_ENABLED: 'false',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -5,6 +5,7 @@ import t from 'tap';
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger } from '#shared/log.js';
+import { createMetrics } from '#shared/metrics.js';
 import { MemoryRoomLog } from '../room.log.js';
 import { RoomService, systemEnvironment } from '../room.service.js';
 import { startNats } from '../../../test/helpers/nats.js';
@@ -52,4 +53,62 @@ t.test('a member whose expiry timer fires early (by the wall clock) still times 
   await new Promise((r) => setTimeout(r, 150));
   t.equal(service.stateOf('r')?.members.p, undefined, 'the member timed out');
   t.equal(service.stateOf('r')?.publisher, null, 'and gave the publisher slot back');
+});
+
+t.test('room gauges: rooms by status, members by role, publishers by kind', async (t) => {
+  const nats = await startNats();
+  const logger = createLogger('test', 'error');
+  const bus = await Bus.connect({
+    servers: [nats.url],
+    name: 'svc',
+    requestTimeoutMs: 2000,
+    log: logger,
+  });
+  const service = new RoomService({
+    bus,
+    config: loadConfig({}).room,
+    log: new MemoryRoomLog(),
+    logger,
+  });
+  await service.start();
+  t.teardown(async () => {
+    await service.stop();
+    await bus.close();
+    await nats.stop();
+  });
+  const conn = (c: string) => ({ gateway: 'g', conn: c });
+  await service.handle('a', { type: 'create', userId: 'o', title: 't', isPrivate: false });
+  await service.handle('b', { type: 'create', userId: 'o', title: 't', isPrivate: false });
+  await service.handle('c', { type: 'create', userId: 'o', title: 't', isPrivate: false });
+  await service.handle('a', {
+    type: 'join',
+    peerId: 'p',
+    userId: 'o',
+    role: 'publisher',
+    perms: none,
+    ...conn('1'),
+  });
+  await service.handle('a', {
+    type: 'join',
+    peerId: 'v',
+    userId: 'x',
+    role: 'viewer',
+    perms: none,
+    ...conn('2'),
+  });
+  await service.handle('b', { type: 'set_status', status: 'live', userId: 'o', perms: none });
+  await service.handle('c', { type: 'set_status', status: 'ended', userId: 'o', perms: none });
+
+  const m = createMetrics();
+  service.reportMetrics(m);
+  const read = (name: string) =>
+    Object.fromEntries(
+      (m.snapshot().find((s) => s.spec.name === name)?.points ?? []).map((p) => [
+        Object.values(p.attrs).join(','),
+        p.value,
+      ]),
+    );
+  t.same(read('rooms'), { preparing: 1, live: 1, ended: 1 });
+  t.same(read('room_members'), { publisher: 1, viewer: 1 });
+  t.same(read('room_publishers'), { peer: 1, stream: 0 });
 });
