@@ -270,6 +270,13 @@ export const settings = {
       0,
       3_600_000,
     ),
+    maxTitleChars: int(
+      'ROOM_MAX_TITLE_CHARS',
+      200,
+      'Longest room title, in characters (checked by the REST API before the room service).',
+      1,
+      10_000,
+    ),
     defaultMaxViewers: int(
       'ROOM_DEFAULT_MAX_VIEWERS',
       100,
@@ -332,8 +339,63 @@ export const settings = {
   },
   // Section of the stream service (SRS hooks, reconcile, URLs).
   stream: {},
-  // Section of the room catalogue and its MongoDB projection.
-  catalog: {},
+  // The room catalogue (list queries) and event archive, projected from ROOM_EVENTS.
+  catalog: {
+    mongodbUri: str(
+      'MONGODB_URI',
+      undefined,
+      'MongoDB connection string. When set, the catalogue and the event archive live in MongoDB; otherwise in JetStream KV.',
+      { secret: true },
+    ),
+    mongodbDb: str('MONGODB_DB', 'roomcast', 'MongoDB database of the catalogue.'),
+    mongodbTimeoutMs: int(
+      'MONGODB_TIMEOUT_MS',
+      5000,
+      'How long the MongoDB driver looks for a server before an operation fails, in ms.',
+      100,
+      120_000,
+    ),
+    durable: str(
+      'CATALOG_DURABLE',
+      'catalog',
+      'Name of the projector durable consumer on ROOM_EVENTS; the store kind is appended (catalog-jetstream, catalog-mongodb).',
+    ),
+    maxInFlight: int(
+      'CATALOG_MAX_IN_FLIGHT',
+      256,
+      'Event batches the projector applies at once (different rooms in parallel, one room in order).',
+      1,
+      100_000,
+    ),
+    ackWaitMs: int(
+      'CATALOG_ACK_WAIT_MS',
+      30_000,
+      'Time a delivered batch may stay unacknowledged before JetStream redelivers it, in ms.',
+      1000,
+      3_600_000,
+    ),
+    retryDelayMs: int(
+      'CATALOG_RETRY_DELAY_MS',
+      1000,
+      'Delay before a batch that failed (store down, or an earlier batch of its room not yet applied) is redelivered, in ms.',
+      0,
+      3_600_000,
+    ),
+    pageSize: int(
+      'CATALOG_PAGE_SIZE',
+      20,
+      'Rooms per page of GET /api/rooms when no limit is given.',
+      1,
+      10_000,
+    ),
+    pageSizeMax: int(
+      'CATALOG_PAGE_SIZE_MAX',
+      100,
+      'Largest limit GET /api/rooms accepts; a larger one is refused with BAD_FRAME.',
+      1,
+      10_000,
+    ),
+  },
   alert: {
     evaluateIntervalMs: int(
       'ALERT_EVALUATE_INTERVAL_MS',
@@ -710,6 +772,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       `LOG_LEVEL=${JSON.stringify(config.log.level)}: expected debug, info, warn or error`,
     );
+  }
+  if (!/^[A-Za-z0-9_-]{1,48}$/.test(config.catalog.durable)) {
+    throw new ConfigError('CATALOG_DURABLE: letters, digits, _ and - only, at most 48');
+  }
+  if (config.catalog.pageSize > config.catalog.pageSizeMax) {
+    throw new ConfigError('CATALOG_PAGE_SIZE: must not exceed CATALOG_PAGE_SIZE_MAX');
   }
   if (config.auth.jwtSecret !== undefined && Buffer.byteLength(config.auth.jwtSecret) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET: at least 32 bytes');

@@ -34,8 +34,14 @@ const READY_TIMEOUT_MS = 30_000;
  * come). One that is not built (no dist/services/<name>/main.js) is skipped, so
  * a service lands here by existing.
  */
-const SERVICES = ['room', 'stream', 'alert', 'gateway'] as const;
-const entry = (name: string) => join(root, 'dist', 'services', name, 'main.js');
+const SERVICES = ['room', 'catalog', 'stream', 'alert', 'gateway'] as const;
+/** Services whose folder under services/ is not their name. */
+const folders: Partial<Record<(typeof SERVICES)[number], string>> = {
+  // The room catalogue (list queries; JetStream KV or MongoDB): its own process.
+  catalog: join('room', 'catalog'),
+};
+const entry = (name: (typeof SERVICES)[number]) =>
+  join(root, 'dist', 'services', folders[name] ?? name, 'main.js');
 const services = SERVICES.filter((name) => existsSync(entry(name)));
 const skipped = SERVICES.filter((name) => !services.includes(name));
 

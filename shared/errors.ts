@@ -58,6 +58,8 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   /** A bug on our side; the message is generic, the details are in the service log. */
   INTERNAL: 'INTERNAL',
+  /** The HTTP route exists, but not with this method (the `allow` header lists those it takes). */
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -95,6 +97,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorSpec>> = {
   UNAVAILABLE: { message: 'service unavailable, try again', httpStatus: 503 },
   NOT_FOUND: { message: 'not found', httpStatus: 404 },
   INTERNAL: { message: 'internal error', httpStatus: 500 },
+  METHOD_NOT_ALLOWED: { message: 'method not allowed', httpStatus: 405 },
 };
 
 /** The wire shape of an error, in frames, command replies and REST bodies. */

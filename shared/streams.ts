@@ -33,6 +33,10 @@ export const bucketNames = {
   roomLeases: 'room-leases',
   /** The alert service's saved state: rooms it watches and the alerts raised now. */
   alertState: 'alert-state',
+  /** The room catalogue: one record per room (`room.<id>`) and the projector's position (`meta.position`). */
+  catalog: 'catalog',
+  /** The catalogue's event archive: one event per key, `<roomId>.<seq>`. */
+  catalogEvents: 'catalog-events',
 } as const;
 
 /** ROOM_EVENTS: kept forever, file storage, two minutes of `Nats-Msg-Id` dedupe. */

@@ -51,6 +51,8 @@ export const subjects = {
   /** Core: a gateway's liveness beacon, so the room service can clean up after a dead gateway. */
   gatewayHeartbeat: (gatewayId: string): string => `gw.${gatewayId}.alive`,
   gatewayHeartbeatAll: 'gw.*.alive',
+  /** Request/reply: queries to the room catalogue (room lists, archived events); see catalog.ts. */
+  catalogQuery: 'catalog.query',
 } as const;
 
 /**

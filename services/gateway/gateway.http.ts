@@ -15,6 +15,7 @@ import type { Logger } from '#shared/log.js';
 import { registerAlertRoutes } from './gateway.alerts.routes.js';
 import type { Identity, Verify } from './gateway.auth.js';
 import { registerDemo } from './gateway.demo.js';
+import { registerRest } from './gateway.rest.js';
 
 /** What HTTP routes may use. */
 export interface HttpContext {
@@ -148,6 +149,7 @@ export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
   // Route groups register here, before the catch-all.
   registerDemo(app, ctx);
   registerAlertRoutes(app, ctx);
+  registerRest(app, ctx);
 
   app.any('/*', (res) => {
     sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });

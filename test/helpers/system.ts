@@ -15,7 +15,7 @@ import { mintToken } from '#shared/tokens.js';
 import { createVerifier } from '../../services/gateway/gateway.auth.js';
 import { Gateway } from '../../services/gateway/gateway.server.js';
 import { loadNativeUws } from '../../services/gateway/gateway.uws.js';
-import { MemoryRoomLog } from '../../services/room/room.log.js';
+import { MemoryRoomLog, type RoomLog } from '../../services/room/room.log.js';
 import { RoomService } from '../../services/room/room.service.js';
 import { Client } from './client.js';
 import { startNats, type NatsServer } from './nats.js';
@@ -132,6 +132,8 @@ export interface SystemOptions {
    * secret is ever logged. Without it only errors are printed.
    */
   logWrite?: (line: string) => void;
+  /** The room service's log (in memory by default). */
+  log?: (bus: Bus) => Promise<RoomLog>;
 }
 
 export async function startSystem(
@@ -160,7 +162,7 @@ export async function startSystem(
   const room = new RoomService({
     bus: roomBus,
     config: config.room,
-    log: new MemoryRoomLog(),
+    log: options.log === undefined ? new MemoryRoomLog() : await options.log(roomBus),
     logger,
   });
   await room.start();
