@@ -57,7 +57,6 @@ export interface RoomServiceOptions {
   env?: RoomEnvironment;
 }
 
-const MAX_TITLE = 200;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const leaveReasons: Partial<Record<RoomEvent['type'], LeaveReason>> = {
@@ -442,8 +441,9 @@ export class RoomService {
   ): Promise<AnyRoomReply> {
     if (this.rooms.has(roomId)) return fail(ErrorCode.ROOM_EXISTS);
     const maxViewers = cmd.maxViewers ?? this.o.config.defaultMaxViewers;
-    if (typeof cmd.title !== 'string' || cmd.title.length === 0 || cmd.title.length > MAX_TITLE) {
-      return fail(ErrorCode.BAD_FRAME, `title: 1 to ${MAX_TITLE} characters`);
+    const maxTitle = this.o.config.maxTitleChars;
+    if (typeof cmd.title !== 'string' || cmd.title.length === 0 || cmd.title.length > maxTitle) {
+      return fail(ErrorCode.BAD_FRAME, `title: 1 to ${maxTitle} characters`);
     }
     if (
       !Number.isInteger(maxViewers) ||
