@@ -26,7 +26,15 @@ import type { RoomEvent } from '#shared/room.events.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { RoomActor, type Decision } from './room.actor.js';
 import type { RoomLog } from './room.log.js';
-import { peersOf, toLiveRoom, type RoomState } from './room.state.js';
+import {
+  peersOf,
+  streamDeadlines,
+  streamPublisher,
+  toLiveRoom,
+  toStreamState,
+  type RoomState,
+} from './room.state.js';
+import { streamSyncKicks } from './room.stream.js';
 
 /** Sources of everything the machine must not make itself. */
 export interface RoomEnvironment {
@@ -94,6 +102,11 @@ function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroadcast |
     case 'publisher_released':
     case 'publisher_refused':
     case 'settings_changed':
+    case 'stream_confirmed':
+    case 'stream_stopped':
+    case 'publisher_gone':
+    case 'stream_viewer_joined':
+    case 'stream_viewer_left':
       return undefined;
   }
 }
@@ -286,6 +299,30 @@ export class RoomService {
         });
         return d.refused ? refusal(d) : { ok: true, seq: room.state.seq };
       }
+      // The stream service (SRS's side): decided in room.stream.ts. The absence of a
+      // stopped stream is timed with the member expiry timers.
+      case 'stream_publish':
+      case 'stream_confirm':
+      case 'stream_unpublish':
+      case 'stream_play':
+      case 'stream_stop':
+      case 'stream_sync': {
+        const kick = cmd.type === 'stream_sync' ? streamSyncKicks(room.state, cmd) : [];
+        const d = await this.commit(roomId, room, { ...cmd, at });
+        for (const deadline of streamDeadlines(room.state)) this.scheduleExpiry(roomId, deadline);
+        if (d.refused) return refusal(d);
+        if (cmd.type === 'stream_publish')
+          return {
+            ok: true,
+            userId: streamPublisher(room.state)?.userId ?? '',
+            seq: room.state.seq,
+          };
+        return cmd.type === 'stream_sync'
+          ? { ok: true, kick, seq: room.state.seq }
+          : { ok: true, seq: room.state.seq };
+      }
+      case 'stream_status':
+        return { ok: true, stream: toStreamState(room.state) };
       default:
         return fail(ErrorCode.BAD_FRAME, 'unknown command');
     }
