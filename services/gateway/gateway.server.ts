@@ -38,7 +38,7 @@ import { toAuthError, type Verify } from './gateway.auth.js';
 import { Conn, type WsData } from './gateway.conn.js';
 import { registerHttp, sendJson } from './gateway.http.js';
 import { Rooms } from './gateway.rooms.js';
-import type { Uws } from './gateway.uws.js';
+import type { Uws } from '#shared/uws.js';
 
 export interface GatewayOptions {
   config: Config;

@@ -4,17 +4,18 @@
  */
 import type { Test } from 'tap';
 import { loadConfig, type Config } from '#config/config.js';
-import { Bus } from '#shared/bus.js';
+import type { Bus } from '#shared/bus.js';
 import type { GrantsClaim } from '#shared/grants.js';
 import { createLogger } from '#shared/log.js';
 import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room.commands.js';
 import { subjects } from '#shared/subjects.js';
 import { mintToken } from '#shared/tokens.js';
-import { createVerifier } from '../../services/gateway/gateway.auth.js';
+import { createVerifier } from '#shared/auth.js';
 import { Gateway } from '../../services/gateway/gateway.server.js';
-import { loadNativeUws } from '../../services/gateway/gateway.uws.js';
+import { loadNativeUws } from '#shared/uws.js';
 import { MemoryRoomLog } from '../../services/room/room.log.js';
 import { RoomService } from '../../services/room/room.service.js';
+import { testBus } from './bus.js';
 import { Client } from './client.js';
 import { startNats, type NatsServer } from './nats.js';
 
@@ -60,13 +61,7 @@ export async function startSystem(t: Test, env: Record<string, string> = {}): Pr
   const nats = await startNats();
   const config = loadConfig(testEnv(nats.url, env));
   const logger = createLogger('test', 'error');
-  const connect = (name: string) =>
-    Bus.connect({
-      servers: config.nats.servers,
-      name,
-      requestTimeoutMs: config.nats.requestTimeoutMs,
-      log: logger,
-    });
+  const connect = (name: string) => testBus(config, name, logger);
   const [roomBus, gwBus, bus] = await Promise.all([
     connect('room'),
     connect('gateway'),
