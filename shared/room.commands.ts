@@ -98,7 +98,12 @@ export type StreamCommand =
       endAfterMs: number;
     }
   /** The room's side of its stream, for status answers and the stream service's checks. */
-  | { type: 'stream_status' };
+  | { type: 'stream_status' }
+  /**
+   * Applies whatever is due now (a stopped stream's "gone" and "end" deadlines,
+   * expired members): the stream service's backstop for the room service's timers.
+   */
+  | { type: 'stream_expire' };
 
 /**
  * The timing of a room's stream publisher (held in the room's state, answered by
@@ -115,6 +120,8 @@ export interface StreamTiming {
   /** …and the room ends at `endAt`, unless a publisher returns first. */
   endAt: number | null;
   gone: boolean;
+  /** The last stream publisher that stopped, and why. */
+  lastStop: { clientId: string; reason: StreamStopReason; at: number } | null;
 }
 
 /** What the room knows of its stream. */
@@ -173,14 +180,16 @@ export interface RoomReplies {
   set_status: { room: LiveRoom };
   kick: { seq: number };
   get: { room: LiveRoom; peers: PeerInfo[] };
-  stream_publish: { userId: string; seq: number };
-  stream_confirm: { seq: number };
-  stream_unpublish: { seq: number };
+  /** Publish, confirm, unpublish and sync answer with the room's stream side after the command. */
+  stream_publish: { userId: string; seq: number; stream: RoomStreamState };
+  stream_confirm: { seq: number; stream: RoomStreamState };
+  stream_unpublish: { seq: number; stream: RoomStreamState };
   stream_play: { seq: number };
   stream_stop: { seq: number };
   /** `kick`: SRS client ids the room did not admit; the stream service disconnects them. */
-  stream_sync: { kick: string[]; seq: number };
-  stream_status: { stream: RoomStreamState };
+  stream_sync: { kick: string[]; seq: number; stream: RoomStreamState };
+  stream_status: { seq: number; stream: RoomStreamState };
+  stream_expire: { seq: number; stream: RoomStreamState };
 }
 
 /** Any reply the room service sends. */

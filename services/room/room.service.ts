@@ -29,7 +29,6 @@ import type { RoomLog } from './room.log.js';
 import {
   peersOf,
   streamDeadlines,
-  streamPublisher,
   toLiveRoom,
   toStreamState,
   type RoomState,
@@ -306,23 +305,25 @@ export class RoomService {
       case 'stream_unpublish':
       case 'stream_play':
       case 'stream_stop':
-      case 'stream_sync': {
-        const kick = cmd.type === 'stream_sync' ? streamSyncKicks(room.state, cmd) : [];
-        const d = await this.commit(roomId, room, { ...cmd, at });
+      case 'stream_sync':
+      case 'stream_expire': {
+        const kick = cmd.type === 'stream_sync' ? streamSyncKicks(room.state, { ...cmd, at }) : [];
+        const d = await this.commit(
+          roomId,
+          room,
+          cmd.type === 'stream_expire' ? { type: 'expire', at } : { ...cmd, at },
+        );
         for (const deadline of streamDeadlines(room.state)) this.scheduleExpiry(roomId, deadline);
         if (d.refused) return refusal(d);
+        const seq = room.state.seq;
+        if (cmd.type === 'stream_play' || cmd.type === 'stream_stop') return { ok: true, seq };
+        const stream = toStreamState(room.state);
         if (cmd.type === 'stream_publish')
-          return {
-            ok: true,
-            userId: streamPublisher(room.state)?.userId ?? '',
-            seq: room.state.seq,
-          };
-        return cmd.type === 'stream_sync'
-          ? { ok: true, kick, seq: room.state.seq }
-          : { ok: true, seq: room.state.seq };
+          return { ok: true, userId: stream.publisher?.userId ?? '', seq, stream };
+        return { ok: true, kick, seq, stream };
       }
       case 'stream_status':
-        return { ok: true, stream: toStreamState(room.state) };
+        return { ok: true, seq: room.state.seq, stream: toStreamState(room.state) };
       default:
         return fail(ErrorCode.BAD_FRAME, 'unknown command');
     }

@@ -40,6 +40,7 @@ const noStream: StreamState = {
   goneAt: null,
   endAt: null,
   gone: false,
+  lastStop: null,
 };
 
 export interface RoomState {
@@ -193,11 +194,16 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
         ...s,
         stream: { ...publisherReturned(s.stream), confirmedAt: e.at, streamId: e.streamId },
       };
-    case 'stream_stopped':
+    case 'stream_stopped': {
+      const lastStop = { clientId: e.clientId, reason: e.reason, at: e.at };
       // Deadlines of an earlier absence stay when an unconfirmed grant is taken back.
       return e.goneAt === null
-        ? s
-        : { ...s, stream: { ...s.stream, goneAt: e.goneAt, endAt: e.endAt, gone: false } };
+        ? { ...s, stream: { ...s.stream, lastStop } }
+        : {
+            ...s,
+            stream: { ...s.stream, goneAt: e.goneAt, endAt: e.endAt, gone: false, lastStop },
+          };
+    }
     case 'publisher_gone':
       return { ...s, stream: { ...s.stream, gone: true } };
     case 'stream_viewer_joined': {

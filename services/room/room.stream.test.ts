@@ -291,8 +291,8 @@ t.test('reconcile: confirm, vanish, restart, kicks', async (t) => {
   room.decide(play('v2', { at: T0 + 100 }));
   t.same(
     streamSyncKicks(room.state, sync({ publisher: 'c1', viewers: ['v1', 'v2', 'ghost'] })),
-    ['ghost'],
-    'a player the room never admitted is kicked',
+    [],
+    'a player the room missed takes a free seat of a public room',
   );
   const d = room.decide(sync({ publisher: null, viewers: [] }));
   t.same(
@@ -327,6 +327,22 @@ t.test('reconcile: confirm, vanish, restart, kicks', async (t) => {
   t.match(r.recorded[1], { reason: 'srs_restarted' });
   t.match(r.recorded[2], { clientId: 'v1', reason: 'srs_restarted' });
   t.ok(restarted.state.streamViewers.v9, 'a young viewer of unknown SRS process waits');
+});
+
+t.test('reconcile: players the room did not count', async (t) => {
+  const pub = RoomActor.create(created({ maxViewers: 2 }));
+  pub.decide(play('v1'));
+  const cmd = sync({ viewers: ['v1', 'x1', 'x2'], at: T0 + 1 });
+  t.same(streamSyncKicks(pub.state, cmd), ['x2'], 'one free seat: x1 takes it, x2 is kicked');
+  const d = pub.decide(cmd);
+  t.same(types(d.recorded), ['stream_viewer_joined']);
+  t.match(d.recorded[0], { clientId: 'x1', userId: null, serviceId: 'svc1' });
+  t.equal(pub.state.viewers, 2);
+
+  const priv = RoomActor.create(created({ isPrivate: true, maxViewers: 5 }));
+  const pc = sync({ viewers: ['x1'], at: T0 + 1 });
+  t.same(streamSyncKicks(priv.state, pc), ['x1'], 'a private room admits nobody unchecked');
+  t.same(priv.decide(pc).recorded, []);
 });
 
 t.test('an ended room drops its stream side', async (t) => {

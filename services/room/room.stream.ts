@@ -22,7 +22,11 @@ interface Stamp {
 }
 
 /** Stream commands as the machine receives them: the wire command, stamped. */
-export type StreamMachineEvent = Exclude<StreamCommand, { type: 'stream_status' }> & Stamp;
+export type StreamMachineEvent = Exclude<
+  StreamCommand,
+  { type: 'stream_status' | 'stream_expire' }
+> &
+  Stamp;
 type Ev<T extends StreamMachineEvent['type']> = Extract<StreamMachineEvent, { type: T }>;
 type Refusal = { code: ErrorCode; message?: string } | null;
 
@@ -175,34 +179,52 @@ function judgeable(
   return entryAt < cutoff ? 'old' : 'young';
 }
 
-/** What a reconcile list changes in the room: releases, confirmations, viewers gone. */
-export function streamSyncEvents(s: RoomState, e: Ev<'stream_sync'>): RoomEvent[] {
+/**
+ * What a reconcile list changes in the room, and which SRS clients it carries that
+ * the room did not admit (the stream service kicks them):
+ * - the slot's holder: confirmed when SRS shows it publishing; released when SRS no
+ *   longer carries it and the list is not older than the grant;
+ * - a publisher other than the holder: kicked (that is how a second encoder that got
+ *   past the hooks is stopped);
+ * - players the room counts but SRS no longer carries (a lost on_stop): seat freed;
+ * - players SRS carries but the room does not count (the room missed them, e.g. a
+ *   list read while they came and went): in a public room they take a free seat;
+ *   without a free seat, or in a private room (their token cannot be checked again),
+ *   they are kicked.
+ */
+export function streamSyncPlan(
+  s: RoomState,
+  e: Ev<'stream_sync'>,
+): { events: RoomEvent[]; kick: string[] } {
   const cutoff = e.at - e.listAgeMs;
   const timing = { at: e.at, graceMs: e.graceMs, endAfterMs: e.endAfterMs };
-  const out: RoomEvent[] = [];
+  const events: RoomEvent[] = [];
+  const kick: string[] = [];
   const p = streamPublisher(s);
-  if (p !== undefined) {
-    if (e.publisher === p.clientId) {
-      out.push(...streamConfirmEvents(s, p.clientId, e.streamId, e.at));
-    } else {
-      const age = judgeable(s.stream.grantedAt ?? e.at, p.serviceId, e.serviceId, cutoff);
-      if (age !== 'young') {
-        const reason: StreamStopReason =
-          age === 'restarted'
-            ? 'srs_restarted'
-            : s.stream.confirmedAt === null
-              ? 'unconfirmed'
-              : 'vanished';
-        out.push(...streamReleaseEvents(s, p.clientId, reason, timing));
-      }
+  if (p !== undefined && e.publisher === p.clientId) {
+    events.push(...streamConfirmEvents(s, p.clientId, e.streamId, e.at));
+  } else if (p !== undefined) {
+    const age = judgeable(s.stream.grantedAt ?? e.at, p.serviceId, e.serviceId, cutoff);
+    if (age !== 'young') {
+      const reason: StreamStopReason =
+        age === 'restarted'
+          ? 'srs_restarted'
+          : s.stream.confirmedAt === null
+            ? 'unconfirmed'
+            : 'vanished';
+      events.push(...streamReleaseEvents(s, p.clientId, reason, timing));
     }
   }
+  if (e.publisher !== null && p?.clientId !== e.publisher) kick.push(e.publisher);
+
   const carried = new Set(e.viewers);
+  let seats = s.viewers;
   for (const v of Object.values(s.streamViewers)) {
     if (carried.has(v.clientId)) continue;
     const age = judgeable(v.at, v.serviceId, e.serviceId, cutoff);
     if (age === 'young') continue;
-    out.push({
+    seats--;
+    events.push({
       type: 'stream_viewer_left',
       v: 1,
       at: e.at,
@@ -210,21 +232,28 @@ export function streamSyncEvents(s: RoomState, e: Ev<'stream_sync'>): RoomEvent[
       reason: age === 'restarted' ? 'srs_restarted' : 'vanished',
     });
   }
-  return out;
+  for (const clientId of new Set(e.viewers)) {
+    if (s.streamViewers[clientId] !== undefined) continue;
+    if (s.settings.isPrivate || seats >= s.settings.maxViewers) {
+      kick.push(clientId);
+      continue;
+    }
+    seats++;
+    events.push({
+      type: 'stream_viewer_joined',
+      v: 1,
+      at: e.at,
+      clientId,
+      userId: null,
+      serviceId: e.serviceId,
+    });
+  }
+  return { events, kick };
 }
 
-/**
- * SRS clients of this room's stream that the room never admitted: a publisher other
- * than the slot's holder, players without a seat. The stream service kicks them.
- */
-export function streamSyncKicks(
-  s: RoomState,
-  e: Pick<Ev<'stream_sync'>, 'publisher' | 'viewers'>,
-): string[] {
-  const kick: string[] = [];
-  if (e.publisher !== null && !holdsSlot(s, e.publisher)) kick.push(e.publisher);
-  for (const id of e.viewers) if (s.streamViewers[id] === undefined) kick.push(id);
-  return kick;
+/** The SRS clients of this room's stream that the room did not admit. */
+export function streamSyncKicks(s: RoomState, e: Ev<'stream_sync'>): string[] {
+  return streamSyncPlan(s, e).kick;
 }
 
 /** Events due at `at` for a stream that stopped and did not come back. */
@@ -253,7 +282,7 @@ export function streamEvents(s: RoomState, e: StreamMachineEvent): RoomEvent[] {
     case 'stream_stop':
       return streamStopEvents(s, e);
     case 'stream_sync':
-      return streamSyncEvents(s, e);
+      return streamSyncPlan(s, e).events;
   }
 }
 
