@@ -13,6 +13,7 @@ import type { Bus } from '#shared/bus.js';
 import { ErrorCode, RoomcastError, errorBody, errorTable, type ErrorBody } from '#shared/errors.js';
 import type { Logger } from '#shared/log.js';
 import type { Identity, Verify } from './gateway.auth.js';
+import { registerStreamRoutes } from './gateway.stream.routes.js';
 
 /** What HTTP routes may use. */
 export interface HttpContext {
@@ -144,6 +145,7 @@ export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
   });
 
   // Route groups register here, before the catch-all.
+  registerStreamRoutes(app, ctx);
 
   app.any('/*', (res) => {
     sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });
