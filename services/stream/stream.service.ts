@@ -161,11 +161,12 @@ export class StreamService {
     if (first === 'late') {
       ctx.late = true;
       this.stats.timedOut++;
-      this.takeBack(hook);
       answer = deny(ErrorCode.UNAVAILABLE, 'the room service did not answer in time');
     } else {
       answer = first;
     }
+    // Unavailable means "unknown": the room may still grant what SRS was told is denied.
+    if (answer.code === ErrorCode.UNAVAILABLE) this.takeBack(hook);
     if (hook.action === HookAction.onUnpublish || hook.action === HookAction.onStop) answer = allow;
     if (answer.allow) this.stats.allowed++;
     else this.stats.denied++;
@@ -380,9 +381,16 @@ export class StreamService {
 
   private async confirmLoop(roomId: string, hook: SrsHook, signal: AbortSignal): Promise<void> {
     const until = this.now() + this.cfg.confirmTimeoutMs;
+    let answered = false;
     while (this.now() < until) {
       await sleep(this.cfg.confirmIntervalMs, undefined, { signal });
-      const stream = await this.carrying(roomId, hook).catch(() => undefined);
+      let stream: SrsStream | undefined;
+      try {
+        stream = await this.carrying(roomId, hook);
+        answered = true;
+      } catch {
+        continue;
+      }
       if (signal.aborted) return;
       if (stream !== undefined) {
         const reply = await this.command(roomId, {
@@ -394,7 +402,11 @@ export class StreamService {
         return;
       }
     }
-    if (!signal.aborted) await this.release(roomId, hook.clientId, 'unconfirmed');
+    if (signal.aborted) return;
+    // Released only when SRS said "not this one"; if its API never answered, the
+    // reconcile rounds confirm or release the grant once it is back.
+    if (answered) await this.release(roomId, hook.clientId, 'unconfirmed');
+    else this.watch(roomId);
   }
 
   /** The SRS stream when it shows `hook`'s client as its active publisher. */

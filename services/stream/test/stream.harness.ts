@@ -64,6 +64,8 @@ export interface StreamSystem {
   ): Promise<LiveRoom & { streamKey: string }>;
   command<T = object>(roomId: string, cmd: RoomCommand): Promise<RoomReply<T>>;
   state(roomId: string): RoomState | undefined;
+  /** The SRS client id holding the room's publisher slot, if a stream holds it. */
+  holder(roomId: string): string | null;
   /** The room's recorded events (its log), by type. */
   events(roomId: string): RoomEvent[];
   types(roomId: string): string[];
@@ -182,6 +184,10 @@ export async function startStreamSystem(
     events,
     types: (roomId) => events(roomId).map((e) => e.type),
     state: (roomId) => room.stateOf(roomId),
+    holder: (roomId) => {
+      const p = room.stateOf(roomId)?.publisher;
+      return p?.kind === 'stream' ? p.clientId : null;
+    },
     async createRoom(roomId, o = {}) {
       const reply = await command<{ room: LiveRoom }>(roomId, {
         type: 'create',
