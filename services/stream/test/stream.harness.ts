@@ -17,6 +17,7 @@ import type { StreamMetric } from '#shared/stream.protocol.js';
 import { subjects } from '#shared/subjects.js';
 import { mintToken } from '#shared/tokens.js';
 import { loadNativeUws } from '#shared/uws.js';
+import { Gateway } from '../../gateway/gateway.server.js';
 import { MemoryRoomLog } from '../../room/room.log.js';
 import { RoomService } from '../../room/room.service.js';
 import type { RoomState } from '../../room/room.state.js';
@@ -58,6 +59,8 @@ export interface StreamSystem {
   metrics: StreamMetric[];
   /** Hook base URLs: with the secret, and without it (address-checked). */
   hookBase: { secret: string; plain: string };
+  /** The gateway's HTTP base URL, when started with `gateway: true`. */
+  gatewayUrl: string;
   createRoom(
     roomId: string,
     options?: { owner?: string; isPrivate?: boolean; maxViewers?: number },
@@ -84,6 +87,8 @@ export interface StreamSystemOptions {
   plainHooks?: boolean;
   /** Source address of the stand-in's hooks. */
   hookLocalAddress?: string;
+  /** Also run a gateway (for the REST routes). */
+  gateway?: boolean;
 }
 
 export async function startStreamSystem(
@@ -103,6 +108,8 @@ export async function startStreamSystem(
     NATS_URL: nats.url,
     AUTH_JWT_SECRET: TEST_SECRET,
     LOG_LEVEL: 'error',
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: '0',
     STREAM_HOST: '127.0.0.1',
     STREAM_PORT: '0',
     STREAM_HOOK_SECRET: HOOK_SECRET,
@@ -119,9 +126,10 @@ export async function startStreamSystem(
   });
   const logger = createLogger('test', 'error');
   const connect = (name: string) => testBus(config, name, logger);
-  const [roomBus, streamBus, bus] = await Promise.all([
+  const [roomBus, streamBus, gatewayBus, bus] = await Promise.all([
     connect('room'),
     connect('stream'),
+    connect('gateway'),
     connect('test'),
   ]);
   const log = new SlowLog();
@@ -152,6 +160,17 @@ export async function startStreamSystem(
     plain: `http://127.0.0.1:${port}/api/srs/hooks`,
   };
   srs.hookBase = options.plainHooks === true ? hookBase.plain : hookBase.secret;
+  let gateway: Gateway | undefined;
+  if (options.gateway === true) {
+    gateway = new Gateway({
+      config,
+      bus: gatewayBus,
+      log: logger,
+      verify: createVerifier(config.auth),
+      uws: loadNativeUws(),
+    });
+    await gateway.listen();
+  }
   const metrics: StreamMetric[] = [];
   bus.subscribe(subjects.metric('stream', '>'), (msg) => {
     metrics.push(JSON.parse(new TextDecoder().decode(msg.data)) as StreamMetric);
@@ -159,11 +178,12 @@ export async function startStreamSystem(
   await bus.flush();
   t.teardown(async () => {
     log.delayMs = 0;
+    await gateway?.close();
     hooks.close();
     await srs.stop();
     await stream.stop();
     await room.stop();
-    await Promise.all([roomBus.close(), streamBus.close(), bus.close()]);
+    await Promise.all([roomBus.close(), streamBus.close(), gatewayBus.close(), bus.close()]);
     await nats.stop();
   });
   const command: StreamSystem['command'] = (roomId, cmd) =>
@@ -180,6 +200,7 @@ export async function startStreamSystem(
     bus,
     metrics,
     hookBase,
+    gatewayUrl: `http://127.0.0.1:${gateway?.port ?? 0}`,
     command,
     events,
     types: (roomId) => events(roomId).map((e) => e.type),
