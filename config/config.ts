@@ -479,6 +479,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'STREAM_HOOK_SECRET: 16 to 128 letters, digits, _ or - (it sits in a URL)',
     );
   }
+  if (hookSecret === 'CHANGE_ME_HOOK_SECRET') {
+    throw new ConfigError('STREAM_HOOK_SECRET: still the placeholder of srs/srs.conf');
+  }
   for (const key of ['srsApiUrl', 'publicRtmpUrl', 'publicHttpUrl', 'publicRtcUrl'] as const) {
     if (!URL.canParse(config.stream[key]))
       throw new ConfigError(`${settings.stream[key].env}: not a URL`);
