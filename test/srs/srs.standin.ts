@@ -275,6 +275,12 @@ export class SrsStandIn {
     return null;
   }
 
+  /** The SRS stream id (`id` in /api/v1/streams) of stream `name`, if SRS has it. */
+  streamIdOf(name: string): string | null {
+    for (const s of this.streams.values()) if (s.name === name) return s.id;
+    return null;
+  }
+
   /** Hooks of `action` posted so far. */
   hooksOf(action: Action): HookRecord[] {
     return this.hooks.filter((h) => h.action === action);
@@ -321,6 +327,30 @@ export class SrsStandIn {
       return { ok: false, clientId: c.id, error: verdict.error };
     }
     return { ok: true, clientId: c.id };
+  }
+
+  /**
+   * Adds a client without asking any hook (as SRS with hooks off would): for a load
+   * generator that posts the hooks itself and only needs the API to agree.
+   */
+  register(name: string, clientId: string, type: ClientType, streamId = `vid-${name}`): void {
+    let stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      stream = { id: streamId, name, app: this.app, publisher: null, since: Date.now() };
+      this.streams.set(streamId, stream);
+    }
+    const publish = type === 'fmle-publish' || type === 'rtc-publish';
+    this.clients.set(clientId, {
+      id: clientId,
+      streamId,
+      name,
+      type,
+      publish,
+      param: '',
+      tcUrl: `rtmp://127.0.0.1:1935/${this.app}`,
+      since: Date.now(),
+    });
+    if (publish) stream.publisher = clientId;
   }
 
   /** The client disconnects: on_unpublish for a publisher, on_stop for a player. */
