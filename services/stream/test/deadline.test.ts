@@ -104,12 +104,12 @@ t.test('NATS itself stalls (nats-server paused): denied in time', async (t) => {
     env: { STREAM_HOOK_DEADLINE_MS: String(DEADLINE_MS) },
   });
   const room = await sys.createRoom('r1');
-  sys.nats.process.kill('SIGSTOP');
+  await sys.pauseNats();
   let pub;
   try {
     pub = await sys.srs.publish('r1', `?key=${room.streamKey}`);
   } finally {
-    sys.nats.process.kill('SIGCONT');
+    sys.resumeNats();
   }
   t.same([pub.ok, pub.error], [false, SrsError.hookCode], 'our deny, within the deadline');
   t.match(JSON.parse(sys.srs.hooksOf('on_publish')[0]?.reply ?? ''), { error: 'UNAVAILABLE' });

@@ -5,6 +5,7 @@
  * Reconcile rounds run only when the test calls `stream.reconcile()`.
  */
 import type { Test } from 'tap';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, type Config } from '#config/config.js';
 import { createVerifier } from '#shared/auth.js';
@@ -76,6 +77,9 @@ export interface StreamSystem {
   token(sub: string, grants?: GrantsClaim, ttlS?: number): Promise<string>;
   /** Waits until `pred` holds, polling; fails the test with `what` if it never does. */
   until(what: string, pred: () => boolean, timeoutMs?: number): Promise<void>;
+  /** Pauses nats-server (SIGSTOP) and returns once the kernel shows it stopped. */
+  pauseNats(): Promise<void>;
+  resumeNats(): void;
 }
 
 export interface StreamSystemOptions {
@@ -135,6 +139,8 @@ export async function startStreamSystem(
   const log = new SlowLog();
   const room = new RoomService({ bus: roomBus, config: config.room, log, logger });
   room.start();
+  // The server must hold the subscriptions before anyone sends to them.
+  await roomBus.flush();
   const stream = new StreamService({
     bus: streamBus,
     config: config.stream,
@@ -155,6 +161,7 @@ export async function startStreamSystem(
   });
   const port = await hooks.listen();
   stream.start();
+  await streamBus.flush();
   const hookBase = {
     secret: `http://127.0.0.1:${port}/api/srs/hooks/${HOOK_SECRET}`,
     plain: `http://127.0.0.1:${port}/api/srs/hooks`,
@@ -188,6 +195,13 @@ export async function startStreamSystem(
   });
   const command: StreamSystem['command'] = (roomId, cmd) =>
     bus.request(subjects.roomCommand(roomId), cmd);
+  const until: StreamSystem['until'] = async (what, pred, timeoutMs = 5000) => {
+    const end = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+      await sleep(10);
+    }
+  };
   const events = (roomId: string) => log.logs.get(roomId) ?? [];
   return {
     nats,
@@ -229,12 +243,15 @@ export async function startStreamSystem(
         ...(grants === undefined ? {} : { grants }),
         ...(ttlS === undefined ? {} : { ttlS }),
       }),
-    async until(what, pred, timeoutMs = 5000) {
-      const end = Date.now() + timeoutMs;
-      while (!pred()) {
-        if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-        await sleep(10);
-      }
+    async pauseNats() {
+      const pid = nats.process.pid;
+      nats.process.kill('SIGSTOP');
+      const state = () => readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.[0];
+      await until('nats-server stopped', () => state() === 'T');
     },
+    resumeNats() {
+      nats.process.kill('SIGCONT');
+    },
+    until,
   };
 }
