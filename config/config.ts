@@ -320,6 +320,13 @@ export const settings = {
       10,
       3_600_000,
     ),
+    reconcileConcurrency: int(
+      'STREAM_RECONCILE_CONCURRENCY',
+      32,
+      'Rooms synced at once in a reconcile round (commands in flight to the room service).',
+      1,
+      10_000,
+    ),
     reconcileMinAgeMs: int(
       'STREAM_RECONCILE_MIN_AGE_MS',
       2000,

@@ -26,14 +26,8 @@ import type { RoomEvent } from '#shared/room.events.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { RoomActor, type Decision } from './room.actor.js';
 import type { RoomLog } from './room.log.js';
-import {
-  peersOf,
-  streamDeadlines,
-  toLiveRoom,
-  toStreamState,
-  type RoomState,
-} from './room.state.js';
-import { streamSyncKicks } from './room.stream.js';
+import { peersOf, toLiveRoom, type RoomState } from './room.state.js';
+import { streamCommand, streamDeadlines, streamReply } from './room.stream.js';
 
 /** Sources of everything the machine must not make itself. */
 export interface RoomEnvironment {
@@ -307,23 +301,13 @@ export class RoomService {
       case 'stream_stop':
       case 'stream_sync':
       case 'stream_expire': {
-        const kick = cmd.type === 'stream_sync' ? streamSyncKicks(room.state, { ...cmd, at }) : [];
-        const d = await this.commit(
-          roomId,
-          room,
-          cmd.type === 'stream_expire' ? { type: 'expire', at } : { ...cmd, at },
-        );
+        const { event, kick } = streamCommand(room.state, cmd, at);
+        const d = await this.commit(roomId, room, event);
         for (const deadline of streamDeadlines(room.state)) this.scheduleExpiry(roomId, deadline);
-        if (d.refused) return refusal(d);
-        const seq = room.state.seq;
-        if (cmd.type === 'stream_play' || cmd.type === 'stream_stop') return { ok: true, seq };
-        const stream = toStreamState(room.state);
-        if (cmd.type === 'stream_publish')
-          return { ok: true, userId: stream.publisher?.userId ?? '', seq, stream };
-        return { ok: true, kick, seq, stream };
+        return d.refused ? refusal(d) : streamReply(room.state, cmd, kick);
       }
       case 'stream_status':
-        return { ok: true, seq: room.state.seq, stream: toStreamState(room.state) };
+        return streamReply(room.state, cmd, []);
       default:
         return fail(ErrorCode.BAD_FRAME, 'unknown command');
     }

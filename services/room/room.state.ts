@@ -4,7 +4,7 @@
  * wrote it.
  */
 import type { PeerInfo, Role, RoomStatus } from '#shared/protocol.js';
-import type { LiveRoom, RoomStreamState, StreamTiming } from '#shared/room.commands.js';
+import type { LiveRoom, StreamTiming } from '#shared/room.commands.js';
 import type { PublisherRef, RoomEvent, RoomEventOf, RoomSettings } from '#shared/room.events.js';
 
 export interface Member {
@@ -226,39 +226,6 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
       if (s.streamViewers[e.clientId] === undefined) return s;
       return { ...s, streamViewers: without(s.streamViewers, e.clientId), viewers: s.viewers - 1 };
   }
-}
-
-/** The stream publisher holding the slot, if a stream holds it. */
-export function streamPublisher(
-  s: RoomState,
-): Extract<PublisherRef, { kind: 'stream' }> | undefined {
-  return s.publisher?.kind === 'stream' ? s.publisher : undefined;
-}
-
-/** Deadlines of the stream's absence still to come: the room service arms a timer for each. */
-export function streamDeadlines(s: RoomState): number[] {
-  const out: number[] = [];
-  if (s.stream.goneAt !== null && !s.stream.gone) out.push(s.stream.goneAt);
-  if (s.stream.endAt !== null) out.push(s.stream.endAt);
-  return out;
-}
-
-/** The room's stream side as `stream_status` answers it. */
-export function toStreamState(s: RoomState): RoomStreamState {
-  const p = streamPublisher(s);
-  return {
-    status: s.status,
-    isPrivate: s.settings.isPrivate,
-    publisher:
-      p === undefined
-        ? null
-        : { clientId: p.clientId, userId: p.userId, serviceId: p.serviceId ?? null },
-    peerPublishing: s.publisher?.kind === 'peer',
-    ...s.stream,
-    streamViewers: Object.keys(s.streamViewers).length,
-    viewers: s.viewers,
-    maxViewers: s.settings.maxViewers,
-  };
 }
 
 /** Members as other peers see them, in join order. */

@@ -2,8 +2,12 @@ import t from 'tap';
 import { T0, created, join, none } from './test/fixtures.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
 import { RoomActor } from './room.actor.js';
-import { streamDeadlines, toStreamState } from './room.state.js';
-import { streamSyncKicks, type StreamMachineEvent } from './room.stream.js';
+import {
+  streamDeadlines,
+  streamSyncKicks,
+  toStreamState,
+  type StreamMachineEvent,
+} from './room.stream.js';
 
 const GRACE = 1000;
 const END = 5000;

@@ -14,7 +14,10 @@ import type { RoomPerms } from '#shared/grants.js';
 import type { RoomStatus } from '#shared/protocol.js';
 import type { StreamCommand } from '#shared/room.commands.js';
 import type { RoomEvent, StreamStopReason } from '#shared/room.events.js';
-import { streamPublisher, type RoomState } from './room.state.js';
+import type { AnyRoomReply, RoomStreamState } from '#shared/room.commands.js';
+import type { PublisherRef } from '#shared/room.events.js';
+import type { RoomMachineEvent } from './room.machine.js';
+import type { RoomState } from './room.state.js';
 
 interface Stamp {
   /** When the room service received the command, ms since the epoch. */
@@ -296,4 +299,62 @@ export function streamRefusal(s: RoomState, e: StreamMachineEvent): Refusal {
 /** True when `events` move the room to `status`. */
 export function reaches(events: readonly RoomEvent[], status: RoomStatus): boolean {
   return events.some((e) => e.type === 'status_changed' && e.to === status);
+}
+
+/** The stream publisher holding the slot, if a stream holds it. */
+export function streamPublisher(
+  s: RoomState,
+): Extract<PublisherRef, { kind: 'stream' }> | undefined {
+  return s.publisher?.kind === 'stream' ? s.publisher : undefined;
+}
+
+/** Deadlines of the stream's absence still to come: the room service arms a timer for each. */
+export function streamDeadlines(s: RoomState): number[] {
+  const out: number[] = [];
+  if (s.stream.goneAt !== null && !s.stream.gone) out.push(s.stream.goneAt);
+  if (s.stream.endAt !== null) out.push(s.stream.endAt);
+  return out;
+}
+
+/** The room's stream side as `stream_status` answers it. */
+export function toStreamState(s: RoomState): RoomStreamState {
+  const p = streamPublisher(s);
+  return {
+    status: s.status,
+    isPrivate: s.settings.isPrivate,
+    publisher:
+      p === undefined
+        ? null
+        : { clientId: p.clientId, userId: p.userId, serviceId: p.serviceId ?? null },
+    peerPublishing: s.publisher?.kind === 'peer',
+    ...s.stream,
+    streamViewers: Object.keys(s.streamViewers).length,
+    viewers: s.viewers,
+    maxViewers: s.settings.maxViewers,
+  };
+}
+
+/**
+ * The room service's side of a stream command: the machine event it becomes (stamped
+ * with `at`), and, for a sync, the clients to kick (judged on the state before it).
+ */
+export function streamCommand(
+  s: RoomState,
+  cmd: Exclude<StreamCommand, { type: 'stream_status' }>,
+  at: number,
+): { event: Exclude<RoomMachineEvent, { type: 'replay' }>; kick: string[] } {
+  if (cmd.type === 'stream_expire') return { event: { type: 'expire', at }, kick: [] };
+  const event = { ...cmd, at };
+  return { event, kick: event.type === 'stream_sync' ? streamSyncPlan(s, event).kick : [] };
+}
+
+/** The reply to an accepted stream command (see RoomReplies in shared/room.commands.ts). */
+export function streamReply(s: RoomState, cmd: StreamCommand, kick: string[]): AnyRoomReply {
+  const seq = s.seq;
+  if (cmd.type === 'stream_play' || cmd.type === 'stream_stop') return { ok: true, seq };
+  const stream = toStreamState(s);
+  if (cmd.type === 'stream_publish')
+    return { ok: true, userId: stream.publisher?.userId ?? '', seq, stream };
+  if (cmd.type === 'stream_sync') return { ok: true, kick, seq, stream };
+  return { ok: true, seq, stream };
 }

@@ -51,8 +51,6 @@ export interface StreamServiceOptions {
 }
 
 const noPerms: RoomPerms = { publish: false, view: false, admin: false };
-/** Rooms synced at once in a reconcile round: enough to hide NATS latency, few enough to stay gentle. */
-const SYNC_CONCURRENCY = 32;
 
 type StreamReply<T extends keyof RoomReplies> = RoomReply<RoomReplies[T]>;
 type Command<T extends StreamCommand['type']> = Extract<StreamCommand, { type: T }>;
@@ -484,10 +482,11 @@ export class StreamService {
     for (const id of foreign) await this.kick('(foreign app)', id, 'unknown_room');
     const listAgeMs = this.now() - started + this.cfg.reconcileMinAgeMs;
     const rooms = [...new Set([...byRoom.keys(), ...this.watched.keys()])];
-    for (let i = 0; i < rooms.length && !this.stopped; i += SYNC_CONCURRENCY) {
+    const step = this.cfg.reconcileConcurrency;
+    for (let i = 0; i < rooms.length && !this.stopped; i += step) {
       await Promise.all(
         rooms
-          .slice(i, i + SYNC_CONCURRENCY)
+          .slice(i, i + step)
           .map((roomId) =>
             this.sync(roomId, byRoom.get(roomId) ?? nothingCarried, listAgeMs, lists.service),
           ),
