@@ -74,6 +74,11 @@ export interface RoundResult {
   failed: number;
   /** CPU used per process during the round, in % of one core. */
   cpuPercent: { stream: number; room: number; nats: number; loader: number };
+  /**
+   * CPU the rest of the machine used meanwhile (other users of a shared machine, and
+   * the SRS stand-in), in % of one core: the noise in this round's figures.
+   */
+  othersPercent: number;
 }
 
 export interface HookBenchResult {
@@ -114,6 +119,14 @@ const median = (xs: number[]) => {
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
 };
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - (v[3] ?? 0) - (v[4] ?? 0)) / 100;
+}
 
 /** CPU seconds a process has used (all threads), from /proc. */
 function cpuSeconds(pid: number | undefined): number {
@@ -497,10 +510,18 @@ export async function run(options: HookBenchOptions = {}): Promise<HookBenchResu
         room: cpuSeconds(pids.room),
         nats: cpuSeconds(pids.nats),
         loader: process.cpuUsage(),
+        machine: machineBusySeconds(),
       };
       const r = await openLoop(client, work, rate, durationS);
       const pct = (s: number) => Math.round((s / r.elapsedS) * 1000) / 10;
       const loader = process.cpuUsage(before.loader);
+      const used = {
+        stream: cpuSeconds(pids.stream) - before.stream,
+        room: cpuSeconds(pids.room) - before.room,
+        nats: cpuSeconds(pids.nats) - before.nats,
+        loader: (loader.user + loader.system) / 1e6,
+      };
+      const ours = used.stream + used.room + used.nats + used.loader;
       rounds.push({
         offeredPerS: rate,
         answeredPerS: r.answered / r.elapsedS,
@@ -509,16 +530,18 @@ export async function run(options: HookBenchOptions = {}): Promise<HookBenchResu
         denied: r.denied,
         failed: r.failed,
         cpuPercent: {
-          stream: pct(cpuSeconds(pids.stream) - before.stream),
-          room: pct(cpuSeconds(pids.room) - before.room),
-          nats: pct(cpuSeconds(pids.nats) - before.nats),
-          loader: pct((loader.user + loader.system) / 1e6),
+          stream: pct(used.stream),
+          room: pct(used.room),
+          nats: pct(used.nats),
+          loader: pct(used.loader),
         },
+        othersPercent: pct(Math.max(0, machineBusySeconds() - before.machine - ours)),
       });
       const last = rounds.at(-1)!;
       log(
         `  ${last.answeredPerS.toFixed(0)} answers/s, p50 ${last.latencyMs.p50.toFixed(2)} ms, ` +
-          `p99 ${last.latencyMs.p99.toFixed(2)} ms, max ${last.latencyMs.max.toFixed(1)} ms`,
+          `p99 ${last.latencyMs.p99.toFixed(2)} ms, max ${last.latencyMs.max.toFixed(1)} ms ` +
+          `(others on the machine: ${last.othersPercent.toFixed(0)}% of a core)`,
       );
     }
     let saturation: HookBenchResult['saturation'] = null;
@@ -569,6 +592,7 @@ export function section(r: HookBenchResult) {
           'denied',
           'failed',
           'CPU % stream / room / nats / loader',
+          'CPU % others',
         ],
         rows: r.rounds.map((x, i) => [
           String(i + 1),
@@ -580,6 +604,7 @@ export function section(r: HookBenchResult) {
           String(x.denied),
           String(x.failed),
           `${f(x.cpuPercent.stream)} / ${f(x.cpuPercent.room)} / ${f(x.cpuPercent.nats)} / ${f(x.cpuPercent.loader)}`,
+          f(x.othersPercent),
         ]),
       },
       ...(r.saturation === null

@@ -183,9 +183,19 @@ const isStreamEvent = (e: RoomMachineEvent): e is StreamMachineEvent =>
 
 /** A stream command's events, or the expiry's: the two kinds of event that can move the status. */
 function decidedEvents(s: RoomState, e: RoomMachineEvent): RoomEvent[] {
-  if (e.type === 'expire') return expiredEvents(s, e.at);
-  return isStreamEvent(e) ? streamEvents(s, e) : [];
+  // The guards and the action of one transition ask with the same state and event:
+  // decide once. (Pure: the result is a function of the two objects.)
+  if (last.s === s && last.e === e) return last.out;
+  const out =
+    e.type === 'expire' ? expiredEvents(s, e.at) : isStreamEvent(e) ? streamEvents(s, e) : [];
+  last = { s, e, out };
+  return out;
 }
+let last: { s: RoomState | null; e: RoomMachineEvent | null; out: RoomEvent[] } = {
+  s: null,
+  e: null,
+  out: [],
+};
 
 interface Args {
   context: RoomState;

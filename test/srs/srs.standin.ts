@@ -108,6 +108,23 @@ export interface Faults {
   apiHttp500: boolean;
 }
 
+/** A map that counts its changes (so sorted copies of it can be cached). */
+class Versioned<V> extends Map<string, V> {
+  version = 0;
+  override set(key: string, value: V): this {
+    this.version++;
+    return super.set(key, value);
+  }
+  override delete(key: string): boolean {
+    this.version++;
+    return super.delete(key);
+  }
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
+}
+
 const idChars = '0123456789abcdefghijklmnopqrstuvwxyz';
 const rid = (n: number) =>
   Array.from(randomBytes(n), (b) => idChars[b % idChars.length] ?? '0').join('');
@@ -180,8 +197,9 @@ export class SrsStandIn {
   readonly hooks: HookRecord[] = [];
   /** API requests seen (method and path with query). */
   readonly apiRequests: string[] = [];
-  private readonly streams = new Map<string, Stream>();
-  private readonly clients = new Map<string, Client>();
+  private readonly streams = new Versioned<Stream>();
+  private readonly clients = new Versioned<Client>();
+  private readonly sortCache = new Map<string, { key: string; items: (Stream | Client)[] }>();
   private readonly held: (() => Promise<void>)[] = [];
   private readonly pending = new Set<Promise<unknown>>();
   private readonly sockets = new Set<Socket>();
@@ -565,7 +583,7 @@ export class SrsStandIn {
       return;
     }
     if (kind === 'streams') {
-      const all = [...this.streams.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+      const all = this.sorted('streams');
       if (id === undefined) answer({ ...head, streams: page(all).map((s) => this.streamJson(s)) });
       else {
         const s = this.streams.get(id);
@@ -582,7 +600,7 @@ export class SrsStandIn {
         answer(this.kick(id) ? head : { code: SrsError.clientNotFound });
         return;
       }
-      const all = [...this.clients.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+      const all = this.sorted('clients');
       if (id === undefined) answer({ ...head, clients: page(all).map((c) => this.clientJson(c)) });
       else {
         const c = this.clients.get(id);
@@ -595,6 +613,19 @@ export class SrsStandIn {
       return;
     }
     res.writeHead(404).end();
+  }
+
+  /** SRS lists by id (a std::map in SRS); sorted again only after a change. */
+  private sorted<K extends 'streams' | 'clients'>(
+    kind: K,
+  ): (K extends 'streams' ? Stream : Client)[] {
+    const map = kind === 'streams' ? this.streams : this.clients;
+    const key = `${kind}:${String(map.version)}`;
+    const cached = this.sortCache.get(kind);
+    if (cached?.key === key) return cached.items as (K extends 'streams' ? Stream : Client)[];
+    const items = [...map.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    this.sortCache.set(kind, { key, items });
+    return items as (K extends 'streams' ? Stream : Client)[];
   }
 
   private streamJson(s: Stream) {
