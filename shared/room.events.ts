@@ -11,8 +11,37 @@ import type { Role, RoomStatus } from './protocol.js';
 export type PublisherRef =
   /** A signaling peer (WebRTC peer-to-peer publishing through the gateway). */
   | { kind: 'peer'; peerId: string; userId: string }
-  /** An encoder publishing into SRS (RTMP or WHIP), by SRS client id. */
-  | { kind: 'stream'; clientId: string; userId: string };
+  /**
+   * An encoder publishing into SRS (RTMP or WHIP), by SRS client id. `serviceId` is
+   * the SRS process (its `service_id`) that carries it, when the hook said so: a
+   * client of an SRS process that has since restarted is gone for certain.
+   */
+  | { kind: 'stream'; clientId: string; userId: string; serviceId?: string };
+
+/** Why a stream publisher no longer holds the slot. */
+export const StreamStopReason = {
+  /** SRS called on_unpublish. */
+  unpublished: 'unpublished',
+  /** The SRS API no longer carries it, and no on_unpublish came (a lost callback). */
+  vanished: 'vanished',
+  /** Granted, but the SRS API never showed it active (SRS refused it, or it gave up). */
+  unconfirmed: 'unconfirmed',
+  /** The hook answered SRS "deny" on its deadline; the late grant is taken back. */
+  hookTimeout: 'hook_timeout',
+  /** The SRS process that carried it restarted (its service id changed). */
+  srsRestarted: 'srs_restarted',
+} as const;
+export type StreamStopReason = (typeof StreamStopReason)[keyof typeof StreamStopReason];
+
+/** Why an SRS viewer no longer counts. */
+export const StreamViewerLeftReason = {
+  stopped: 'stopped',
+  vanished: 'vanished',
+  hookTimeout: 'hook_timeout',
+  srsRestarted: 'srs_restarted',
+} as const;
+export type StreamViewerLeftReason =
+  (typeof StreamViewerLeftReason)[keyof typeof StreamViewerLeftReason];
 
 /** The settings chosen at creation and changed by `settings_changed`. */
 export interface RoomSettings {
@@ -56,6 +85,31 @@ export type RoomEvent =
   | (Base & { type: 'publisher_released'; publisher: PublisherRef })
   | (Base & { type: 'publisher_refused'; userId: string; reason: string })
   | (Base & { type: 'status_changed'; from: RoomStatus; to: RoomStatus; by: string })
+  /** The SRS API shows the granted stream publisher active: the stream really flows. */
+  | (Base & { type: 'stream_confirmed'; clientId: string; streamId: string | null })
+  /**
+   * A stream publisher stopped holding the slot (recorded with `publisher_released`).
+   * After a confirmed stream, `goneAt` / `endAt` are when the publisher is declared
+   * gone and when the room ends unless a publisher returns; null otherwise.
+   */
+  | (Base & {
+      type: 'stream_stopped';
+      clientId: string;
+      reason: StreamStopReason;
+      goneAt: number | null;
+      endAt: number | null;
+    })
+  /** No publisher came back within the grace period after the stream stopped. */
+  | (Base & { type: 'publisher_gone'; since: number })
+  /** An SRS player (RTMP, HTTP-FLV, WebRTC) was admitted; it takes a viewer seat. */
+  | (Base & {
+      type: 'stream_viewer_joined';
+      clientId: string;
+      /** The play token's `sub`; null for an anonymous viewer of a public room. */
+      userId: string | null;
+      serviceId: string | null;
+    })
+  | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason })
   | (Base & { type: 'settings_changed'; settings: Partial<RoomSettings>; by: string });
 
 export type RoomEventType = RoomEvent['type'];
@@ -75,6 +129,11 @@ export const roomEventTypes = [
   'publisher_refused',
   'status_changed',
   'settings_changed',
+  'stream_confirmed',
+  'stream_stopped',
+  'publisher_gone',
+  'stream_viewer_joined',
+  'stream_viewer_left',
 ] as const satisfies readonly RoomEventType[];
 
 /**

@@ -34,6 +34,12 @@ export const subjects = {
   roomEventsAll: 'evt.room.*',
   /** The room id in a ROOM_EVENTS subject. */
   roomIdOfEvents: (subject: string): string => subject.slice('evt.room.'.length),
+  /** Request/reply: a room's stream status (SRS's view), answered by the stream service. */
+  streamStatus: (roomId: string): string => `stream.${roomId}.status`,
+  /** Wildcard the stream service answers status requests on (queue group `stream`). */
+  streamStatusAll: 'stream.*.status',
+  /** The room id in a stream status subject. */
+  roomIdOfStreamStatus: (subject: string): string => subject.split('.')[1] ?? '',
   /** Metric samples for the alert service. */
   metric: (service: string, name: string): string => `metric.${service}.${name}`,
   /** Every metric sample of every service (core NATS). */

@@ -348,6 +348,12 @@ export class AlertEngine {
         case 'member_kicked':
         case 'publisher_refused':
         case 'settings_changed':
+        // The stream side's own bookkeeping: publisher_granted/released already say who publishes.
+        case 'stream_confirmed':
+        case 'stream_stopped':
+        case 'publisher_gone':
+        case 'stream_viewer_joined':
+        case 'stream_viewer_left':
           break;
       }
     }

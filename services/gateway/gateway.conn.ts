@@ -7,7 +7,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { CloseCode, type RoomcastError } from '#shared/errors.js';
 import type { Role, ServerFrame } from '#shared/protocol.js';
 import type { Subscription } from '@nats-io/nats-core';
-import type { Identity } from './gateway.auth.js';
+import type { Identity } from '#shared/auth.js';
 import { TokenBucket } from './gateway.limits.js';
 
 export interface ConnLimits {

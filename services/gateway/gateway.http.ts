@@ -13,9 +13,10 @@ import type { Bus } from '#shared/bus.js';
 import { ErrorCode, RoomcastError, errorBody, errorTable, type ErrorBody } from '#shared/errors.js';
 import type { Logger } from '#shared/log.js';
 import { registerAlertRoutes } from './gateway.alerts.routes.js';
-import type { Identity, Verify } from './gateway.auth.js';
+import type { Identity, Verify } from '#shared/auth.js';
 import { registerDemo } from './gateway.demo.js';
 import { registerRest } from './gateway.rest.js';
+import { registerStreamRoutes } from './gateway.stream.routes.js';
 
 /** What HTTP routes may use. */
 export interface HttpContext {
@@ -150,6 +151,7 @@ export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
   registerDemo(app, ctx);
   registerAlertRoutes(app, ctx);
   registerRest(app, ctx);
+  registerStreamRoutes(app, ctx);
 
   app.any('/*', (res) => {
     sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });

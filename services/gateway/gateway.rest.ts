@@ -29,7 +29,7 @@ import { permsFor, type RoomPerms } from '#shared/grants.js';
 import type { RoomStatus } from '#shared/protocol.js';
 import type { LiveRoom, RoomCommand, RoomReplies, RoomReply } from '#shared/room.commands.js';
 import { SUBJECT_TOKEN_PATTERN, isSubjectToken, subjects } from '#shared/subjects.js';
-import type { Identity } from './gateway.auth.js';
+import type { Identity } from '#shared/auth.js';
 import { Reply, authenticate, bearerToken, readBody, type HttpContext } from './gateway.http.js';
 
 const strict = { additionalProperties: false } as const;

@@ -34,11 +34,11 @@ import {
 } from '#shared/protocol.js';
 import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
-import { toAuthError, type Verify } from './gateway.auth.js';
+import { toAuthError, type Verify } from '#shared/auth.js';
 import { Conn, type LocalMember, type WsData } from './gateway.conn.js';
 import { registerHttp, sendJson } from './gateway.http.js';
 import { Rooms } from './gateway.rooms.js';
-import type { Uws } from './gateway.uws.js';
+import type { Uws } from '#shared/uws.js';
 
 export interface GatewayOptions {
   config: Config;

@@ -5,9 +5,9 @@
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger, type LogLevel } from '#shared/log.js';
-import { createVerifier } from './gateway.auth.js';
+import { createVerifier } from '#shared/auth.js';
 import { Gateway } from './gateway.server.js';
-import { UwsUnavailableError, loadNativeUws } from './gateway.uws.js';
+import { UwsUnavailableError, loadNativeUws } from '#shared/uws.js';
 
 const config = loadConfig();
 const log = createLogger('gateway', config.log.level as LogLevel, { gateway: config.gateway.id });

@@ -14,6 +14,13 @@ import type { RoomPerms } from '#shared/grants.js';
 import type { Role, RoomStatus } from '#shared/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
 import { applyEvent, initialState, type RoomState } from './room.state.js';
+import {
+  reaches,
+  streamEvents,
+  streamExpiredEvents,
+  streamRefusal,
+  type StreamMachineEvent,
+} from './room.stream.js';
 
 interface Stamp {
   /** When the service received the command, ms since the epoch. */
@@ -46,6 +53,8 @@ export type RoomMachineEvent =
   | (Stamp & { type: 'expire' })
   | (Stamp & { type: 'set_status'; status: RoomStatus; userId: string; perms: RoomPerms })
   | (Stamp & { type: 'kick'; peerId: string; reason: string; userId: string; perms: RoomPerms })
+  /** Commands of the stream service (SRS's side); decided in room.stream.ts. */
+  | StreamMachineEvent
   | { type: 'replay'; event: RoomEvent };
 
 export interface CommandRefused {
@@ -133,7 +142,13 @@ function joinEvents(s: RoomState, e: Ev<'join'>): RoomEvent[] {
   ];
 }
 
+/** Members whose grace is over, then what the stream's absence has made due. */
 function expiredEvents(s: RoomState, at: number): RoomEvent[] {
+  const members = expiredMembers(s, at);
+  return [...members, ...streamExpiredEvents(members.reduce(applyEvent, s), at)];
+}
+
+function expiredMembers(s: RoomState, at: number): RoomEvent[] {
   const out: RoomEvent[] = [];
   for (const m of Object.values(s.members)) {
     if (m.awayUntil !== null && m.awayUntil <= at) {
@@ -162,6 +177,53 @@ const internal = { code: ErrorCode.INTERNAL } as const;
 const statusChanged = (s: RoomState, e: Ev<'set_status'>): RoomEvent[] => [
   { type: 'status_changed', v: 1, at: e.at, from: s.status, to: e.status, by: e.userId },
 ];
+
+const isStreamEvent = (e: RoomMachineEvent): e is StreamMachineEvent =>
+  e.type.startsWith('stream_');
+
+/** A stream command's events, or the expiry's: the two kinds of event that can move the status. */
+function decidedEvents(s: RoomState, e: RoomMachineEvent): RoomEvent[] {
+  // The guards and the action of one transition ask with the same state and event:
+  // decide once. (Pure: the result is a function of the two objects.)
+  if (last.s === s && last.e === e) return last.out;
+  const out =
+    e.type === 'expire' ? expiredEvents(s, e.at) : isStreamEvent(e) ? streamEvents(s, e) : [];
+  last = { s, e, out };
+  return out;
+}
+let last: { s: RoomState | null; e: RoomMachineEvent | null; out: RoomEvent[] } = {
+  s: null,
+  e: null,
+  out: [],
+};
+
+interface Args {
+  context: RoomState;
+  event: RoomMachineEvent;
+}
+const decided = ({ context, event }: Args) => decidedEvents(context, event);
+const refusalOf = ({ context, event }: Args): Refusal =>
+  isStreamEvent(event) ? streamRefusal(context, event) : null;
+
+/** Stream commands and expiry: record, move to `live`/`ended` when the events say so, refuse. */
+const streamHandlers = [
+  {
+    guard: { type: 'decidesStatus', params: 'ended' },
+    target: '.ended',
+    actions: { type: 'record', params: decided },
+  },
+  {
+    guard: { type: 'decidesStatus', params: 'live' },
+    target: '.live',
+    actions: { type: 'record', params: decided },
+  },
+  {
+    actions: [
+      { type: 'record', params: decided },
+      { type: 'refuseIf', params: refusalOf },
+    ],
+  },
+] as const;
 
 export const roomMachine = setup({
   types: {
@@ -206,6 +268,8 @@ export const roomMachine = setup({
       event.type === 'set_status' && event.status === status,
     replays: ({ event }, to: RoomStatus) =>
       event.type === 'replay' && event.event.type === 'status_changed' && event.event.to === to,
+    decidesStatus: ({ context, event }, to: RoomStatus) =>
+      reaches(decidedEvents(context, event), to),
   },
   actions: {
     /** Applies and emits recorded events; the service appends them before it answers. */
@@ -217,6 +281,9 @@ export const roomMachine = setup({
       type: 'command_refused',
       ...refusal,
     })),
+    refuseIf: enqueueActions(({ enqueue }, refusal: Refusal) => {
+      if (refusal !== null) enqueue.emit({ type: 'command_refused', ...refusal });
+    }),
     /** Replay: the event is a fact, applied without deciding anything. */
     apply: enqueueActions(({ enqueue, event }) => {
       assertEvent(event, 'replay');
@@ -304,9 +371,13 @@ export const roomMachine = setup({
         },
       },
     ],
-    expire: {
-      actions: { type: 'record', params: ({ context, event }) => expiredEvents(context, event.at) },
-    },
+    expire: streamHandlers,
+    stream_publish: streamHandlers,
+    stream_confirm: streamHandlers,
+    stream_unpublish: streamHandlers,
+    stream_play: streamHandlers,
+    stream_stop: streamHandlers,
+    stream_sync: streamHandlers,
     kick: [
       {
         guard: 'kickRefused',

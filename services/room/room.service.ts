@@ -32,6 +32,7 @@ import { LogConflictError, type RoomLog } from './room.log.js';
 import { loadRooms, rebuildRoom, type RoomEntry } from './room.recovery.js';
 import { MemorySnapshotStore, type SnapshotRecord, type SnapshotStore } from './room.snapshots.js';
 import { peersOf, toLiveRoom, type RoomState } from './room.state.js';
+import { streamCommand, streamDeadlines, streamReply } from './room.stream.js';
 
 /** Sources of everything the machine must not make itself. */
 export interface RoomEnvironment {
@@ -103,6 +104,11 @@ function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroadcast |
     case 'publisher_released':
     case 'publisher_refused':
     case 'settings_changed':
+    case 'stream_confirmed':
+    case 'stream_stopped':
+    case 'publisher_gone':
+    case 'stream_viewer_joined':
+    case 'stream_viewer_left':
       return undefined;
   }
 }
@@ -280,6 +286,9 @@ export class RoomService {
           if (!this.gatewaysSeen.has(m.gateway)) this.gatewaysSeen.set(m.gateway, now);
           if (m.awayUntil !== null) this.scheduleExpiry(id, m.awayUntil);
         }
+        // A stopped stream's "publisher gone" and "room ends" deadlines outlive a restart too.
+        for (const deadline of streamDeadlines(entry.actor.state))
+          this.scheduleExpiry(id, deadline);
       }
       this.o.logger.info('partitions loaded', {
         partitions: gained,
@@ -430,6 +439,22 @@ export class RoomService {
         });
         return d.refused ? refusal(d) : { ok: true, seq: room.state.seq };
       }
+      // The stream service (SRS's side): decided in room.stream.ts. The absence of a
+      // stopped stream is timed with the member expiry timers.
+      case 'stream_publish':
+      case 'stream_confirm':
+      case 'stream_unpublish':
+      case 'stream_play':
+      case 'stream_stop':
+      case 'stream_sync':
+      case 'stream_expire': {
+        const { event, kick } = streamCommand(room.state, cmd, at);
+        const d = await this.commit(roomId, entry, event);
+        for (const deadline of streamDeadlines(room.state)) this.scheduleExpiry(roomId, deadline);
+        return d.refused ? refusal(d) : streamReply(room.state, cmd, kick);
+      }
+      case 'stream_status':
+        return streamReply(room.state, cmd, []);
       default:
         return fail(ErrorCode.BAD_FRAME, 'unknown command');
     }

@@ -4,7 +4,7 @@
  * wrote it.
  */
 import type { PeerInfo, Role, RoomStatus } from '#shared/protocol.js';
-import type { LiveRoom } from '#shared/room.commands.js';
+import type { LiveRoom, StreamTiming } from '#shared/room.commands.js';
 import type { PublisherRef, RoomEvent, RoomEventOf, RoomSettings } from '#shared/room.events.js';
 
 export interface Member {
@@ -19,6 +19,31 @@ export interface Member {
   awayUntil: number | null;
 }
 
+/** An SRS player holding a viewer seat. */
+export interface StreamViewer {
+  clientId: string;
+  userId: string | null;
+  serviceId: string | null;
+  at: number;
+}
+
+/**
+ * The room's stream (SRS) side. The stream publisher itself is `publisher` (kind
+ * `stream`); this holds what goes with it and what outlives it.
+ */
+export type StreamState = StreamTiming;
+
+/** No stream: before the first publish, and after a room ended. */
+export const noStream: StreamState = {
+  grantedAt: null,
+  confirmedAt: null,
+  streamId: null,
+  goneAt: null,
+  endAt: null,
+  gone: false,
+  lastStop: null,
+};
+
 export interface RoomState {
   roomId: string;
   ownerId: string;
@@ -29,10 +54,16 @@ export interface RoomState {
   startTime: number | null;
   endTime: number | null;
   members: Readonly<Record<string, Member>>;
-  /** Members with role viewer, kept with `members` so capacity checks are O(1). */
+  /**
+   * Viewer seats taken: members with role viewer plus SRS players (`streamViewers`).
+   * Both kinds share `maxViewers`; kept with them so capacity checks are O(1).
+   */
   viewers: number;
   peakViewers: number;
   publisher: PublisherRef | null;
+  stream: StreamState;
+  /** SRS players by client id. */
+  streamViewers: Readonly<Record<string, StreamViewer>>;
   /** How many events this state has applied: the room's sequence. */
   seq: number;
 }
@@ -52,17 +83,24 @@ export function initialState(e: RoomEventOf<'room_created'>): RoomState {
     viewers: 0,
     peakViewers: 0,
     publisher: null,
+    stream: noStream,
+    streamViewers: {},
     seq: 1,
   };
 }
 
-function without(
-  members: Readonly<Record<string, Member>>,
-  peerId: string,
-): Record<string, Member> {
-  const { [peerId]: _gone, ...rest } = members;
+function without<V>(map: Readonly<Record<string, V>>, key: string): Record<string, V> {
+  const { [key]: _gone, ...rest } = map;
   return rest;
 }
+
+/** A publisher is back: whatever the last stream's absence had scheduled is off. */
+const publisherReturned = (st: StreamState): StreamState => ({
+  ...st,
+  goneAt: null,
+  endAt: null,
+  gone: false,
+});
 
 function removeMember(s: RoomState, peerId: string): RoomState {
   const m = s.members[peerId];
@@ -118,20 +156,76 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
     case 'member_resumed':
       return patchMember(s, e.peerId, { awayUntil: null, gateway: e.gateway, conn: e.conn });
     case 'publisher_granted':
-      return { ...s, publisher: e.publisher };
+      return {
+        ...s,
+        publisher: e.publisher,
+        stream:
+          e.publisher.kind === 'stream'
+            ? { ...s.stream, grantedAt: e.at, confirmedAt: null, streamId: null }
+            : publisherReturned(s.stream),
+      };
     case 'publisher_released':
-      return { ...s, publisher: null };
+      return {
+        ...s,
+        publisher: null,
+        stream: { ...s.stream, grantedAt: null, confirmedAt: null, streamId: null },
+      };
     case 'publisher_refused':
       return s;
     case 'status_changed':
       if (e.to === 'live') return { ...s, status: 'live', startTime: s.startTime ?? e.at };
       if (e.to === 'ended') {
         // An ended room keeps no members: every gateway drops them on the broadcast.
-        return { ...s, status: 'ended', endTime: e.at, members: {}, viewers: 0, publisher: null };
+        return {
+          ...s,
+          status: 'ended',
+          endTime: e.at,
+          members: {},
+          viewers: 0,
+          publisher: null,
+          stream: noStream,
+          streamViewers: {},
+        };
       }
       return { ...s, status: e.to };
     case 'settings_changed':
       return { ...s, settings: { ...s.settings, ...e.settings } };
+    case 'stream_confirmed':
+      return {
+        ...s,
+        stream: { ...publisherReturned(s.stream), confirmedAt: e.at, streamId: e.streamId },
+      };
+    case 'stream_stopped': {
+      const lastStop = { clientId: e.clientId, reason: e.reason, at: e.at };
+      // Deadlines of an earlier absence stay when an unconfirmed grant is taken back.
+      return e.goneAt === null
+        ? { ...s, stream: { ...s.stream, lastStop } }
+        : {
+            ...s,
+            stream: { ...s.stream, goneAt: e.goneAt, endAt: e.endAt, gone: false, lastStop },
+          };
+    }
+    case 'publisher_gone':
+      return { ...s, stream: { ...s.stream, gone: true } };
+    case 'stream_viewer_joined': {
+      if (s.streamViewers[e.clientId] !== undefined) return s;
+      const viewer: StreamViewer = {
+        clientId: e.clientId,
+        userId: e.userId,
+        serviceId: e.serviceId,
+        at: e.at,
+      };
+      const viewers = s.viewers + 1;
+      return {
+        ...s,
+        streamViewers: { ...s.streamViewers, [e.clientId]: viewer },
+        viewers,
+        peakViewers: Math.max(s.peakViewers, viewers),
+      };
+    }
+    case 'stream_viewer_left':
+      if (s.streamViewers[e.clientId] === undefined) return s;
+      return { ...s, streamViewers: without(s.streamViewers, e.clientId), viewers: s.viewers - 1 };
   }
 }
 

@@ -6,17 +6,18 @@
  */
 import type { Test } from 'tap';
 import { loadConfig, type Config } from '#config/config.js';
-import { Bus } from '#shared/bus.js';
+import type { Bus } from '#shared/bus.js';
 import type { GrantsClaim } from '#shared/grants.js';
 import { createLogger } from '#shared/log.js';
 import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room.commands.js';
 import { subjects } from '#shared/subjects.js';
 import { mintToken } from '#shared/tokens.js';
-import { createVerifier } from '../../services/gateway/gateway.auth.js';
+import { createVerifier } from '#shared/auth.js';
 import { Gateway } from '../../services/gateway/gateway.server.js';
-import { loadNativeUws } from '../../services/gateway/gateway.uws.js';
+import { loadNativeUws } from '#shared/uws.js';
 import { MemoryRoomLog, type RoomLog } from '../../services/room/room.log.js';
 import { RoomService } from '../../services/room/room.service.js';
+import { testBus } from './bus.js';
 import { Client } from './client.js';
 import { startNats, type NatsServer } from './nats.js';
 import { RawWs } from './rawws.js';
@@ -116,12 +117,7 @@ export async function startTestTools(
   env: Record<string, string> = {},
 ): Promise<TestTools> {
   const config = loadConfig(testEnv(natsUrl, env));
-  const bus = await Bus.connect({
-    servers: config.nats.servers,
-    name: 'test',
-    requestTimeoutMs: config.nats.requestTimeoutMs,
-    log: createLogger('test', 'error'),
-  });
+  const bus = await testBus(config, 'test', createLogger('test', 'error'));
   t.teardown(() => bus.close());
   return testTools(t, bus, config);
 }
@@ -147,13 +143,7 @@ export async function startSystem(
     options.logWrite === undefined
       ? createLogger('test', 'error')
       : createLogger('test', 'debug', {}, options.logWrite);
-  const connect = (name: string) =>
-    Bus.connect({
-      servers: config.nats.servers,
-      name,
-      requestTimeoutMs: config.nats.requestTimeoutMs,
-      log: logger,
-    });
+  const connect = (name: string) => testBus(config, name, logger);
   const [roomBus, gwBus, bus] = await Promise.all([
     connect('room'),
     connect('gateway'),

@@ -40,6 +40,7 @@ import { subjects } from '#shared/subjects.js';
 import {
   applyEvent,
   initialState,
+  noStream,
   toLiveRoom,
   type Member,
   type RoomState,
@@ -75,6 +76,13 @@ export function stateOf(r: CatalogRoom): RoomState {
     viewers: room.viewers,
     peakViewers: room.peakViewers,
     publisher: null,
+    stream: noStream,
+    streamViewers: Object.fromEntries(
+      (r.streamViewers ?? []).map((clientId) => [
+        clientId,
+        { clientId, userId: null, serviceId: null, at: 0 },
+      ]),
+    ),
     seq: r.seq,
   };
 }
@@ -83,7 +91,12 @@ export function stateOf(r: CatalogRoom): RoomState {
 export function recordOf(s: RoomState): CatalogRoom {
   const members: Record<string, Role> = {};
   for (const m of Object.values(s.members)) members[m.peerId] = m.role;
-  return { room: { ...toLiveRoom(s, false), streamKey: s.streamKey }, seq: s.seq, members };
+  return {
+    room: { ...toLiveRoom(s, false), streamKey: s.streamKey },
+    seq: s.seq,
+    members,
+    streamViewers: Object.keys(s.streamViewers),
+  };
 }
 
 /**

@@ -24,6 +24,11 @@ export interface CatalogRoom {
   seq: number;
   /** Present members, peer id → role: what the viewer count needs, nothing more. */
   members: Record<string, Role>;
+  /**
+   * SRS players (client ids) holding a viewer seat: they count in `viewers` too.
+   * Absent in records written before stream viewers existed.
+   */
+  streamViewers?: string[];
 }
 
 /** Where a page ends in the list order: the last room it returned. */

@@ -2,44 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { RoomActor } from '../room.actor.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
-import type { RoomPerms } from '#shared/grants.js';
-
-const none: RoomPerms = { publish: false, view: false, admin: false };
-const T0 = 1_700_000_000_000;
-
-function created(
-  over: Partial<RoomEventOf<'room_created'>['settings']> = {},
-): RoomEventOf<'room_created'> {
-  return {
-    type: 'room_created',
-    v: 1,
-    at: T0,
-    roomId: 'r1',
-    ownerId: 'owner',
-    settings: { title: 'Room', isPrivate: false, maxViewers: 2, ...over },
-    streamKey: 'key',
-  };
-}
-
-function join(
-  peerId: string,
-  userId: string,
-  role: 'publisher' | 'viewer',
-  perms: RoomPerms = none,
-  at = T0,
-) {
-  return {
-    type: 'join',
-    peerId,
-    userId,
-    role,
-    perms,
-    gateway: 'g1',
-    conn: `c-${peerId}`,
-    resumeHash: `h-${peerId}`,
-    at,
-  } as const;
-}
+import { T0, created, join, none } from './fixtures.js';
 
 t.test('join: who may join, capacity and the single publisher', async (t) => {
   const cases: {
@@ -343,6 +306,7 @@ t.test('persisted snapshot and replay give the same room', async (t) => {
 t.test('property: any command sequence replays to the same state', async (t) => {
   const users = ['owner', 'a', 'b', 'c'];
   const peers = ['p0', 'p1', 'p2', 'p3', 'p4'];
+  const clients = ['c0', 'c1', 'c2', 'c3'];
   const perms = fc.record({ publish: fc.boolean(), view: fc.boolean(), admin: fc.boolean() });
   const command = fc.oneof(
     fc.record({
@@ -379,6 +343,49 @@ t.test('property: any command sequence replays to the same state', async (t) => 
       status: fc.constantFrom('preparing' as const, 'live' as const, 'ended' as const),
       userId: fc.constantFrom(...users),
       perms,
+    }),
+    // The stream service's commands (SRS's side).
+    fc.record({
+      type: fc.constant('stream_publish' as const),
+      clientId: fc.constantFrom(...clients),
+      serviceId: fc.constantFrom('s1', 's2', null),
+      key: fc.constantFrom('key', 'wrong', null),
+      userId: fc.constantFrom(...users, null),
+      perms,
+    }),
+    fc.record({
+      type: fc.constant('stream_confirm' as const),
+      clientId: fc.constantFrom(...clients),
+      streamId: fc.constantFrom('vid-1', null),
+    }),
+    fc.record({
+      type: fc.constant('stream_unpublish' as const),
+      clientId: fc.constantFrom(...clients),
+      reason: fc.constantFrom('unpublished' as const, 'vanished' as const),
+      graceMs: fc.integer({ min: 0, max: 3 }),
+      endAfterMs: fc.integer({ min: 0, max: 6 }),
+    }),
+    fc.record({
+      type: fc.constant('stream_play' as const),
+      clientId: fc.constantFrom(...clients),
+      serviceId: fc.constantFrom('s1', 's2', null),
+      userId: fc.constantFrom(...users, null),
+      perms,
+    }),
+    fc.record({
+      type: fc.constant('stream_stop' as const),
+      clientId: fc.constantFrom(...clients),
+      reason: fc.constant('stopped' as const),
+    }),
+    fc.record({
+      type: fc.constant('stream_sync' as const),
+      serviceId: fc.constantFrom('s1', 's2'),
+      streamId: fc.constant('vid-1'),
+      publisher: fc.constantFrom(...clients, null),
+      viewers: fc.subarray(clients),
+      listAgeMs: fc.integer({ min: 0, max: 5 }),
+      graceMs: fc.integer({ min: 0, max: 3 }),
+      endAfterMs: fc.integer({ min: 0, max: 6 }),
     }),
   );
   fc.assert(
@@ -430,6 +437,12 @@ t.test('property: any command sequence replays to the same state', async (t) => 
             case 'expire':
             case 'leave':
             case 'set_status':
+            case 'stream_publish':
+            case 'stream_confirm':
+            case 'stream_unpublish':
+            case 'stream_play':
+            case 'stream_stop':
+            case 'stream_sync':
               d = room.decide({ ...c, at });
           }
           if (d.refused !== undefined && d.recorded.some((e) => e.type !== 'publisher_refused'))
@@ -440,8 +453,12 @@ t.test('property: any command sequence replays to the same state', async (t) => 
             snapAt = log.length;
           }
         });
-        const viewers = Object.values(room.state.members).filter((m) => m.role === 'viewer').length;
+        // Signaling viewers and SRS players share the seats.
+        const viewers =
+          Object.values(room.state.members).filter((m) => m.role === 'viewer').length +
+          Object.keys(room.state.streamViewers).length;
         if (viewers !== room.state.viewers) throw new Error('viewer count drifted');
+        if (room.state.peakViewers < viewers) throw new Error('peak below viewers');
         if (viewers > room.state.settings.maxViewers) throw new Error('over capacity');
         const publishers = Object.values(room.state.members).filter(
           (m) =>
@@ -450,6 +467,8 @@ t.test('property: any command sequence replays to the same state', async (t) => 
             room.state.publisher.peerId === m.peerId,
         );
         if (publishers.length > 1) throw new Error('two publishers');
+        if (room.state.stream.confirmedAt !== null && room.state.status === 'preparing')
+          throw new Error('a confirmed stream left the room preparing');
         if (room.state.seq !== log.length) throw new Error('seq is not the log length');
         const replayed = RoomActor.fromLog(log);
         const restored = RoomActor.restore(JSON.parse(JSON.stringify(snap)));
@@ -460,7 +479,7 @@ t.test('property: any command sequence replays to the same state', async (t) => 
         );
       },
     ),
-    { numRuns: 300 },
+    { numRuns: 500 },
   );
-  t.pass('300 random histories replayed identically');
+  t.pass('500 random histories replayed identically');
 });

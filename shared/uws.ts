@@ -4,7 +4,7 @@
  * The npm package we use (`@trufflesuite/uws-js-unofficial`, aliased as
  * `uWebSockets.js`) silently falls back to a slow JavaScript imitation built on
  * `ws` when its binary does not load (another Node ABI, another platform, or
- * UWS_USE_FALLBACK set). A gateway on that fallback would pass every functional
+ * UWS_USE_FALLBACK set). A server on that fallback would pass every functional
  * test and fail under load, so we require the binary directly and refuse to start
  * without it.
  */
@@ -33,7 +33,7 @@ export function loadNativeUws(
   const binary = `uws_${process.platform}_${process.arch}_${abi}.node`;
   if (/^(1|true)$/i.test(env.UWS_USE_FALLBACK ?? '')) {
     throw new UwsUnavailableError(
-      'UWS_USE_FALLBACK is set: the gateway never runs on the JavaScript fallback of uWebSockets.js. Unset it.',
+      'UWS_USE_FALLBACK is set: our servers never run on the JavaScript fallback of uWebSockets.js. Unset it.',
     );
   }
   let dir: string;
@@ -47,7 +47,7 @@ export function loadNativeUws(
   } catch (err) {
     throw new UwsUnavailableError(
       `the native uWebSockets.js binary ${binary} does not load on Node ${process.version} ` +
-        `(${process.platform}/${process.arch}); the gateway needs Node 20 on linux/darwin x64 or arm64. ` +
+        `(${process.platform}/${process.arch}); uWebSockets.js needs Node 20 on linux/darwin x64 or arm64. ` +
         `Refusing to start on the JavaScript fallback. Cause: ${(err as Error).message}`,
       { cause: err },
     );

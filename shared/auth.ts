@@ -1,13 +1,14 @@
 /**
- * Token verification at the edge. The algorithm allow-list is fixed by what is
+ * Token verification at the edges: the gateway's client tokens, and the play and
+ * publish tokens SRS hands the stream service in a stream URL. The algorithm allow-list is fixed by what is
  * configured: HS256 with AUTH_JWT_SECRET, EdDSA / ES256 with AUTH_JWKS_URL; `none`
  * and everything else is refused by jose before any signature work.
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '#config/config.js';
-import { ErrorCode, RoomcastError } from '#shared/errors.js';
-import { readGrants, type Grants } from '#shared/grants.js';
-import { isSubjectToken } from '#shared/subjects.js';
+import { ErrorCode, RoomcastError } from './errors.js';
+import { readGrants, type Grants } from './grants.js';
+import { isSubjectToken } from './subjects.js';
 
 /** Who a verified token says the client is. */
 export interface Identity {
@@ -16,6 +17,8 @@ export interface Identity {
   grants: Grants;
   /** When the token expires, ms since the epoch. */
   expiresAt: number;
+  /** When it was issued (`iat`), ms since the epoch; undefined without `iat`. */
+  issuedAt?: number;
 }
 
 export type Verify = (token: string) => Promise<Identity>;
@@ -58,7 +61,12 @@ export function createVerifier(cfg: Config['auth']): Verify {
       const grants = readGrants(payload.roomcast);
       if (grants === undefined)
         throw new RoomcastError(ErrorCode.TOKEN_INVALID, 'malformed roomcast claim');
-      return { userId, grants, expiresAt: (payload.exp ?? 0) * 1000 };
+      return {
+        userId,
+        grants,
+        expiresAt: (payload.exp ?? 0) * 1000,
+        ...(payload.iat === undefined ? {} : { issuedAt: payload.iat * 1000 }),
+      };
     } catch (err) {
       throw toAuthError(err);
     }

@@ -1,0 +1,105 @@
+/**
+ * The stream routes of the REST API (authenticated like the rest):
+ * - `GET /api/rooms/:roomId/urls`: where to publish (the owner: RTMP with the stream
+ *   key, WHIP; a user with a publish grant: the same with a short-lived publish token)
+ *   and where to watch (RTMP, HTTP-FLV, HLS, WebRTC/WHEP) for everyone the room lets
+ *   in. Private rooms need a play token in the URL: minted here when tokens are HS256.
+ * - `GET /api/rooms/:roomId/stream`: the stream's status, answered by the stream
+ *   service from the room's record and the SRS API.
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { ErrorCode, RoomcastError } from '#shared/errors.js';
+import { permsFor, type GrantsClaim } from '#shared/grants.js';
+import type { LiveRoom, RoomReply } from '#shared/room.commands.js';
+import type { StreamStatusReply } from '#shared/stream.protocol.js';
+import { playUrls, publishUrls } from '#shared/stream.urls.js';
+import { isSubjectToken, subjects } from '#shared/subjects.js';
+import { mintToken } from '#shared/tokens.js';
+import type { Identity } from '#shared/auth.js';
+import { Reply, authenticate, bearerToken, type HttpContext } from './gateway.http.js';
+
+/** The room as its requester may see it; throws ROOM_NOT_FOUND for a private room it may not. */
+async function roomFor(ctx: HttpContext, roomId: string, identity: Identity): Promise<LiveRoom> {
+  if (!isSubjectToken(roomId)) throw new RoomcastError(ErrorCode.ROOM_NOT_FOUND);
+  const reply = await ctx.bus.request<RoomReply<{ room: LiveRoom }>>(subjects.roomCommand(roomId), {
+    type: 'get',
+    userId: identity.userId,
+    perms: permsFor(identity.grants, roomId),
+  });
+  if (!reply.ok) throw new RoomcastError(reply.error.code, reply.error.message);
+  return reply.room;
+}
+
+/** Runs an authenticated route; `req` is read before this is called. */
+function route(
+  reply: Reply,
+  ctx: HttpContext,
+  token: string | undefined,
+  work: (identity: Identity) => Promise<void>,
+): void {
+  authenticate(ctx, token)
+    .then(work)
+    .catch((err: unknown) => reply.fail(err, ctx.log));
+}
+
+export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void {
+  const cfg = ctx.config.stream;
+  const secret = ctx.config.auth.jwtSecret;
+  /** A short-lived stream token for `sub`, when this gateway can sign (HS256). */
+  const mint =
+    secret === undefined
+      ? undefined
+      : (sub: string, grants: GrantsClaim) =>
+          mintToken({
+            secret,
+            issuer: ctx.config.auth.issuer,
+            audience: ctx.config.auth.audience,
+            sub,
+            grants,
+            ttlS: cfg.urlTokenTtlS,
+          });
+
+  app.get('/api/rooms/:roomId/urls', (res, req) => {
+    const reply = new Reply(res);
+    const roomId = req.getParameter(0);
+    route(reply, ctx, bearerToken(req), async (identity) => {
+      const room = await roomFor(ctx, roomId, identity);
+      if (room.status === 'ended') throw new RoomcastError(ErrorCode.ROOM_ENDED);
+      const owner = room.userId === identity.userId;
+      let publish;
+      if (owner && room.streamKey !== undefined) {
+        publish = publishUrls(cfg, roomId, { key: room.streamKey });
+      } else if (permsFor(identity.grants, roomId).publish && mint !== undefined) {
+        publish = publishUrls(cfg, roomId, {
+          token: await mint(identity.userId, { publish: [roomId] }),
+        });
+      }
+      // Whoever `get` let see a private room may watch it: with a play token of its own.
+      const playToken =
+        room.isPrivate && mint !== undefined
+          ? await mint(identity.userId, { view: [roomId] })
+          : undefined;
+      reply.json(200, {
+        roomId,
+        ...(publish === undefined ? {} : { publish }),
+        play: playUrls(cfg, roomId, playToken === undefined ? null : { token: playToken }),
+        /** True when the play URLs still need `token=<play token>` appended. */
+        playTokenRequired: room.isPrivate && playToken === undefined,
+        ...(playToken === undefined ? {} : { tokenExpiresIn: cfg.urlTokenTtlS }),
+      });
+    });
+  });
+
+  app.get('/api/rooms/:roomId/stream', (res, req) => {
+    const reply = new Reply(res);
+    const roomId = req.getParameter(0);
+    route(reply, ctx, bearerToken(req), async (identity) => {
+      await roomFor(ctx, roomId, identity);
+      const status = await ctx.bus.request<StreamStatusReply>(subjects.streamStatus(roomId), {
+        roomId,
+      });
+      if (!status.ok) throw new RoomcastError(status.error.code, status.error.message);
+      reply.json(200, { stream: status.stream });
+    });
+  });
+}
