@@ -6,7 +6,7 @@
  * gateway's heartbeat keeps them.
  *
  * Two readings each time: RSS as it is, and RSS after a full GC (server.hook.ts),
- * taken after the connections have been idle for a while (15 s; 10 s with --quick),
+ * taken after the connections have been idle for a while (15 s; 8 s with --quick),
  * because what setting up 10,000 connections leaves behind (garbage, a young
  * generation grown for the burst) is not what an idle connection costs. The GC'd
  * figure is the one held against the goal; both are printed.
@@ -72,9 +72,9 @@ function runIdle(
   return withRig(ctx, { server, env: {}, loaders: LOADERS }, async ({ sys, fleet, target }) => {
     const read = async (): Promise<Reading> => {
       const [rss, nats, room] = await Promise.all([
-        steadyRss(sys.server.pid, 5, 300),
-        steadyRss(sys.nats.pid, 5, 300),
-        steadyRss(sys.room.pid, 5, 300),
+        steadyRss(sys.server.pid, 5, 200),
+        steadyRss(sys.nats.pid, 5, 200),
+        steadyRss(sys.room.pid, 5, 200),
       ]);
       const gc = await sys.memory();
       // RSS right after the collection, once the freed pages had a moment to go back.
@@ -127,7 +127,7 @@ export const idle: Scenario = {
         ctx.log(
           `idle: round ${round + 1}/${rounds}, ${ctx.names[server]}, ${fmt(count)} connections`,
         );
-        const r = await runIdle(ctx, server, count, ctx.quick ? 10_000 : 15_000);
+        const r = await runIdle(ctx, server, count, ctx.quick ? 8000 : 15_000);
         ctx.log(
           `  ${fmt(per(r, 'gcRss'))} B/conn after GC, ${fmt(per(r, 'rss'))} B/conn as is, heap ${fmt(per(r, 'heap'))} B/conn (${fmt(r.connections)} joined in ${fmt(r.setupMs)} ms)`,
         );

@@ -96,17 +96,18 @@ function agree(
 }
 
 let sink = 0;
-/** ns per call of `fn` over `inputs`, median of `reps` timed batches of about `batchMs`. */
-function nsPerOp<T>(fn: (v: T) => unknown, inputs: T[], batchMs: number): number {
+/** Milliseconds `n` calls of `fn` take, cycling over `inputs`. */
+function timeCalls<T>(fn: (v: T) => unknown, inputs: T[], n: number): number {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) if (fn(inputs[i % inputs.length]!)) sink++;
+  return performance.now() - t0;
+}
+
+/** A timer for `fn`: calibrated once (which also warms the JIT), then ns per call of one batch. */
+function meter<T>(fn: (v: T) => unknown, inputs: T[], batchMs: number): () => number {
   let n = 1024;
-  // Grow the batch until it takes long enough to time (and the JIT has settled).
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) if (fn(inputs[i % inputs.length]!)) sink++;
-    const ms = performance.now() - t0;
-    if (ms >= batchMs) return (ms * 1e6) / n;
-    n *= 2;
-  }
+  while (timeCalls(fn, inputs, n) < batchMs) n *= 2;
+  return () => (timeCalls(fn, inputs, n) * 1e6) / n;
 }
 
 export const validate: Scenario = {
@@ -121,7 +122,7 @@ export const validate: Scenario = {
     const schemas = clientFrameSchemas(limits);
     const hand = handChecks(limits);
     const reps = ctx.quick ? 3 : 7;
-    const batchMs = ctx.quick ? 60 : 150;
+    const batchMs = ctx.quick ? 50 : 100;
     const rows: string[][] = [];
     const data: Record<string, { bytes: number; parse: number; typebox: number; hand: number }> =
       {};
@@ -138,15 +139,18 @@ export const validate: Scenario = {
       const parse: number[] = [];
       const typebox: number[] = [];
       const handNs: number[] = [];
+      const timeParse = meter((t: string) => JSON.parse(t), texts, batchMs);
+      const timeTypebox = meter(typeboxCheck, values, batchMs);
+      const timeHand = meter(handCheck, values, batchMs);
       for (let r = 0; r < reps; r++) {
         // Interleaved, order alternating: neither check always runs on a warmer CPU.
-        parse.push(nsPerOp((t: string) => JSON.parse(t), texts, batchMs));
+        parse.push(timeParse());
         if (r % 2 === 0) {
-          typebox.push(nsPerOp(typeboxCheck, values, batchMs));
-          handNs.push(nsPerOp(handCheck, values, batchMs));
+          typebox.push(timeTypebox());
+          handNs.push(timeHand());
         } else {
-          handNs.push(nsPerOp(handCheck, values, batchMs));
-          typebox.push(nsPerOp(typeboxCheck, values, batchMs));
+          handNs.push(timeHand());
+          typebox.push(timeTypebox());
         }
       }
       const d = {
