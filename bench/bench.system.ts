@@ -29,7 +29,7 @@ export interface SystemOptions {
   against?: string;
 }
 
-/** The server's memory, after a full GC (see server.hook.ts). */
+/** The server's memory, after a memory-reducing GC (see server.hook.ts). */
 export interface ServerMemory {
   rss: number;
   heapUsed: number;
@@ -43,7 +43,7 @@ export interface BenchSystem {
   room: Child;
   host: string;
   port: number;
-  /** Runs a full GC in the server and reads its memory. */
+  /** Runs a memory-reducing GC in the server and reads its memory. */
   memory(): Promise<ServerMemory>;
   /** Creates rooms (owner `bench`, public) with the given capacity. */
   createRooms(ids: string[], maxViewers: number): Promise<void>;
@@ -87,7 +87,7 @@ export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
     started.push(room);
     await room.waitFor(/room service ready/);
 
-    const serverArgs = ['--expose-gc', `--import=${join(o.root, 'dist/bench/server.hook.js')}`];
+    const serverArgs = [`--import=${join(o.root, 'dist/bench/server.hook.js')}`];
     const serverEnv =
       o.profileDir === undefined ? env : { ...env, BENCH_PROFILE_DIR: o.profileDir };
     const server =
