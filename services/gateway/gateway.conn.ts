@@ -20,6 +20,62 @@ export interface WsData {
   conn: Conn;
 }
 
+/**
+ * Connections with frames in their outbox, and when the outboxes are written.
+ *
+ * Why: a send to a socket other than the one whose callback is running (a frame
+ * from NATS, or from another client on the fast path) is a `write(2)` of its own,
+ * and at the relay rate those writes were a third of the gateway's CPU. Peers send
+ * in bursts (ICE candidates trickle out together), so frames for one client often
+ * come several at a time; writing them corked makes them one write.
+ *
+ * When: frames from NATS are written once the NATS chunk they came in is parsed (a
+ * microtask), so they wait for nothing else. Inside a uWS callback a microtask would
+ * run as soon as the callback returns (uWS drains the queue after each one), so what
+ * a client's frames cause waits for the end of the event-loop turn instead, and the
+ * frames a client sent together leave together (the same reasoning as the bus's
+ * per-turn publishes, shared/bus.ts). Either flush writes every outbox, in order.
+ */
+let pending: Conn[] = [];
+let inCallback = 0;
+let microtaskScheduled = false;
+let turnScheduled = false;
+
+function flushOutboxes(): void {
+  const conns = pending;
+  pending = [];
+  for (const conn of conns) conn.flush();
+}
+function flushAfterMicrotask(): void {
+  microtaskScheduled = false;
+  flushOutboxes();
+}
+function flushAfterTurn(): void {
+  turnScheduled = false;
+  flushOutboxes();
+}
+function scheduleFlush(): void {
+  if (inCallback > 0) {
+    if (!turnScheduled) {
+      turnScheduled = true;
+      setImmediate(flushAfterTurn);
+    }
+  } else if (!microtaskScheduled) {
+    microtaskScheduled = true;
+    queueMicrotask(flushAfterMicrotask);
+  }
+}
+
+/** Runs a uWS callback: what it sends is written at the end of the event-loop turn. */
+export function inSocketCallback<T>(fn: () => T): T {
+  inCallback++;
+  try {
+    return fn();
+  } finally {
+    inCallback--;
+  }
+}
+
 export class Conn {
   ws: WebSocket<WsData> | undefined;
   identity: Identity | undefined;
@@ -36,6 +92,8 @@ export class Conn {
   closed = false;
   /** Frames that failed to send because the client reads too slowly. */
   onSlow: ((conn: Conn) => void) | undefined;
+  /** Frames sent this turn and not yet written (undefined when none). */
+  private outbox: (string | Uint8Array)[] | undefined;
 
   constructor(
     readonly id: string,
@@ -47,17 +105,48 @@ export class Conn {
     this.lastPing = openedAt;
   }
 
+  /** True until the connection is closed (by either side). */
+  get open(): boolean {
+    return this.ws !== undefined && !this.closed;
+  }
+
   get userId(): string | undefined {
     return this.identity?.userId;
   }
 
   /**
-   * Sends a text frame. A client whose unsent bytes pass the backpressure limit is
-   * cut off (4413) rather than buffered without bound.
+   * Sends a text frame: queued, and written together with the other frames for
+   * this client that come in the same burst (see `scheduleFlush`). A client whose
+   * unsent bytes pass the backpressure limit is cut off (4413) rather than buffered
+   * without bound.
    */
   send(data: string | Uint8Array): void {
+    if (this.ws === undefined || this.closed) return;
+    if (this.outbox !== undefined) {
+      this.outbox.push(data);
+      return;
+    }
+    this.outbox = [data];
+    pending.push(this);
+    scheduleFlush();
+  }
+
+  /** Writes the queued frames now, corked: one `write(2)` carries them all. */
+  flush(): void {
+    const frames = this.outbox;
+    this.outbox = undefined;
     const ws = this.ws;
-    if (ws === undefined || this.closed) return;
+    if (frames === undefined || ws === undefined || this.closed) return;
+    const first = frames[0];
+    if (frames.length === 1 && first !== undefined) this.write(ws, first);
+    else
+      ws.cork(() => {
+        for (const data of frames) if (!this.write(ws, data)) return;
+      });
+  }
+
+  /** False when the frame cut the client off. */
+  private write(ws: WebSocket<WsData>, data: string | Uint8Array): boolean {
     const status = ws.send(data, false);
     // 0: queued behind unsent data; 2: dropped because the queue is over maxBackpressure.
     if (
@@ -65,7 +154,9 @@ export class Conn {
       (status === 0 && ws.getBufferedAmount() > this.limits.maxBackpressureBytes)
     ) {
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+      return false;
     }
+    return true;
   }
 
   sendFrame(frame: ServerFrame): void {
@@ -76,6 +167,9 @@ export class Conn {
   close(code: number, reason: string): void {
     const ws = this.ws;
     if (ws === undefined || this.closed) return;
+    // What was sent before the close (an error frame, say) goes out before the close frame.
+    this.flush();
+    if (!this.open) return; // the flush found a slow consumer and closed it already
     this.closed = true;
     ws.end(code, reason);
   }

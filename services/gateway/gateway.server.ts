@@ -35,7 +35,7 @@ import {
 import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { toAuthError, type Verify } from '#shared/auth.js';
-import { Conn, type LocalMember, type WsData } from './gateway.conn.js';
+import { Conn, inSocketCallback, type LocalMember, type WsData } from './gateway.conn.js';
 import { registerHttp, sendJson } from './gateway.http.js';
 import { Rooms } from './gateway.rooms.js';
 import type { Uws } from '#shared/uws.js';
@@ -188,7 +188,8 @@ export class Gateway {
           });
       },
       open: (ws) => this.onOpen(ws),
-      message: (ws, data, isBinary) => this.onMessage(ws.getUserData().conn, data, isBinary),
+      message: (ws, data, isBinary) =>
+        inSocketCallback(() => this.onMessage(ws.getUserData().conn, data, isBinary)),
       pong: (ws) => {
         ws.getUserData().conn.lastSeen = Date.now();
       },

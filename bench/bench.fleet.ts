@@ -1,0 +1,194 @@
+/**
+ * The load generators of one run, as seen from the orchestrator: forked processes
+ * (dist/bench/load.js) that take commands and answer each with one reply.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  HIST_BUCKET_US,
+  type Command,
+  type Envelope,
+  type Go,
+  type Reply,
+  type Sample,
+  type Setup,
+} from './load.messages.js';
+
+type Answer = Exclude<Reply, { error: string }>;
+
+class Loader {
+  private seq = 0;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (r: Answer) => void; reject: (e: Error) => void }
+  >();
+  readonly exited: Promise<void>;
+
+  constructor(readonly process: ChildProcess) {
+    process.on('message', (m: Envelope<Reply>) => {
+      const w = this.waiting.get(m.seq);
+      if (w === undefined) return;
+      this.waiting.delete(m.seq);
+      if ('error' in m) w.reject(new Error(`load generator ${this.pid}: ${m.error}`));
+      else w.resolve(m);
+    });
+    this.exited = new Promise((resolve) =>
+      process.once('exit', (code) => {
+        for (const w of this.waiting.values())
+          w.reject(new Error(`load generator ${this.pid} exited (${code})`));
+        this.waiting.clear();
+        resolve();
+      }),
+    );
+  }
+
+  get pid(): number {
+    return this.process.pid ?? 0;
+  }
+
+  call(c: Command): Promise<Answer> {
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      this.process.send({ seq, ...c } satisfies Envelope<Command>);
+    });
+  }
+}
+
+/** Every load generator of one system under test. */
+export class Fleet {
+  private constructor(private readonly loaders: Loader[]) {}
+
+  /** Forks `count` load generators. */
+  static start(root: string, count: number): Fleet {
+    const loaders = Array.from(
+      { length: count },
+      () =>
+        new Loader(
+          fork(join(root, 'dist/bench/load.js'), [], {
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          }),
+        ),
+    );
+    return new Fleet(loaders);
+  }
+
+  get pids(): number[] {
+    return this.loaders.map((l) => l.pid);
+  }
+
+  get size(): number {
+    return this.loaders.length;
+  }
+
+  /** Sets up every generator with its own share (`setups[i]` goes to generator i). */
+  async setup(setups: Setup[]): Promise<{ connections: number; setupMs: number }> {
+    const replies = await Promise.all(
+      this.loaders.map((l, i) => l.call({ cmd: 'setup', setup: setups[i]! })),
+    );
+    let connections = 0;
+    let setupMs = 0;
+    for (const r of replies) {
+      if (r.ok !== 'ready') throw new Error('setup: unexpected reply');
+      connections += r.connections;
+      setupMs = Math.max(setupMs, r.setupMs);
+    }
+    return { connections, setupMs };
+  }
+
+  /** Starts sending; `go(i)` is generator i's instruction. */
+  async go(go: (i: number) => Go): Promise<void> {
+    await Promise.all(this.loaders.map((l, i) => l.call({ cmd: 'go', go: go(i) })));
+  }
+
+  async mark(): Promise<void> {
+    await Promise.all(this.loaders.map((l) => l.call({ cmd: 'mark' })));
+  }
+
+  async halt(): Promise<void> {
+    await Promise.all(this.loaders.map((l) => l.call({ cmd: 'halt' })));
+  }
+
+  /** Counters of every generator, summed, with the latency histograms merged. */
+  async sample(): Promise<Sample> {
+    const all = await Promise.all(this.loaders.map((l) => l.call({ cmd: 'sample' })));
+    const hist = new Map<number, number>();
+    const total: Sample = {
+      sent: 0,
+      received: 0,
+      errors: 0,
+      lastError: undefined,
+      closed: 0,
+      reads: 0,
+      hist: [],
+    };
+    for (const s of all) {
+      if (s.ok !== 'sample') throw new Error('sample: unexpected reply');
+      total.sent += s.sent;
+      total.received += s.received;
+      total.errors += s.errors;
+      total.closed += s.closed;
+      total.reads += s.reads;
+      total.lastError ??= s.lastError;
+      for (const [b, n] of s.hist) hist.set(b, (hist.get(b) ?? 0) + n);
+    }
+    total.hist = [...hist.entries()].sort((a, b) => a[0] - b[0]);
+    return total;
+  }
+
+  /** Closes every connection and lets the generators exit. */
+  async close(): Promise<void> {
+    await Promise.all(
+      this.loaders.map(async (l) => {
+        await l.call({ cmd: 'close' }).catch(() => undefined);
+        const timer = setTimeout(() => l.process.kill('SIGKILL'), 5000);
+        await l.exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  /** Kills the generators without ceremony (after a failure). */
+  kill(): void {
+    for (const l of this.loaders) l.process.kill('SIGKILL');
+  }
+}
+
+/** The latency below which `q` of the histogram's samples fall, in µs. */
+export function quantileUs(hist: [number, number][], q: number): number {
+  const count = hist.reduce((a, [, n]) => a + n, 0);
+  if (count === 0) return Number.NaN;
+  const rank = Math.ceil(q * count);
+  let seen = 0;
+  for (const [bucket, n] of hist) {
+    seen += n;
+    if (seen >= rank) return (bucket + 1) * HIST_BUCKET_US;
+  }
+  return Number.NaN;
+}
+
+/** Splits `items` into `n` nearly equal consecutive shares. */
+export function shares<T>(items: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < n; i++)
+    out.push(
+      items.slice(Math.floor((i * items.length) / n), Math.floor(((i + 1) * items.length) / n)),
+    );
+  return out;
+}
+
+/** Runs `task` for each item (with its index), at most `limit` under way at once. */
+export async function pool<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await task(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,160 @@
+/**
+ * One system under test: a private nats-server (random port, temporary store), the
+ * room service, and either our gateway or the `ws` baseline, each a process of its
+ * own started from dist/. Rooms are created over NATS, as the REST API will.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bus } from '#shared/bus.js';
+import { createLogger } from '#shared/log.js';
+import type { AnyRoomReply } from '#shared/room.commands.js';
+import { subjects } from '#shared/subjects.js';
+import { pool } from './bench.fleet.js';
+import { launch, type Child } from './bench.procs.js';
+
+/** Which WebSocket server is under test. */
+export type ServerKind = 'ours' | 'baseline';
+
+export interface SystemOptions {
+  /** Repository root (dist/ is below it). */
+  root: string;
+  server: ServerKind;
+  /** Extra environment for the server under test (limits, the fast path). */
+  env: Record<string, string>;
+  secret: string;
+  /** Directory for a V8 CPU profile of the server, when one is wanted. */
+  profileDir?: string;
+  /** Run this build of the gateway (its root directory) as the baseline instead of baseline.js. */
+  against?: string;
+}
+
+/** The server's memory, after a memory-reducing GC (see server.hook.ts). */
+export interface ServerMemory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface BenchSystem {
+  server: Child;
+  nats: Child;
+  room: Child;
+  host: string;
+  port: number;
+  /** Runs a memory-reducing GC in the server and reads its memory. */
+  memory(): Promise<ServerMemory>;
+  /** Creates rooms (owner `bench`, public) with the given capacity. */
+  createRooms(ids: string[], maxViewers: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const NATS_BIN =
+  ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
+export const ISSUER = 'roomcast';
+export const AUDIENCE = 'roomcast';
+const HOST = '127.0.0.1';
+
+export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
+  const store = mkdtempSync(join(tmpdir(), 'roomcast-bench-nats-'));
+  const started: Child[] = [];
+  const stopAll = async () => {
+    for (const c of [...started].reverse()) await c.stop();
+    rmSync(store, { recursive: true, force: true });
+  };
+  try {
+    const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1', '-js', '-sd', store]);
+    started.push(nats);
+    const natsPort = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      NATS_URL: `nats://${HOST}:${natsPort}`,
+      AUTH_JWT_SECRET: o.secret,
+      AUTH_ISSUER: ISSUER,
+      AUTH_AUDIENCE: AUDIENCE,
+      LOG_LEVEL: 'info',
+      ...o.env,
+      GATEWAY_HOST: HOST,
+      GATEWAY_PORT: '0',
+    };
+    const room = launch(
+      'room',
+      process.execPath,
+      [join(o.root, 'dist/services/room/main.js')],
+      env,
+    );
+    started.push(room);
+    await room.waitFor(/room service ready/);
+
+    const serverArgs = [`--import=${join(o.root, 'dist/bench/server.hook.js')}`];
+    const serverEnv =
+      o.profileDir === undefined ? env : { ...env, BENCH_PROFILE_DIR: o.profileDir };
+    const server =
+      o.server === 'ours'
+        ? launch(
+            'gateway',
+            process.execPath,
+            [...serverArgs, join(o.root, 'dist/services/gateway/main.js')],
+            serverEnv,
+          )
+        : o.against !== undefined
+          ? launch(
+              'other gateway',
+              process.execPath,
+              [...serverArgs, join(o.against, 'dist/services/gateway/main.js')],
+              serverEnv,
+            )
+          : launch(
+              'baseline',
+              process.execPath,
+              [...serverArgs, join(o.root, 'dist/bench/baseline.js')],
+              serverEnv,
+            );
+    started.push(server);
+    const ready = await server.waitFor(
+      o.server === 'baseline' && o.against === undefined
+        ? /"baseline ready","port":(\d+)/
+        : /"url":"ws:\/\/[\d.]+:(\d+)\//,
+    );
+    const port = Number(ready[1]);
+
+    const bus = await Bus.connect({
+      servers: [`nats://${HOST}:${natsPort}`],
+      name: 'bench',
+      requestTimeoutMs: 10_000,
+      log: createLogger('bench', 'error'),
+    });
+    return {
+      server,
+      nats,
+      room,
+      host: HOST,
+      port,
+      async memory() {
+        const line = server.next(/^\{"bench":"memory".*\}$/);
+        server.process.kill('SIGUSR2');
+        return JSON.parse((await line)[0]) as ServerMemory;
+      },
+      async createRooms(ids, maxViewers) {
+        await pool(ids, 64, async (roomId) => {
+          const reply = await bus.request<AnyRoomReply>(subjects.roomCommand(roomId), {
+            type: 'create',
+            userId: 'bench',
+            title: `bench ${roomId}`,
+            isPrivate: false,
+            maxViewers,
+          });
+          if (!reply.ok) throw new Error(`create ${roomId}: ${reply.error.code}`);
+        });
+      },
+      async stop() {
+        await bus.close();
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
