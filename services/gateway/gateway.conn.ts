@@ -8,7 +8,7 @@ import { CloseCode, type RoomcastError } from '#shared/errors.js';
 import type { Role, ServerFrame } from '#shared/protocol.js';
 import type { Subscription } from '@nats-io/nats-core';
 import type { Identity } from '#shared/auth.js';
-import { TokenBucket } from './gateway.limits.js';
+import { takeToken } from './gateway.limits.js';
 
 export interface ConnLimits {
   ratePerS: number;
@@ -81,17 +81,17 @@ export class Conn {
   identity: Identity | undefined;
   /** Set when the `access_token` of the upgrade failed: reported right after open. */
   authError: RoomcastError | undefined;
-  readonly memberships = new Map<string, LocalMember>();
-  /** Rooms with a join or resume under way on this connection. */
-  readonly joining = new Set<string>();
-  readonly bucket: TokenBucket;
+  readonly memberships = new Memberships();
+  /** Rooms with a join or resume under way (made when first needed: most connections never hold one). */
+  private joiningRooms: Set<string> | undefined;
+  /** The rate limit's token bucket (see gateway.limits.ts), kept as plain fields. */
+  tokens: number;
+  tokensAt: number;
   /** Consecutive frames dropped by the rate limit. */
   strikes = 0;
   lastSeen: number;
   lastPing: number;
   closed = false;
-  /** Frames that failed to send because the client reads too slowly. */
-  onSlow: ((conn: Conn) => void) | undefined;
   /** Frames sent this turn and not yet written (undefined when none). */
   private outbox: (string | Uint8Array)[] | undefined;
 
@@ -100,9 +100,34 @@ export class Conn {
     readonly openedAt: number,
     private readonly limits: ConnLimits,
   ) {
-    this.bucket = new TokenBucket(limits.ratePerS, limits.burst, openedAt);
+    this.tokens = limits.burst;
+    this.tokensAt = openedAt;
     this.lastSeen = openedAt;
     this.lastPing = openedAt;
+  }
+
+  /** Takes a token of the rate limit; false when the frame must be dropped. */
+  takeToken(now: number): boolean {
+    return takeToken(this, this.limits.ratePerS, this.limits.burst, now);
+  }
+
+  /** True while a join or resume of `room` is under way. */
+  isJoining(room: string): boolean {
+    return this.joiningRooms?.has(room) ?? false;
+  }
+
+  /** Joins and resumes under way. */
+  get joiningCount(): number {
+    return this.joiningRooms?.size ?? 0;
+  }
+
+  beginJoining(room: string): void {
+    (this.joiningRooms ??= new Set()).add(room);
+  }
+
+  endJoining(room: string): void {
+    this.joiningRooms?.delete(room);
+    if (this.joiningRooms?.size === 0) this.joiningRooms = undefined;
   }
 
   /** True until the connection is closed (by either side). */
@@ -175,17 +200,52 @@ export class Conn {
   }
 }
 
+/**
+ * A connection's memberships by room. A short list (at most
+ * GATEWAY_MAX_ROOMS_PER_CONNECTION, usually one) costs an idle connection a
+ * fraction of what a Map does.
+ */
+export class Memberships {
+  private list: LocalMember[] = [];
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  get(room: string): LocalMember | undefined {
+    return this.list.find((m) => m.room === room);
+  }
+
+  has(room: string): boolean {
+    return this.get(room) !== undefined;
+  }
+
+  set(room: string, member: LocalMember): void {
+    const i = this.list.findIndex((m) => m.room === room);
+    if (i < 0) this.list.push(member);
+    else this.list[i] = member;
+  }
+
+  delete(room: string): void {
+    this.list = this.list.filter((m) => m.room !== room);
+  }
+
+  /** A copy: callers may change the memberships while they go through them. */
+  values(): LocalMember[] {
+    return [...this.list];
+  }
+
+  clear(): void {
+    this.list = [];
+  }
+}
+
 /** A frame kept for a member without a connection; `seq` 0 for peer-to-peer frames. */
 interface Buffered {
   data: string | Uint8Array;
   seq: number;
 }
 
-/**
- * A membership held by this gateway. While its connection is down (`conn`
- * undefined) it keeps its subscription and buffers what arrives, so a client that
- * resumes here misses nothing.
- */
 /** How much a membership keeps for its client while the client is away. */
 export interface ResumeBufferLimits {
   frames: number;
@@ -193,19 +253,24 @@ export interface ResumeBufferLimits {
   bytes: number;
 }
 
+/**
+ * A membership held by this gateway. While its connection is down (`conn`
+ * undefined) it keeps its subscription and buffers what arrives, so a client that
+ * resumes here misses nothing.
+ */
 export class LocalMember {
   /** The connection delivering to the client; undefined while none does (frames are buffered). */
   conn: Conn | undefined;
   sub: Subscription | undefined;
   detachedAt = 0;
-  private buffer: Buffered[] = [];
+  /** What arrived while no connection delivered (made when first needed). */
+  private buffer: Buffered[] | undefined;
   private bufferedBytes = 0;
 
   constructor(
     readonly room: string,
     readonly peerId: string,
     readonly role: Role,
-    public resume: string,
     /** The room sequence at which it joined or resumed: older broadcasts are already known. */
     public seq: number,
     private readonly limits: ResumeBufferLimits,
@@ -225,15 +290,13 @@ export class LocalMember {
     // gateway. The oldest frames go first; a frame larger than the whole budget is dropped.
     const size = data.length;
     if (this.limits.frames === 0 || size > this.limits.bytes) return;
-    while (
-      this.buffer.length >= this.limits.frames ||
-      this.bufferedBytes + size > this.limits.bytes
-    ) {
-      const dropped = this.buffer.shift();
+    const buffer = (this.buffer ??= []);
+    while (buffer.length >= this.limits.frames || this.bufferedBytes + size > this.limits.bytes) {
+      const dropped = buffer.shift();
       if (dropped === undefined) break;
       this.bufferedBytes -= dropped.data.length;
     }
-    this.buffer.push({ data, seq });
+    buffer.push({ data, seq });
     this.bufferedBytes += size;
   }
 
@@ -244,8 +307,9 @@ export class LocalMember {
   attach(conn: Conn): void {
     this.conn = conn;
     const pending = this.buffer;
-    this.buffer = [];
+    this.buffer = undefined;
     this.bufferedBytes = 0;
+    if (pending === undefined) return;
     for (const [i, b] of pending.entries()) {
       if (this.conn !== conn) {
         // Cut off (slow reader) in the middle: the rest waits for the next resume.

@@ -3,9 +3,34 @@
  * up to `burst`. WebRTC sends candidates in bursts at call set-up, so the bucket
  * allows a burst and then holds the average.
  */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
+
+/** A bucket's state: its tokens and when they were last counted (ms). */
+export interface BucketState {
+  tokens: number;
+  tokensAt: number;
+}
+
+/**
+ * Refills `b` for the time since it was last counted and takes one token; false
+ * when it is empty (the frame must be dropped). A function over plain fields so a
+ * connection can hold its bucket without an object of its own (10,000 idle
+ * connections each pay for every object they keep).
+ */
+export function takeToken(b: BucketState, ratePerS: number, burst: number, now: number): boolean {
+  const elapsed = now - b.tokensAt;
+  if (elapsed > 0) {
+    b.tokens = Math.min(burst, b.tokens + (elapsed * ratePerS) / 1000);
+    b.tokensAt = now;
+  }
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+/** A bucket as an object of its own. */
+export class TokenBucket implements BucketState {
+  tokens: number;
+  tokensAt: number;
 
   constructor(
     private readonly ratePerS: number,
@@ -13,18 +38,10 @@ export class TokenBucket {
     now: number,
   ) {
     this.tokens = burst;
-    this.last = now;
+    this.tokensAt = now;
   }
 
-  /** Takes one token; false when the bucket is empty (the frame must be dropped). */
   take(now: number): boolean {
-    const elapsed = now - this.last;
-    if (elapsed > 0) {
-      this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerS) / 1000);
-      this.last = now;
-    }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return takeToken(this, this.ratePerS, this.burst, now);
   }
 }

@@ -93,7 +93,7 @@ export class Rooms {
   prepare(view: RoomView, peerId: string, role: Role): LocalMember {
     const held = view.local.get(peerId);
     if (held !== undefined) return held;
-    const member = new LocalMember(view.room, peerId, role, '', 0, this.o.resumeBuffer);
+    const member = new LocalMember(view.room, peerId, role, 0, this.o.resumeBuffer);
     member.sub = this.o.bus.subscribe(subjects.roomSignal(view.room, peerId), (msg) =>
       member.deliver(msg.data),
     );
@@ -122,7 +122,6 @@ export class Rooms {
       });
       member.detach(Date.now());
     }
-    member.resume = m.resume;
     member.seq = m.seq;
     view.local.set(member.peerId, member);
     conn.memberships.set(view.room, member);

@@ -225,7 +225,7 @@ export class Gateway {
   private onMessage(conn: Conn, data: ArrayBuffer, isBinary: boolean): void {
     const now = Date.now();
     conn.lastSeen = now;
-    if (!conn.bucket.take(now)) {
+    if (!conn.takeToken(now)) {
       if (++conn.strikes > this.cfg.rateLimitStrikes)
         conn.close(CloseCode.RATE_LIMITED, 'rate limit');
       else this.fail(conn, errorBody(ErrorCode.RATE_LIMITED));
@@ -354,15 +354,15 @@ export class Gateway {
     const identity = conn.identity;
     if (identity === undefined) return;
     const { room, role, id } = frame;
-    if (conn.memberships.has(room) || conn.joining.has(room)) {
+    if (conn.memberships.has(room) || conn.isJoining(room)) {
       this.fail(conn, errorBody(ErrorCode.ALREADY_JOINED), id, room);
       return;
     }
-    if (conn.memberships.size + conn.joining.size >= this.cfg.maxRoomsPerConnection) {
+    if (conn.memberships.size + conn.joiningCount >= this.cfg.maxRoomsPerConnection) {
       this.fail(conn, errorBody(ErrorCode.TOO_MANY_ROOMS), id, room);
       return;
     }
-    conn.joining.add(room);
+    conn.beginJoining(room);
     const view = this.rooms.acquire(room);
     const member = this.rooms.prepare(view, randomBytes(9).toString('base64url'), role);
     try {
@@ -414,7 +414,7 @@ export class Gateway {
       }
       throw err;
     } finally {
-      conn.joining.delete(room);
+      conn.endJoining(room);
       this.rooms.release(view);
     }
   }
@@ -428,11 +428,11 @@ export class Gateway {
       this.fail(conn, errorBody(ErrorCode.RESUME_FAILED), id, room);
       return;
     }
-    if (conn.memberships.has(room) || conn.joining.has(room)) {
+    if (conn.memberships.has(room) || conn.isJoining(room)) {
       this.fail(conn, errorBody(ErrorCode.ALREADY_JOINED), id, room);
       return;
     }
-    conn.joining.add(room);
+    conn.beginJoining(room);
     const view = this.rooms.acquire(room);
     this.rooms.beginResume(room, peerId);
     const held = view.local.get(peerId);
@@ -470,7 +470,7 @@ export class Gateway {
       throw err;
     } finally {
       this.rooms.endResume(room, peerId);
-      conn.joining.delete(room);
+      conn.endJoining(room);
       this.rooms.release(view);
     }
   }
