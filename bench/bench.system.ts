@@ -50,11 +50,11 @@ export interface BenchSystem {
   stop(): Promise<void>;
 }
 
-const NATS_BIN =
+export const NATS_BIN =
   ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
 export const ISSUER = 'roomcast';
 export const AUDIENCE = 'roomcast';
-const HOST = '127.0.0.1';
+export const HOST = '127.0.0.1';
 
 export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
   const store = mkdtempSync(join(tmpdir(), 'roomcast-bench-nats-'));

@@ -299,7 +299,7 @@ export const settings = {
     replicaId: str(
       'ROOM_REPLICA_ID',
       undefined,
-      'Name of this room-service replica (leases, message ids). Defaults to host-pid-random.',
+      'Name of this room-service replica (leases, message ids); unique among live replicas. A stable name takes its own leases back at once after a crash. Defaults to host-pid-random.',
     ),
     partitions: int(
       'ROOM_PARTITIONS',

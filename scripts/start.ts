@@ -87,6 +87,8 @@ const env: NodeJS.ProcessEnv = {
   // Development only: the demo page and its token endpoint. Nothing else turns these on.
   GATEWAY_DEMO: process.env.GATEWAY_DEMO ?? 'true',
   GATEWAY_DEV_TOKENS: process.env.GATEWAY_DEV_TOKENS ?? 'true',
+  // One room replica with a stable name: after a crash it takes its own leases back at once.
+  ROOM_REPLICA_ID: process.env.ROOM_REPLICA_ID ?? 'local-room',
 };
 const config = loadConfig(env);
 const children = new Map<string, ChildProcess>();

@@ -165,15 +165,15 @@ export class KvLeases implements Leases {
     }
 
     const share = Math.ceil(this.partitions / (await this.liveReplicas()));
-    for (let p = 0; p < this.partitions && this.held.size < share; p++) {
+    for (let p = 0; p < this.partitions; p++) {
       if (this.held.has(p)) continue;
       const sent = now();
-      try {
-        const revision = await this.kv.create(partitionKey(p), this.o.replicaId);
+      // Beyond our share we only take back what is ours from before a restart (and
+      // give the excess back below at once, rather than leaving it to lapse).
+      const revision = await this.take(p, this.held.size < share);
+      if (revision !== undefined) {
         this.held.set(p, { revision, validUntil: sent + this.o.leaseMs - this.renewMs / 2 });
         gained.push(p);
-      } catch {
-        // held by another replica
       }
     }
     // More than our share (a replica joined): give the highest back. We stop answering
@@ -193,6 +193,27 @@ export class KvLeases implements Leases {
     void Promise.resolve(this.listener(gained, lost))
       .catch((err: unknown) => this.o.log.error('lease listener failed', { err }))
       .then(() => Promise.allSettled(extra.map((p) => this.kv.delete(partitionKey(p)))));
+  }
+
+  /**
+   * Takes a free partition, or one this replica id held before a restart (a replica
+   * with a stable ROOM_REPLICA_ID need not wait for its own lease to lapse; the
+   * append fence still guards the log should two processes share an id). Undefined
+   * when another replica holds it.
+   */
+  private async take(p: number, mayCreate: boolean): Promise<number | undefined> {
+    try {
+      if (mayCreate) return await this.kv.create(partitionKey(p), this.o.replicaId);
+      throw new Error('only our own');
+    } catch {
+      try {
+        const entry = await this.kv.get(partitionKey(p));
+        if (entry?.operation !== 'PUT' || entry.string() !== this.o.replicaId) return undefined;
+        return await this.kv.update(partitionKey(p), this.o.replicaId, entry.revision);
+      } catch {
+        return undefined;
+      }
+    }
   }
 
   /** Live replicas, from their presence keys (which expire with the same TTL). */

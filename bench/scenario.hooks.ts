@@ -12,10 +12,10 @@
  *
  * Plug into bench/run.ts: `hooksScenario` has the `{ name, run(ctx) }` shape of a
  * scenario and returns a section (title, tables, notes, goals, data).
- * CLI: `node --conditions=roomcast-source --import tsx bench/hooks.ts [--rate 1000]
+ * CLI: `node --conditions=roomcast-source --import tsx bench/scenario.hooks.ts [--rate 1000]
  * [--duration 10] [--rounds 3] [--rooms 200] [--connections 16] [--saturate 5]
  * [--profile DIR] [--quick] [VAR=value ...]` (VAR=value: config of the services under
- * test), or `node dist/bench/hooks.js` after a build.
+ * test), or `node dist/bench/scenario.hooks.js` after a build.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -1,0 +1,70 @@
+import t from 'tap';
+import { connect } from '@nats-io/transport-node';
+import { createLogger } from '#shared/log.js';
+import { KvLeases, partitionOf } from '../room.leases.js';
+import { startNats } from '../../../test/helpers/nats.js';
+
+const log = createLogger('test', 'error');
+
+t.test(
+  'partitions are stable: the same room id, the same partition, spread over all',
+  async (t) => {
+    t.equal(partitionOf('demo', 16), partitionOf('demo', 16));
+    const hit = new Set(Array.from({ length: 1000 }, (_, i) => partitionOf(`room-${i}`, 16)));
+    t.equal(hit.size, 16, 'a thousand rooms touch every partition');
+  },
+);
+
+t.test(
+  'leases: one owner per partition; a restarted replica with the same id takes its own back at once',
+  async (t) => {
+    const nats = await startNats();
+    const nc = await connect({ servers: nats.url });
+    const opened: KvLeases[] = [];
+    t.teardown(async () => {
+      for (const l of opened) await l.stop().catch(() => undefined);
+      await nc.close();
+      await nats.stop();
+    });
+    const open = async (replicaId: string) => {
+      const l = await KvLeases.open(nc, {
+        replicaId,
+        partitions: 4,
+        leaseMs: 60_000,
+        replicas: 1,
+        log,
+      });
+      opened.push(l);
+      return l;
+    };
+    const gains = (l: KvLeases) =>
+      new Promise<number[]>((resolve) => {
+        void l.start((gained) => resolve(gained));
+      });
+
+    const first = await open('stable');
+    t.same((await gains(first)).sort(), [0, 1, 2, 3], 'the only replica takes every partition');
+    const other = await open('other');
+    // `other` starts while `stable` holds everything with a 60 s lease: it may take nothing yet.
+    let otherGained: number[] = [];
+    void other.start((g) => {
+      otherGained = [...otherGained, ...g];
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    t.same(otherGained, [], 'held partitions are not taken while their lease runs');
+
+    // `stable` crashes (no release); a new process with the same id comes back.
+    const again = await open('stable');
+    t.same(
+      (await gains(again)).sort(),
+      [0, 1, 2, 3],
+      'its own partitions come back at once, without waiting 60 s',
+    );
+    const mine = [0, 1, 2, 3].filter((p) => again.owns(p));
+    t.equal(mine.length, 2, 'it keeps its fair share of two live replicas and gives the rest back');
+    t.notOk(
+      mine.some((p) => other.owns(p)),
+      'never two owners',
+    );
+  },
+);
