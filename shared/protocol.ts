@@ -132,32 +132,24 @@ export interface PeerInfo {
   role: Role;
 }
 
-/** Every frame the gateway sends, a union on `type`. */
-export type ServerFrame =
-  | { type: 'authenticated'; userId: string; protocol: number; id?: FrameId }
-  | {
-      type: 'joined';
-      room: string;
-      peerId: string;
-      role: Role;
-      peers: PeerInfo[];
-      status: RoomStatus;
-      resume: string;
-      seq: number;
-      id?: FrameId;
-    }
-  | {
-      type: 'resumed';
-      room: string;
-      peerId: string;
-      role: Role;
-      peers: PeerInfo[];
-      status: RoomStatus;
-      resume: string;
-      seq: number;
-      id?: FrameId;
-    }
-  | { type: 'left'; room: string; id?: FrameId }
+/** A member's view of what happened in a room (the joining member's state and the room service's `seq`). */
+interface MembershipFields {
+  room: string;
+  peerId: string;
+  role: Role;
+  peers: PeerInfo[];
+  status: RoomStatus;
+  resume: string;
+  seq: number;
+  id?: FrameId;
+}
+
+/**
+ * Room news every member receives. The room service broadcasts exactly these
+ * shapes (room.commands.ts `RoomBroadcast`), so a gateway forwards their bytes as
+ * they are.
+ */
+export type RoomNews =
   | { type: 'peer_joined'; room: string; peer: PeerInfo; seq: number }
   | {
       type: 'peer_left';
@@ -168,7 +160,15 @@ export type ServerFrame =
       detail?: string;
       seq: number;
     }
-  | { type: 'room_status'; room: string; status: RoomStatus; seq: number }
+  | { type: 'room_status'; room: string; status: RoomStatus; seq: number };
+
+/** Every frame the gateway sends, a union on `type`. */
+export type ServerFrame =
+  | { type: 'authenticated'; userId: string; protocol: number; id?: FrameId }
+  | ({ type: 'joined' } & MembershipFields)
+  | ({ type: 'resumed' } & MembershipFields)
+  | { type: 'left'; room: string; id?: FrameId }
+  | RoomNews
   | { type: 'offer' | 'answer'; room: string; from: string; sdp: string }
   | { type: 'candidate'; room: string; from: string; candidate: IceCandidate }
   | { type: 'kicked'; room: string; reason: string }

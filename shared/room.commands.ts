@@ -7,7 +7,7 @@
  */
 import type { ErrorBody } from './errors.js';
 import type { RoomPerms } from './grants.js';
-import type { LeaveReason, PeerInfo, Role, RoomStatus } from './protocol.js';
+import type { PeerInfo, Role, RoomNews, RoomStatus } from './protocol.js';
 import type { StreamStopReason, StreamViewerLeftReason } from './room.events.js';
 
 /** Where a member's connection lives: the gateway process and its connection id. */
@@ -202,15 +202,6 @@ export type AnyRoomReply =
 
 /** What every gateway with members in the room receives, in order of `seq`. */
 export type RoomBroadcast =
-  | { type: 'peer_joined'; room: string; peer: PeerInfo; seq: number }
-  | {
-      type: 'peer_left';
-      room: string;
-      peerId: string;
-      reason: LeaveReason;
-      detail?: string;
-      seq: number;
-    }
-  /** A member came back, possibly on another connection: the old one must let go. */
-  | ({ type: 'peer_resumed'; room: string; peerId: string; seq: number } & ConnRef)
-  | { type: 'room_status'; room: string; status: RoomStatus; seq: number };
+  | RoomNews
+  /** A member came back, possibly on another connection: the old one must let go (gateways only). */
+  | ({ type: 'peer_resumed'; room: string; peerId: string; seq: number } & ConnRef);
