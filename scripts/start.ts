@@ -74,15 +74,22 @@ if (existsSync(runFile)) {
     );
 }
 
-const secretFile = join(dataDir, 'dev-secret');
-if (!existsSync(secretFile))
-  writeFileSync(secretFile, randomBytes(32).toString('base64url'), { mode: 0o600 });
-const devSecret = process.env.AUTH_JWT_SECRET ?? readFileSync(secretFile, 'utf8').trim();
+/** A secret kept in the data directory, made on the first start. */
+function keptSecret(name: string): string {
+  const file = join(dataDir, name);
+  if (!existsSync(file))
+    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+const devSecret = process.env.AUTH_JWT_SECRET ?? keptSecret('dev-secret');
+/** The secret in SRS's hook URLs (SRS does not sign its callbacks). */
+const hookSecret = process.env.STREAM_HOOK_SECRET ?? keptSecret('hook-secret');
 
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   NATS_URL: process.env.NATS_URL ?? `nats://127.0.0.1:${natsPort}`,
   AUTH_JWT_SECRET: devSecret,
+  STREAM_HOOK_SECRET: hookSecret,
   GATEWAY_HOST: process.env.GATEWAY_HOST ?? '127.0.0.1',
   // Development only: the demo page and its token endpoint. Nothing else turns these on.
   GATEWAY_DEMO: process.env.GATEWAY_DEMO ?? 'true',
@@ -275,7 +282,9 @@ function hookUrl(): string {
   const hook = existsSync(srsConf)
     ? /on_publish\s+(https?:\/\/[^\s;]+)/.exec(readFileSync(srsConf, 'utf8'))?.[1]
     : undefined;
-  const path = hook === undefined ? '/' : new URL(hook).pathname;
+  // srs/srs.conf carries a placeholder where the secret goes; this run's secret replaces it.
+  const path =
+    hook === undefined ? '/' : new URL(hook).pathname.replace('CHANGE_ME_HOOK_SECRET', hookSecret);
   return `http://127.0.0.1:${port}${path}`;
 }
 

@@ -93,6 +93,8 @@ export class StreamService {
   private readonly recentlyGone = new Map<string, number>();
   private srsService: string | null = null;
   private lastLists: SrsLists | undefined;
+  /** How the SRS API failed in the last round; undefined while it answers. */
+  private srsFailure: string | undefined;
   private round: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sub: Subscription | undefined;
@@ -441,7 +443,15 @@ export class StreamService {
       lists = await this.o.srs.lists();
     } catch (err) {
       const failure = err instanceof SrsApiError ? err.failure : 'network';
-      this.o.logger.warn('SRS API unusable: nothing reconciled this round', { failure, err });
+      // Once per outage (and when its kind changes), not every round: SRS being away
+      // (npm start without SRS, say) must not drown the log. Metrics count every round.
+      if (this.srsFailure !== failure) {
+        this.o.logger.warn('SRS API unusable: nothing is reconciled until it answers', {
+          failure,
+          err,
+        });
+      }
+      this.srsFailure = failure;
       this.metric({
         type: 'srs_api',
         v: 1,
@@ -454,6 +464,9 @@ export class StreamService {
       });
       return;
     }
+    if (this.srsFailure !== undefined)
+      this.o.logger.info('SRS API answers again', { after: this.srsFailure });
+    this.srsFailure = undefined;
     this.lastLists = lists;
     this.metric({
       type: 'srs_api',
