@@ -42,6 +42,7 @@ export const ServiceName = {
   room: 'room',
   stream: 'stream',
   alert: 'alert',
+  catalog: 'catalog',
 } as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
 
@@ -84,7 +85,7 @@ export const instrumentSpecs = {
   framesIn: {
     kind: 'counter',
     name: 'ws_frames_in',
-    help: 'Frames received from clients, by frame type (`invalid` for those refused by the parser).',
+    help: 'Frames received from clients, by frame type (`invalid` for those refused by the parser, `rate_limited` for those dropped by the rate limit).',
     labels: ['type'],
   },
   framesOut: {
@@ -539,6 +540,8 @@ export function metricsPort(config: Config['telemetry'], service: ServiceName): 
       return config.streamMetricsPort;
     case 'alert':
       return config.alertMetricsPort;
+    case 'catalog':
+      return config.catalogMetricsPort;
   }
 }
 
