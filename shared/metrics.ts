@@ -301,6 +301,26 @@ export class Counter<L extends string> extends Instrument<L> {
   add(n: number, ...attrs: AttrsArg<L>): void {
     this.point(attrs[0]).value += n;
   }
+
+  /** One series, bound: adding to it skips the label lookup (for per-frame paths). */
+  bind(...attrs: AttrsArg<L>): BoundCounter {
+    const p = this.point(attrs[0]);
+    return {
+      add: (n) => {
+        p.value += n;
+      },
+    };
+  }
+}
+
+/** A counter's series bound to its labels (`Counter.bind`). */
+export interface BoundCounter {
+  add(n: number): void;
+}
+
+/** A histogram's series bound to its labels (`Histogram.bind`). */
+export interface BoundHistogram {
+  record(value: number): void;
 }
 
 /** A value that is set: the latest one counts. */
@@ -324,7 +344,20 @@ export class Histogram<L extends string> extends Instrument<L> {
   }
 
   record(value: number, ...attrs: AttrsArg<L>): void {
+    this.recordInto(this.point(attrs[0]), value);
+  }
+
+  /** One series, bound: recording into it skips the label lookup (for per-frame paths). */
+  bind(...attrs: AttrsArg<L>): BoundHistogram {
     const p = this.point(attrs[0]);
+    return {
+      record: (value) => {
+        this.recordInto(p, value);
+      },
+    };
+  }
+
+  private recordInto(p: Point, value: number): void {
     p.value += value;
     p.count++;
     // Bounds are inclusive upper limits; past the last one is the +Inf bucket.

@@ -2,24 +2,16 @@
  * The gateway's frame counters and latencies, recorded into the service's metrics
  * registry (shared/metrics.ts) on every frame.
  *
- * What must hold: recording allocates nothing. Label values come from closed sets
- * (frame types, `invalid`, `rate_limited`), and each gets one attributes object,
- * made the first time it is seen and reused for every frame after.
+ * What must hold: recording allocates nothing and looks up one map. Label values
+ * come from closed sets (frame types, `invalid`, `rate_limited`); each type's
+ * series is bound the first time the type is seen and reused for every frame after.
  */
-import { createMetrics, type Metrics } from '#shared/metrics.js';
-
-type TypeLabel = { readonly type: string };
-const labels = new Map<string, TypeLabel>();
-
-/** The `{type}` attributes of a frame type, made once per type. */
-function label(type: string): TypeLabel {
-  let l = labels.get(type);
-  if (l === undefined) {
-    l = { type };
-    labels.set(type, l);
-  }
-  return l;
-}
+import {
+  createMetrics,
+  type BoundCounter,
+  type BoundHistogram,
+  type Metrics,
+} from '#shared/metrics.js';
 
 /** `type` label values of frames the gateway refused before reading their type. */
 export const RefusedFrame = { invalid: 'invalid', rateLimited: 'rate_limited' } as const;
@@ -45,29 +37,49 @@ export function signalFrameType(data: Uint8Array): 'offer' | 'answer' | 'candida
 
 /** Frames in and out, and how long handling a frame took, by frame type. */
 export class FrameMetrics {
+  private readonly ins = new Map<string, BoundCounter>();
+  private readonly outs = new Map<string, BoundCounter>();
+  private readonly durations = new Map<string, BoundHistogram>();
+
   constructor(readonly registry: Metrics = createMetrics()) {}
 
   /** A frame received from a client (its type, or a `RefusedFrame`). */
   in(type: string): void {
-    this.registry.framesIn.add(1, label(type));
+    let c = this.ins.get(type);
+    if (c === undefined) {
+      c = this.registry.framesIn.bind({ type });
+      this.ins.set(type, c);
+    }
+    c.add(1);
   }
 
   /** `n` frames of `type` handed to client connections. */
   out(type: string, n = 1): void {
-    this.registry.framesOut.add(n, label(type));
+    let c = this.outs.get(type);
+    if (c === undefined) {
+      c = this.registry.framesOut.bind({ type });
+      this.outs.set(type, c);
+    }
+    c.add(n);
   }
 
   /** A frame's handling is done; `startedAt` is `performance.now()` when it arrived. */
   handled(type: string, startedAt: number): void {
-    this.registry.messageDuration.record((performance.now() - startedAt) / 1000, label(type));
+    let h = this.durations.get(type);
+    if (h === undefined) {
+      h = this.registry.messageDuration.bind({ type });
+      this.durations.set(type, h);
+    }
+    h.record((performance.now() - startedAt) / 1000);
   }
 
-  /** Connections open now, opened and closed (by the close code's reason). */
+  /** A connection opened; `open` connections now. */
   opened(open: number): void {
     this.registry.wsOpened.add(1);
     this.registry.wsConnections.set(open);
   }
 
+  /** A connection closed, for `reason` (see `closeReason`); `open` connections now. */
   closed(open: number, reason: string): void {
     this.registry.wsClosed.add(1, { reason });
     this.registry.wsConnections.set(open);
