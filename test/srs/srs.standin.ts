@@ -364,15 +364,7 @@ export class SrsStandIn {
   register(name: string, clientId: string, type: ClientType, streamId = `vid-${name}`): void {
     let stream = this.streams.get(streamId);
     if (stream === undefined) {
-      stream = {
-        id: streamId,
-        name,
-        app: this.app,
-        publisher: null,
-        since: Date.now(),
-        frames: 0,
-        framesAt: 0,
-      };
+      stream = this.newStream(streamId, name);
       this.streams.set(streamId, stream);
     }
     const publish = type === 'fmle-publish' || type === 'rtc-publish';
@@ -422,15 +414,7 @@ export class SrsStandIn {
   private connect(name: string, param: string, type: ClientType, publish: boolean): Client {
     let stream = [...this.streams.values()].find((s) => s.name === name && s.app === this.app);
     if (stream === undefined) {
-      stream = {
-        id: `vid-${rid(7)}`,
-        name,
-        app: this.app,
-        publisher: null,
-        since: Date.now(),
-        frames: 0,
-        framesAt: 0,
-      };
+      stream = this.newStream(`vid-${rid(7)}`, name);
       this.streams.set(stream.id, stream);
     }
     const http = type === 'flv-play';
@@ -447,6 +431,10 @@ export class SrsStandIn {
     // SRS counts the connection before it asks the hook.
     this.clients.set(c.id, c);
     return c;
+  }
+
+  private newStream(id: string, name: string): Stream {
+    return { id, name, app: this.app, publisher: null, since: Date.now(), frames: 0, framesAt: 0 };
   }
 
   private dropStreamIfEmpty(streamId: string): void {
