@@ -214,11 +214,13 @@ export type AttrsArg<L extends string> = [L] extends [never]
 /** The reason label of `ws_connections_closed` for a WebSocket close code. */
 export const closeReason = (code: number): string => {
   switch (code) {
+    // 1005: a close frame without a status, what a browser's close() sends: a clean close.
     case 1000:
+    case 1005:
       return 'normal';
     case CloseCode.GOING_AWAY:
       return 'going_away';
-    case 1005:
+    // No close frame at all: the connection was cut.
     case 1006:
       return 'dropped';
     case CloseCode.TOO_LARGE:
