@@ -16,13 +16,11 @@
  */
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
-import { SrsStandIn } from './srs/srs.standin.js';
 import { startNats } from './helpers/nats.js';
 import { OtlpKind, startOtlpReceiver, type ReceivedSpan } from './helpers/otlp.js';
 import { startService } from './helpers/processes.js';
+import { hookInto, startSrsStandIn, streamEnv } from './helpers/srs.js';
 import { startTestTools, testEnv } from './helpers/system.js';
-
-const HOOK_SECRET = 'hook-secret-for-tracing-0123456789';
 
 /** A client-side span: what a browser's tracing library would send as `traceparent`. */
 function clientSpan(): { traceId: string; spanId: string; traceparent: string } {
@@ -35,17 +33,11 @@ t.test('one trace per client frame and per SRS callback, across every process', 
   const otlp = await startOtlpReceiver(t);
   const nats = await startNats();
   t.teardown(() => nats.stop());
-  const srs = new SrsStandIn({ hookBase: 'http://127.0.0.1:1/unset', hookTimeoutMs: 5000 });
-  await srs.start();
-  t.teardown(() => srs.stop());
+  const srs = await startSrsStandIn(t);
   const env = testEnv(nats.url, {
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
     TELEMETRY_FLUSH_TIMEOUT_MS: '10000',
-    STREAM_HOST: '127.0.0.1',
-    STREAM_PORT: '0',
-    STREAM_HOOK_SECRET: HOOK_SECRET,
-    STREAM_SRS_API_URL: srs.apiUrl,
-    STREAM_CONFIRM_INTERVAL_MS: '50',
+    ...streamEnv(srs),
   });
   const room = await startService(t, 'room', env);
   const [gwA, gwB, catalog, stream] = await Promise.all([
@@ -54,8 +46,7 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     startService(t, 'catalog', env),
     startService(t, 'stream', env),
   ]);
-  const hooks = new URL(String(stream.ready.hooks));
-  srs.hookBase = `http://127.0.0.1:${hooks.port}/api/srs/hooks/${HOOK_SECRET}`;
+  hookInto(srs, stream);
   const sys = await startTestTools(t, nats.url);
   const created = await sys.createRoom('tr', 'alice');
 

@@ -13,10 +13,8 @@ import { streamNames } from '#shared/streams.js';
 import { subjects } from '#shared/subjects.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
+import { hookInto, startSrsStandIn, streamEnv } from '../../../test/helpers/srs.js';
 import { startTestTools, testEnv } from '../../../test/helpers/system.js';
-import { SrsStandIn } from '../../../test/srs/srs.standin.js';
-
-const HOOK_SECRET = 'hook-secret-for-alerts-0123456789';
 
 /** Fast windows; the process rules stay off (spawned processes on a shared machine). */
 const alertEnv = {
@@ -53,6 +51,12 @@ const activeOf = (r: Reply, rule: string, key: string): Alert | undefined =>
   r.active.find((a) => a.rule === rule && a.key === key);
 const resolvedIn = (r: Reply, id: string): boolean =>
   r.recent.some((e) => e.type === 'alert_resolved' && e.alert.id === id);
+
+/** Waits until `read` shows the alert of `rule` for `key` raised; that alert. */
+async function raisedBy(read: () => Promise<Reply>, rule: string, key: string): Promise<Alert> {
+  const r = await until(`${rule} ${key} raised`, read, (x) => activeOf(x, rule, key) !== undefined);
+  return activeOf(r, rule, key)!;
+}
 
 /** Raised, then resolved: checks both ends in the ALERTS stream; the resolved alert. */
 async function checkStream(
@@ -93,12 +97,7 @@ t.test(
     };
 
     const clients = await Promise.all(['u1', 'u2', 'u3'].map((u) => sys.connect(gateway.url, u)));
-    const raised = await until(
-      'gateway_connections raised',
-      api,
-      (r) => activeOf(r, 'gateway_connections', 'gw-limit') !== undefined,
-    );
-    const alert = activeOf(raised, 'gateway_connections', 'gw-limit')!;
+    const alert = await raisedBy(api, 'gateway_connections', 'gw-limit');
     t.match(alert, { severity: 'warning', state: 'raised', value: 3, threshold: 2 });
     t.match(alert.summary, /gw-limit: 3 WebSocket connections/);
     const stored = await alertsOn(sys.bus, 'alert.warning.gateway_connections');
@@ -119,17 +118,11 @@ t.test(
 t.test('a live room whose SRS stream fails: stream_failed raised, then resolved', async (t) => {
   const nats = await startNats();
   t.teardown(() => nats.stop());
-  const srs = new SrsStandIn({ hookBase: 'http://127.0.0.1:1/unset', hookTimeoutMs: 5000 });
-  await srs.start();
-  t.teardown(() => srs.stop());
+  const srs = await startSrsStandIn(t);
   const env = testEnv(nats.url, {
     ...alertEnv,
+    ...streamEnv(srs),
     ALERT_STREAM_FAILED_FOR_MS: '1000',
-    STREAM_HOST: '127.0.0.1',
-    STREAM_PORT: '0',
-    STREAM_HOOK_SECRET: HOOK_SECRET,
-    STREAM_SRS_API_URL: srs.apiUrl,
-    STREAM_CONFIRM_INTERVAL_MS: '50',
     // Polled more often than metrics are published: each sample sees new frames.
     STREAM_RECONCILE_INTERVAL_MS: '100',
   });
@@ -138,7 +131,7 @@ t.test('a live room whose SRS stream fails: stream_failed raised, then resolved'
     startService(t, 'stream', env),
     startService(t, 'alert', env),
   ]);
-  srs.hookBase = `http://127.0.0.1:${new URL(String(stream.ready.hooks)).port}/api/srs/hooks/${HOOK_SECRET}`;
+  hookInto(srs, stream);
   const sys = await startTestTools(t, nats.url);
   const room = await sys.createRoom('sf', 'owner');
   const query = () => sys.bus.request<Reply>(subjects.alertsQuery, {});
@@ -158,15 +151,7 @@ t.test('a live room whose SRS stream fails: stream_failed raised, then resolved'
 
   // The encoder stays connected but no frames arrive.
   srs.faults.framesStalled.add('sf');
-  const stalled = activeOf(
-    await until(
-      'stream_failed raised',
-      query,
-      (r) => activeOf(r, 'stream_failed', 'sf') !== undefined,
-    ),
-    'stream_failed',
-    'sf',
-  )!;
+  const stalled = await raisedBy(query, 'stream_failed', 'sf');
   t.match(stalled, { severity: 'critical', reason: 'no_frames' });
   t.match(stalled.summary, /live room sf: no frames arrive/);
   // The frames come back: resolved.
@@ -176,15 +161,7 @@ t.test('a live room whose SRS stream fails: stream_failed raised, then resolved'
 
   // The publisher goes away; the room stays live, waiting for it.
   srs.disconnect(pub.clientId);
-  const gone = activeOf(
-    await until(
-      'stream_failed raised again',
-      query,
-      (r) => activeOf(r, 'stream_failed', 'sf') !== undefined,
-    ),
-    'stream_failed',
-    'sf',
-  )!;
+  const gone = await raisedBy(query, 'stream_failed', 'sf');
   t.not(gone.id, stalled.id, 'a new alert');
   t.match(gone, { reason: 'publisher_gone' });
   t.equal(await status(), 'live');
