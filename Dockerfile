@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# One image for the four Roomcast services; compose.yaml picks the service with
-# `command` (node dist/services/<name>/main.js). Debian slim, not Alpine:
-# uWebSockets.js ships a native binary built for glibc and Node 20.
+# One image for the five Roomcast services; compose.yaml picks the service with
+# `command` (node dist/services/<name>/main.js; the catalogue is room/catalog).
+# Debian slim, not Alpine: uWebSockets.js ships a native binary built for glibc
+# and Node 20.
 
 FROM node:20-slim AS build
 WORKDIR /app

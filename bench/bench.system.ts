@@ -74,6 +74,8 @@ export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
       AUTH_ISSUER: ISSUER,
       AUTH_AUDIENCE: AUDIENCE,
       LOG_LEVEL: 'info',
+      // The services' fixed metrics ports would collide with anything else on the machine.
+      METRICS_ENABLED: 'false',
       ...o.env,
       GATEWAY_HOST: HOST,
       GATEWAY_PORT: '0',

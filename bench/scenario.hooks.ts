@@ -211,6 +211,7 @@ async function startSut(
     NATS_URL: nats.url,
     AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
     LOG_LEVEL: 'warn',
+    METRICS_ENABLED: 'false',
     STREAM_HOST: '127.0.0.1',
     STREAM_PORT: String(port),
     STREAM_HOOK_SECRET: HOOK_SECRET,

@@ -789,6 +789,13 @@ export const settings = {
       0,
       65_535,
     ),
+    catalogMetricsPort: int(
+      'CATALOG_METRICS_PORT',
+      9468,
+      'Port of the catalogue /metrics.',
+      0,
+      65_535,
+    ),
     metricsPublishIntervalMs: int(
       'METRICS_PUBLISH_INTERVAL_MS',
       5000,

@@ -6,12 +6,15 @@
  * - gateway: `GET /healthz` on GATEWAY_PORT answers 200 (it is up and has NATS).
  * - room: a room command over NATS gets a reply (`ROOM_NOT_FOUND` counts: the
  *   room service answered).
+ * - catalog: a one-room list query over NATS gets a reply (an error reply counts:
+ *   the catalogue answered; a catalogue whose store is down answers UNAVAILABLE).
  * - any other service: its HTTP port (the `port` setting of its config section)
  *   answers at all; without one, its NATS server is reachable.
  */
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger } from '#shared/log.js';
+import type { CatalogQuery } from '#shared/catalog.js';
 import type { RoomCommand } from '#shared/room.commands.js';
 import { subjects } from '#shared/subjects.js';
 
@@ -19,6 +22,8 @@ import { subjects } from '#shared/subjects.js';
 const PROBE_TIMEOUT_MS = 3000;
 /** A room id no one creates: the room service answers it with ROOM_NOT_FOUND. */
 const PROBE_ROOM = '_healthcheck';
+/** The user a catalogue probe lists rooms as (it sees public rooms only). */
+const PROBE_USER = '_healthcheck';
 
 const service = process.argv[2];
 const config = loadConfig();
@@ -50,6 +55,15 @@ async function probe(): Promise<boolean> {
     case 'room':
       return nats(async (bus) => {
         await bus.request(subjects.roomCommand(PROBE_ROOM), { type: 'get' } satisfies RoomCommand);
+        return true;
+      });
+    case 'catalog':
+      return nats(async (bus) => {
+        await bus.request(subjects.catalogQuery, {
+          type: 'list_rooms',
+          viewer: { userId: PROBE_USER, granted: [] },
+          limit: 1,
+        } satisfies CatalogQuery);
         return true;
       });
     case undefined:

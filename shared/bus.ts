@@ -63,8 +63,8 @@ export function traceHeaders(ctx: Context = context.active()): MsgHdrs | undefin
   return h;
 }
 
-/** The trace context a message carries, or the root context when it carries none. */
-export function traceContextOf(msg: Msg): Context {
+/** The trace context a message (core or JetStream) carries, or the root context when it carries none. */
+export function traceContextOf(msg: { readonly headers?: MsgHdrs | undefined }): Context {
   return msg.headers === undefined
     ? ROOT_CONTEXT
     : propagation.extract(ROOT_CONTEXT, msg.headers, headerGetter);

@@ -102,6 +102,7 @@ t.test('close codes map to a closed set of reasons', async (t) => {
   const cases: [number, string][] = [
     [1000, 'normal'],
     [1001, 'going_away'],
+    [1005, 'normal'],
     [1006, 'dropped'],
     [1009, 'too_large'],
     [4401, 'auth_failed'],

@@ -42,6 +42,7 @@ export const ServiceName = {
   room: 'room',
   stream: 'stream',
   alert: 'alert',
+  catalog: 'catalog',
 } as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
 
@@ -84,7 +85,7 @@ export const instrumentSpecs = {
   framesIn: {
     kind: 'counter',
     name: 'ws_frames_in',
-    help: 'Frames received from clients, by frame type (`invalid` for those refused by the parser).',
+    help: 'Frames received from clients, by frame type (`invalid` for those refused by the parser, `rate_limited` for those dropped by the rate limit).',
     labels: ['type'],
   },
   framesOut: {
@@ -213,11 +214,13 @@ export type AttrsArg<L extends string> = [L] extends [never]
 /** The reason label of `ws_connections_closed` for a WebSocket close code. */
 export const closeReason = (code: number): string => {
   switch (code) {
+    // 1005: a close frame without a status, what a browser's close() sends: a clean close.
     case 1000:
+    case 1005:
       return 'normal';
     case CloseCode.GOING_AWAY:
       return 'going_away';
-    case 1005:
+    // No close frame at all: the connection was cut.
     case 1006:
       return 'dropped';
     case CloseCode.TOO_LARGE:
@@ -300,6 +303,26 @@ export class Counter<L extends string> extends Instrument<L> {
   add(n: number, ...attrs: AttrsArg<L>): void {
     this.point(attrs[0]).value += n;
   }
+
+  /** One series, bound: adding to it skips the label lookup (for per-frame paths). */
+  bind(...attrs: AttrsArg<L>): BoundCounter {
+    const p = this.point(attrs[0]);
+    return {
+      add: (n) => {
+        p.value += n;
+      },
+    };
+  }
+}
+
+/** A counter's series bound to its labels (`Counter.bind`). */
+export interface BoundCounter {
+  add(n: number): void;
+}
+
+/** A histogram's series bound to its labels (`Histogram.bind`). */
+export interface BoundHistogram {
+  record(value: number): void;
 }
 
 /** A value that is set: the latest one counts. */
@@ -323,7 +346,20 @@ export class Histogram<L extends string> extends Instrument<L> {
   }
 
   record(value: number, ...attrs: AttrsArg<L>): void {
+    this.recordInto(this.point(attrs[0]), value);
+  }
+
+  /** One series, bound: recording into it skips the label lookup (for per-frame paths). */
+  bind(...attrs: AttrsArg<L>): BoundHistogram {
     const p = this.point(attrs[0]);
+    return {
+      record: (value) => {
+        this.recordInto(p, value);
+      },
+    };
+  }
+
+  private recordInto(p: Point, value: number): void {
     p.value += value;
     p.count++;
     // Bounds are inclusive upper limits; past the last one is the +Inf bucket.
@@ -539,6 +575,8 @@ export function metricsPort(config: Config['telemetry'], service: ServiceName): 
       return config.streamMetricsPort;
     case 'alert':
       return config.alertMetricsPort;
+    case 'catalog':
+      return config.catalogMetricsPort;
   }
 }
 

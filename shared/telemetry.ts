@@ -100,6 +100,11 @@ export function withSpan<T>(
   ) as T;
 }
 
+/** True when tracing is on and `ctx` holds a span: work received with it belongs to a trace. */
+export function isTraced(ctx: Context): boolean {
+  return tracer !== undefined && trace.getSpan(ctx) !== undefined;
+}
+
 /** Sets attributes on the active span (no-op without one). */
 export function setSpanAttributes(attributes: Attributes): void {
   if (tracer !== undefined) trace.getActiveSpan()?.setAttributes(attributes);

@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { loadConfig } from '#config/config.js';
+import { metricsPort } from '#shared/metrics.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -44,7 +46,20 @@ interface Compose {
 
 const compose = yaml('compose.yaml') as Compose;
 const services = compose.services;
-const ROOMCAST = ['gateway', 'room', 'stream', 'alert'];
+const ROOMCAST = ['gateway', 'room', 'catalog', 'stream', 'alert'] as const;
+/** Where each service's entry point is built, below dist/services/. */
+const ENTRY: Record<(typeof ROOMCAST)[number], string> = {
+  gateway: 'gateway',
+  room: 'room',
+  catalog: 'room/catalog',
+  stream: 'stream',
+  alert: 'alert',
+};
+const isRoomcast = (name: string): name is (typeof ROOMCAST)[number] =>
+  (ROOMCAST as readonly string[]).includes(name);
+/** Each service's /metrics port as config/config.ts has it by default. */
+const metricsPortOf = (name: (typeof ROOMCAST)[number]) =>
+  metricsPort(loadConfig({}).telemetry, name);
 const INFRA = ['nats', 'mongo', 'srs', 'jaeger', 'prometheus', 'grafana'];
 /** Mounted files that other work provides; checked once they are there. */
 const PENDING: Record<string, string> = {
@@ -58,9 +73,9 @@ t.test('every part of the system is there', async (t) => {
 t.test('images are pinned, Roomcast services are built from the Dockerfile', async (t) => {
   for (const [name, s] of Object.entries(services)) {
     t.ok(s.image !== undefined || s.build !== undefined, `${name}: image or build`);
-    if (ROOMCAST.includes(name)) {
+    if (isRoomcast(name)) {
       t.same(s.build, { context: '.', dockerfile: 'Dockerfile' }, `${name}: built here`);
-      t.same(s.command, ['node', `dist/services/${name}/main.js`], `${name}: its own entry`);
+      t.same(s.command, ['node', `dist/services/${ENTRY[name]}/main.js`], `${name}: its own entry`);
       continue;
     }
     t.match(s.image, /^[\w./-]+:[\w.-]+$/, `${name}: image with a tag`);
@@ -72,6 +87,7 @@ t.test('images are pinned, Roomcast services are built from the Dockerfile', asy
   t.equal(services.srs?.image, 'ossrs/srs:6');
   t.match(services.jaeger?.image, /^jaegertracing\/all-in-one:/);
   t.equal(services.jaeger?.environment?.COLLECTOR_OTLP_ENABLED, 'true', 'Jaeger takes OTLP');
+  t.ok(services.jaeger?.expose?.includes('4318'), 'OTLP/HTTP reachable by the services');
 });
 
 t.test('healthchecks and start order', async (t) => {
@@ -114,7 +130,7 @@ t.test('healthchecks and start order', async (t) => {
   t.ok(existsSync(join(root, 'scripts/healthcheck.ts')), 'scripts/healthcheck.ts is there');
 });
 
-t.test('the four services get their configuration from the environment', async (t) => {
+t.test('the five services get their configuration from the environment', async (t) => {
   for (const name of ROOMCAST) {
     const env = services[name]?.environment ?? {};
     t.equal(env.NATS_URL, 'nats://nats:4222', `${name}: NATS_URL`);
@@ -122,12 +138,22 @@ t.test('the four services get their configuration from the environment', async (
     t.equal(env.AUTH_JWT_SECRET_FILE, '/run/secrets/jwt_secret', `${name}: the JWT secret file`);
     t.ok(services[name]?.secrets?.includes('jwt_secret'), `${name}: mounts that secret`);
     t.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://jaeger:4318', `${name}: traces to Jaeger`);
-    t.equal(env.OTEL_SERVICE_NAME, `roomcast-${name}`, `${name}: its service name`);
-    t.equal(env.OTEL_EXPORTER_PROMETHEUS_PORT, '9464', `${name}: /metrics port`);
+    // The service name is set in code (shared/telemetry.ts); OTEL_SERVICE_NAME would be ignored.
+    t.notOk('OTEL_SERVICE_NAME' in env, `${name}: no OTEL_SERVICE_NAME to mislead`);
+    const port = String(metricsPortOf(name));
+    t.equal(env[`${name.toUpperCase()}_METRICS_PORT`], port, `${name}: /metrics on ${port}`);
+    t.equal(env.METRICS_HOST, '0.0.0.0', `${name}: /metrics reachable from Prometheus`);
+    t.ok(services[name]?.expose?.includes(port), `${name}: exposes ${port}`);
     for (const key of ['GATEWAY_DEMO', 'GATEWAY_DEV_TOKENS'])
       t.notOk(key in env, `${name}: ${key} is never set in production`);
   }
   t.equal(services.gateway?.environment?.GATEWAY_PORT, '8090');
+  t.equal(
+    services.catalog?.environment?.MONGODB_URI_FILE,
+    '/run/secrets/mongodb_uri',
+    'the catalogue reads MongoDB from the secret',
+  );
+  t.ok(services.catalog?.secrets?.includes('mongodb_uri'), 'and mounts it');
   t.ok(
     services.gateway?.ports?.some((p) => p.endsWith(':8090')),
     'the gateway is published',
@@ -192,7 +218,7 @@ t.test('Prometheus scrapes every service, Grafana reads Prometheus', async (t) =
     .flatMap((c) => c.static_configs.flatMap((s) => s.targets));
   t.same(
     targets.sort(),
-    ROOMCAST.map((s) => `${s}:9464`).sort(),
+    ROOMCAST.map((s) => `${s}:${metricsPortOf(s)}`).sort(),
     'each Roomcast service on its /metrics port',
   );
   const ds = yaml('observability/grafana/provisioning/datasources/prometheus.yml') as {

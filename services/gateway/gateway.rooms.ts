@@ -12,10 +12,11 @@
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import { decode, type Bus } from '#shared/bus.js';
 import type { Logger } from '#shared/log.js';
-import type { Role, RoomStatus } from '#shared/protocol.js';
+import type { Role, RoomStatus, ServerFrame } from '#shared/protocol.js';
 import type { Membership, RoomBroadcast } from '#shared/room.commands.js';
 import { subjects } from '#shared/subjects.js';
 import { LocalMember, type Conn, type ResumeBufferLimits } from './gateway.conn.js';
+import { signalFrameType, type FrameMetrics } from './gateway.metrics.js';
 
 export class RoomView {
   /** Peer ids of every member, local or not: the addressees a frame may name. */
@@ -39,6 +40,8 @@ export interface RoomsOptions {
   localFastPath: boolean;
   resumeBuffer: ResumeBufferLimits;
   log: Logger;
+  /** Where frames handed to clients are counted. */
+  frames: FrameMetrics;
 }
 
 export class Rooms {
@@ -94,9 +97,10 @@ export class Rooms {
     const held = view.local.get(peerId);
     if (held !== undefined) return held;
     const member = new LocalMember(view.room, peerId, role, 0, this.o.resumeBuffer);
-    member.sub = this.o.bus.subscribe(subjects.roomSignal(view.room, peerId), (msg) =>
-      member.deliver(msg.data),
-    );
+    member.sub = this.o.bus.subscribe(subjects.roomSignal(view.room, peerId), (msg) => {
+      if (member.conn !== undefined) this.o.frames.out(signalFrameType(msg.data));
+      member.deliver(msg.data);
+    });
     return member;
   }
 
@@ -115,7 +119,7 @@ export class Rooms {
     if (previous !== undefined && previous !== conn) {
       // Resumed on a new connection while the old one still looked alive here.
       previous.memberships.delete(view.room);
-      previous.sendFrame({
+      this.kick(previous, {
         type: 'kicked',
         room: view.room,
         reason: 'resumed on another connection',
@@ -142,14 +146,22 @@ export class Rooms {
   }
 
   /**
-   * Sends a peer-to-peer frame (already serialized for the receiver) to `to`.
-   * Returns false when `to` is not a member of the room as far as we know.
+   * Sends a peer-to-peer frame (already serialized for the receiver, `type` first:
+   * see `signalFrameType`) to `to`. Returns false when `to` is not a member of the
+   * room as far as we know.
    */
-  relay(view: RoomView, to: string, frame: string): boolean {
+  relay(
+    view: RoomView,
+    to: string,
+    frame: string,
+    type: 'offer' | 'answer' | 'candidate',
+  ): boolean {
     if (!view.members.has(to)) return false;
     const local = this.o.localFastPath ? view.local.get(to) : undefined;
-    if (local !== undefined) local.deliver(frame);
-    else this.o.bus.publishBytes(subjects.roomSignal(view.room, to), Buffer.from(frame));
+    if (local !== undefined) {
+      if (local.conn !== undefined) this.o.frames.out(type);
+      local.deliver(frame);
+    } else this.o.bus.publishBytes(subjects.roomSignal(view.room, to), Buffer.from(frame));
     return true;
   }
 
@@ -207,21 +219,21 @@ export class Rooms {
     switch (b.type) {
       case 'peer_joined':
         view.members.add(b.peer.peerId);
-        this.fanOut(view, b.seq, data, b.peer.peerId);
+        this.fanOut(view, b.type, b.seq, data, b.peer.peerId);
         break;
       case 'peer_left': {
         view.members.delete(b.peerId);
         const gone = view.local.get(b.peerId);
         if (gone !== undefined) {
-          if (b.reason === 'kicked')
-            gone.conn?.sendFrame({
+          if (b.reason === 'kicked' && gone.conn !== undefined)
+            this.kick(gone.conn, {
               type: 'kicked',
               room: view.room,
               reason: b.detail ?? 'kicked by the room',
             });
           this.remove(gone);
         }
-        this.fanOut(view, b.seq, data, b.peerId);
+        this.fanOut(view, b.type, b.seq, data, b.peerId);
         break;
       }
       case 'peer_resumed': {
@@ -229,18 +241,19 @@ export class Rooms {
         const ours = b.gateway === this.o.gatewayId && held?.conn?.id === b.conn;
         if (held !== undefined && !ours && !this.resuming.has(`${view.room}/${b.peerId}`)) {
           // Resumed elsewhere: whatever this gateway still holds for the peer is stale.
-          held.conn?.sendFrame({
-            type: 'kicked',
-            room: view.room,
-            reason: 'resumed on another connection',
-          });
+          if (held.conn !== undefined)
+            this.kick(held.conn, {
+              type: 'kicked',
+              room: view.room,
+              reason: 'resumed on another connection',
+            });
           this.remove(held);
         }
         break;
       }
       case 'room_status':
         view.status = b.status;
-        this.fanOut(view, b.seq, data, undefined);
+        this.fanOut(view, b.type, b.seq, data, undefined);
         if (b.status === 'ended') {
           for (const m of [...view.local.values()]) this.remove(m);
           view.members.clear();
@@ -250,9 +263,25 @@ export class Rooms {
   }
 
   /** Forwards the broadcast's bytes as they are (they are client frames) to local members. */
-  private fanOut(view: RoomView, seq: number, data: Uint8Array, about: string | undefined): void {
+  private fanOut(
+    view: RoomView,
+    type: RoomBroadcast['type'],
+    seq: number,
+    data: Uint8Array,
+    about: string | undefined,
+  ): void {
+    let sent = 0;
     for (const m of view.local.values()) {
-      if (m.peerId !== about && m.seq < seq) m.deliver(data, seq);
+      if (m.peerId === about || m.seq >= seq) continue;
+      if (m.conn !== undefined) sent++;
+      m.deliver(data, seq);
     }
+    if (sent > 0) this.o.frames.out(type, sent);
+  }
+
+  private kick(conn: Conn, frame: Extract<ServerFrame, { type: 'kicked' }>): void {
+    if (!conn.open) return;
+    this.o.frames.out(frame.type);
+    conn.sendFrame(frame);
   }
 }

@@ -23,6 +23,7 @@ import {
 } from '#shared/errors.js';
 import { permsFor } from '#shared/grants.js';
 import type { Logger } from '#shared/log.js';
+import { closeReason, type Metrics } from '#shared/metrics.js';
 import {
   FrameError,
   PROTOCOL_VERSION,
@@ -31,12 +32,15 @@ import {
   type ClientFrameOf,
   type FrameId,
   type FrameParser,
+  type ServerFrame,
 } from '#shared/protocol.js';
 import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
+import { SpanKind, isTracing, setSpanAttributes, withSpan } from '#shared/telemetry.js';
 import { toAuthError, type Verify } from '#shared/auth.js';
 import { Conn, inSocketCallback, type LocalMember, type WsData } from './gateway.conn.js';
 import { registerHttp, sendJson } from './gateway.http.js';
+import { FrameMetrics, RefusedFrame } from './gateway.metrics.js';
 import { Rooms } from './gateway.rooms.js';
 import type { Uws } from '#shared/uws.js';
 
@@ -46,9 +50,21 @@ export interface GatewayOptions {
   log: Logger;
   verify: Verify;
   uws: Uws;
+  /** The registry frames and connections are counted in (main.ts serves it); a fresh one by default. */
+  metrics?: Metrics;
 }
 
 const decoder = new TextDecoder();
+/** Span names of client frames, made once. */
+const spanNames = new Map<string, string>();
+const spanName = (type: string): string => {
+  let name = spanNames.get(type);
+  if (name === undefined) {
+    name = `ws ${type}`;
+    spanNames.set(type, name);
+  }
+  return name;
+};
 /** How often connections are checked for auth and idle timeouts, in ms. */
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -60,6 +76,7 @@ export class Gateway {
   /** Upgrades waiting for their token to verify: they count against the connection limit. */
   private upgrading = 0;
   private readonly rooms: Rooms;
+  private readonly frames: FrameMetrics;
   private readonly parse: FrameParser;
   private readonly inflight = new Set<Promise<unknown>>();
   private timers: NodeJS.Timeout[] = [];
@@ -70,6 +87,7 @@ export class Gateway {
   constructor(private readonly o: GatewayOptions) {
     this.cfg = o.config.gateway;
     this.id = o.config.gateway.id ?? 'gateway';
+    this.frames = new FrameMetrics(o.metrics);
     this.parse = compileFrameParser({
       maxTokenBytes: o.config.auth.maxTokenBytes,
       maxSdpBytes: this.cfg.maxSdpBytes,
@@ -81,6 +99,7 @@ export class Gateway {
       localFastPath: this.cfg.localFastPath,
       resumeBuffer: { frames: this.cfg.resumeBufferFrames, bytes: this.cfg.resumeBufferBytes },
       log: o.log,
+      frames: this.frames,
     });
     this.app = o.uws.App();
     this.routes();
@@ -193,7 +212,7 @@ export class Gateway {
       pong: (ws) => {
         ws.getUserData().conn.lastSeen = Date.now();
       },
-      close: (ws) => this.onClose(ws.getUserData().conn),
+      close: (ws, code) => this.onClose(ws.getUserData().conn, code),
     });
     registerHttp(this.app, {
       config: this.o.config,
@@ -209,12 +228,13 @@ export class Gateway {
     const conn = ws.getUserData().conn;
     conn.ws = ws;
     this.conns.add(conn);
+    this.frames.opened(this.conns.size);
     if (conn.authError !== undefined) {
       this.refuseAuth(conn, conn.authError);
       return;
     }
     if (conn.identity !== undefined) {
-      conn.sendFrame({
+      this.send(conn, {
         type: 'authenticated',
         userId: conn.identity.userId,
         protocol: PROTOCOL_VERSION,
@@ -223,9 +243,11 @@ export class Gateway {
   }
 
   private onMessage(conn: Conn, data: ArrayBuffer, isBinary: boolean): void {
+    const startedAt = performance.now();
     const now = Date.now();
     conn.lastSeen = now;
     if (!conn.takeToken(now)) {
+      this.frames.in(RefusedFrame.rateLimited);
       if (++conn.strikes > this.cfg.rateLimitStrikes)
         conn.close(CloseCode.RATE_LIMITED, 'rate limit');
       else this.fail(conn, errorBody(ErrorCode.RATE_LIMITED));
@@ -233,6 +255,7 @@ export class Gateway {
     }
     conn.strikes = 0;
     if (isBinary) {
+      this.frames.in(RefusedFrame.invalid);
       this.fail(conn, errorBody(ErrorCode.BINARY_FRAME));
       return;
     }
@@ -240,6 +263,7 @@ export class Gateway {
     try {
       frame = this.parse(decoder.decode(data));
     } catch (err) {
+      this.frames.in(RefusedFrame.invalid);
       if (!(err instanceof FrameError)) {
         this.fail(conn, errorBody(ErrorCode.BAD_FRAME));
       } else if (err.code === ErrorCode.TOKEN_INVALID && conn.identity === undefined) {
@@ -251,56 +275,104 @@ export class Gateway {
       }
       return;
     }
-    this.dispatch(conn, frame);
+    this.frames.in(frame.type);
+    // Tracing off costs this one check: no span, no closure, no attributes.
+    if (isTracing()) this.traced(conn, frame, startedAt);
+    else if (this.dispatch(conn, frame, startedAt) === undefined)
+      this.frames.handled(frame.type, startedAt);
   }
 
-  private dispatch(conn: Conn, frame: ClientFrame): void {
+  /**
+   * Dispatches a frame inside a SERVER span (`ws <type>`) that lasts until its
+   * handling is done; a `traceparent` the client sent is the span's parent, so the
+   * client's trace continues through the gateway and everything it asks of NATS.
+   */
+  private traced(conn: Conn, frame: ClientFrame, startedAt: number): void {
+    const work = withSpan(
+      spanName(frame.type),
+      {
+        'roomcast.frame.type': frame.type,
+        'roomcast.conn': conn.id,
+        ...('room' in frame ? { 'roomcast.room': frame.room } : {}),
+        ...(conn.identity === undefined ? {} : { 'enduser.id': conn.identity.userId }),
+      },
+      () => this.dispatch(conn, frame, startedAt),
+      {
+        kind: SpanKind.SERVER,
+        ...(frame.traceparent === undefined ? {} : { parent: frame.traceparent }),
+      },
+    );
+    if (work === undefined) this.frames.handled(frame.type, startedAt);
+  }
+
+  /**
+   * Handles one frame. Synchronous handling returns `undefined`; asynchronous
+   * handling returns its promise, which records the frame's duration when it
+   * settles and never rejects.
+   */
+  private dispatch(conn: Conn, frame: ClientFrame, startedAt: number): Promise<void> | undefined {
     if (frame.type === 'ping') {
-      conn.sendFrame({ type: 'pong', ts: frame.ts, id: frame.id });
-      return;
+      this.send(conn, { type: 'pong', ts: frame.ts, id: frame.id });
+      return undefined;
     }
-    if (frame.type === 'auth') {
-      this.track(conn, frame.id, this.authenticate(conn, frame));
-      return;
-    }
+    if (frame.type === 'auth')
+      return this.track(conn, frame, this.authenticate(conn, frame), startedAt);
     if (conn.identity === undefined) {
       this.fail(conn, errorBody(ErrorCode.AUTH_REQUIRED), frame.id);
-      return;
+      return undefined;
     }
     switch (frame.type) {
       case 'join':
-        this.track(conn, frame.id, this.join(conn, frame));
-        return;
+        return this.track(conn, frame, this.join(conn, frame), startedAt);
       case 'leave':
-        this.track(conn, frame.id, this.leave(conn, frame));
-        return;
+        return this.track(conn, frame, this.leave(conn, frame), startedAt);
       case 'resume':
-        this.track(conn, frame.id, this.resume(conn, frame));
-        return;
+        return this.track(conn, frame, this.resume(conn, frame), startedAt);
       case 'offer':
       case 'answer':
       case 'candidate':
         this.relay(conn, frame);
-        return;
+        return undefined;
     }
   }
 
-  /** Runs an async handler; its failure becomes an error frame, never an unhandled rejection. */
-  private track(conn: Conn, id: FrameId | undefined, work: Promise<void>): void {
-    const p = work.catch((err: unknown) => {
-      if (err instanceof RoomcastError) {
-        this.fail(conn, err.toBody(), id);
-        return;
-      }
-      this.o.log.error('handler failed', { conn: conn.id, err });
-      this.fail(conn, errorBody(ErrorCode.INTERNAL), id);
-    });
+  /**
+   * Runs an async handler; its failure becomes an error frame, never an unhandled
+   * rejection. Its duration is recorded when it settles.
+   */
+  private track(
+    conn: Conn,
+    frame: ClientFrame,
+    work: Promise<void>,
+    startedAt: number,
+  ): Promise<void> {
+    const p = work.then(
+      () => this.frames.handled(frame.type, startedAt),
+      (err: unknown) => {
+        this.frames.handled(frame.type, startedAt);
+        if (err instanceof RoomcastError) {
+          setSpanAttributes({ 'roomcast.error.code': err.code });
+          this.fail(conn, err.toBody(), frame.id);
+          return;
+        }
+        this.o.log.error('handler failed', { conn: conn.id, err });
+        this.fail(conn, errorBody(ErrorCode.INTERNAL), frame.id);
+      },
+    );
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
+    return p;
+  }
+
+  /** Sends a frame to one client, counted by type. */
+  private send(conn: Conn, frame: ServerFrame): void {
+    if (!conn.open) return;
+    this.frames.out(frame.type);
+    conn.sendFrame(frame);
   }
 
   private fail(conn: Conn, error: ErrorBody, id?: FrameId, room?: string): void {
-    conn.sendFrame({ type: 'error', code: error.code, message: error.message, id, room });
+    this.send(conn, { type: 'error', code: error.code, message: error.message, id, room });
   }
 
   /** Answers a refused token and ends the connection (4401). The log gets the reason, never the token. */
@@ -338,7 +410,7 @@ export class Gateway {
       return;
     }
     conn.identity = identity;
-    conn.sendFrame({
+    this.send(conn, {
       type: 'authenticated',
       userId: identity.userId,
       protocol: PROTOCOL_VERSION,
@@ -393,7 +465,7 @@ export class Gateway {
         return;
       }
       this.rooms.admit(view, conn, member, reply);
-      conn.sendFrame({ type: 'joined', room, ...membershipFields(reply), id });
+      this.send(conn, { type: 'joined', room, ...membershipFields(reply), id });
       member.attach(conn);
     } catch (err) {
       this.rooms.abandon(view, member);
@@ -459,7 +531,7 @@ export class Gateway {
         this.disconnect(conn, member);
         return;
       }
-      conn.sendFrame({ type: 'resumed', room, ...membershipFields(reply), id });
+      this.send(conn, { type: 'resumed', room, ...membershipFields(reply), id });
       member.attach(conn);
     } catch (err) {
       // The room may still move the member onto this connection after we gave up;
@@ -498,7 +570,7 @@ export class Gateway {
       return;
     }
     this.rooms.remove(member);
-    conn.sendFrame({ type: 'left', room: frame.room, id: frame.id });
+    this.send(conn, { type: 'left', room: frame.room, id: frame.id });
   }
 
   /** offer / answer / candidate: to exactly the addressed peer, only within a room both are in. */
@@ -523,14 +595,15 @@ export class Gateway {
             from: member.peerId,
             sdp: frame.sdp,
           });
-    if (!this.rooms.relay(view, frame.to, out))
+    if (!this.rooms.relay(view, frame.to, out, frame.type))
       this.fail(conn, errorBody(ErrorCode.PEER_NOT_FOUND), frame.id, frame.room);
   }
 
-  private onClose(conn: Conn): void {
+  private onClose(conn: Conn, code: number): void {
     conn.closed = true;
     conn.ws = undefined;
     this.conns.delete(conn);
+    this.frames.closed(this.conns.size, closeReason(code));
     const now = Date.now();
     for (const member of conn.memberships.values()) {
       // Kept (and buffering) for the resume grace; the room starts the same clock.

@@ -6,11 +6,15 @@ import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger, type LogLevel } from '#shared/log.js';
 import { createVerifier } from '#shared/auth.js';
+import { ServiceName, createMetrics, startMetrics } from '#shared/metrics.js';
+import { packageVersion, setupTelemetry } from '#shared/telemetry.js';
 import { Gateway } from './gateway.server.js';
 import { UwsUnavailableError, loadNativeUws } from '#shared/uws.js';
 
 const config = loadConfig();
-const log = createLogger('gateway', config.log.level as LogLevel, { gateway: config.gateway.id });
+const instance = config.gateway.id ?? 'gateway';
+const log = createLogger(ServiceName.gateway, config.log.level as LogLevel, { gateway: instance });
+const version = packageVersion();
 
 let uws;
 try {
@@ -23,18 +27,38 @@ try {
   throw err;
 }
 
+const telemetry = await setupTelemetry({
+  service: ServiceName.gateway,
+  version,
+  instance,
+  config: config.telemetry,
+  log,
+});
 const verify = createVerifier(config.auth);
 const bus = await Bus.connect({
   servers: config.nats.servers,
-  name: `gateway-${config.gateway.id ?? ''}`,
+  name: `gateway-${instance}`,
   requestTimeoutMs: config.nats.requestTimeoutMs,
   log,
 });
-const gateway = new Gateway({ config, bus, log, verify, uws });
+// The gateway counts into the registry from its first connection (ws_connections
+// included, at every open and close); /metrics serves it.
+const registry = createMetrics();
+const gateway = new Gateway({ config, bus, log, verify, uws, metrics: registry });
+const metrics = await startMetrics({
+  service: ServiceName.gateway,
+  instance,
+  version,
+  config: config.telemetry,
+  log,
+  bus,
+  metrics: registry,
+});
 const port = await gateway.listen();
 log.info('gateway ready', {
   url: `ws://${config.gateway.host}:${port}/signaling`,
   nats: config.nats.servers,
+  metrics: metrics.port === undefined ? 'off' : `:${metrics.port}/metrics`,
 });
 
 let stopping = false;
@@ -43,7 +67,9 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info('stopping', { signal });
   await gateway.close();
+  await metrics.close();
   await bus.close();
+  await telemetry.shutdown();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -28,7 +28,7 @@ import type { Metrics } from '#shared/metrics.js';
 import { setSpanAttributes, withSpan } from '#shared/telemetry.js';
 import { RoomActor, stateHash, type Decision } from './room.actor.js';
 import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
-import { LogConflictError, type RoomLog } from './room.log.js';
+import { LogConflictError, type LogPosition, type RoomLog } from './room.log.js';
 import { loadRooms, rebuildRoom, type RoomEntry } from './room.recovery.js';
 import { MemorySnapshotStore, type SnapshotRecord, type SnapshotStore } from './room.snapshots.js';
 import { peersOf, toLiveRoom, type RoomState } from './room.state.js';
@@ -523,19 +523,38 @@ export class RoomService {
     command: Parameters<RoomActor['decide']>[0],
   ): Promise<Decision> {
     const at = { seq: entry.actor.state.seq, streamSeq: entry.streamSeq };
-    const d = withSpan(
+    // The span covers the decision and its append: a transition is done once it is in the log.
+    const d = await withSpan(
       'room transition',
       { 'roomcast.room': roomId, 'roomcast.command': command.type },
-      () => {
+      async () => {
         const decision = entry.actor.decide(command);
         setSpanAttributes({
           'roomcast.recorded': decision.recorded.map((e) => e.type).join(','),
           ...(decision.refused ? { 'roomcast.refused': decision.refused.code } : {}),
         });
+        if (decision.recorded.length > 0) await this.record(roomId, entry, decision, at);
         return decision;
       },
     );
     if (d.recorded.length === 0) return d;
+    d.recorded.forEach((e, i) => {
+      const b = broadcastOf(roomId, e, at.seq + i + 1);
+      if (b !== undefined) this.o.bus.publish(subjects.roomBroadcast(roomId), b);
+      if (e.type === 'member_disconnected') this.scheduleExpiry(roomId, e.awayUntil);
+    });
+    if (entry.actor.state.seq - entry.snapSeq >= this.o.config.snapshotEvery)
+      void this.snapshot(roomId);
+    return d;
+  }
+
+  /** Appends what a decision recorded; when the log does not confirm it, the room is rebuilt from the log. */
+  private async record(
+    roomId: string,
+    entry: RoomEntry,
+    d: Decision,
+    at: LogPosition,
+  ): Promise<void> {
     try {
       entry.streamSeq = await this.o.log.append(roomId, d.recorded, at);
       entry.batches++;
@@ -548,14 +567,6 @@ export class RoomService {
         { cause: err },
       );
     }
-    d.recorded.forEach((e, i) => {
-      const b = broadcastOf(roomId, e, at.seq + i + 1);
-      if (b !== undefined) this.o.bus.publish(subjects.roomBroadcast(roomId), b);
-      if (e.type === 'member_disconnected') this.scheduleExpiry(roomId, e.awayUntil);
-    });
-    if (entry.actor.state.seq - entry.snapSeq >= this.o.config.snapshotEvery)
-      void this.snapshot(roomId);
-    return d;
   }
 
   /** Replaces the room with what its log says; if the log cannot be read, drops it until it can. */

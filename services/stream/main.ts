@@ -7,13 +7,17 @@ import { createVerifier, type Verify } from '#shared/auth.js';
 import { Bus } from '#shared/bus.js';
 import { ErrorCode, RoomcastError } from '#shared/errors.js';
 import { createLogger, type LogLevel } from '#shared/log.js';
+import { ServiceName, createMetrics, startMetrics } from '#shared/metrics.js';
+import { packageVersion, processInstanceId, setupTelemetry } from '#shared/telemetry.js';
 import { UwsUnavailableError, loadNativeUws } from '#shared/uws.js';
 import { SrsApi } from './srs.api.js';
 import { HookServer } from './stream.http.js';
 import { StreamService } from './stream.service.js';
 
 const config = loadConfig();
-const logger = createLogger('stream', config.log.level as LogLevel);
+const instance = processInstanceId();
+const logger = createLogger(ServiceName.stream, config.log.level as LogLevel, { instance });
+const version = packageVersion();
 
 let uws;
 try {
@@ -31,9 +35,16 @@ const verify: Verify =
   config.auth.jwtSecret === undefined && config.auth.jwksUrl === undefined
     ? () => Promise.reject(new RoomcastError(ErrorCode.TOKEN_INVALID, 'no token key is configured'))
     : createVerifier(config.auth);
+const telemetry = await setupTelemetry({
+  service: ServiceName.stream,
+  version,
+  instance,
+  config: config.telemetry,
+  log: logger,
+});
 const bus = await Bus.connect({
   servers: config.nats.servers,
-  name: 'stream',
+  name: `stream-${instance}`,
   requestTimeoutMs: config.nats.requestTimeoutMs,
   log: logger,
 });
@@ -44,7 +55,8 @@ const srs = new SrsApi({
   pageSize: s.srsPageSize,
   maxPages: s.srsMaxPages,
 });
-const service = new StreamService({ bus, config: s, verify, srs, logger });
+const registry = createMetrics();
+const service = new StreamService({ bus, config: s, verify, srs, logger, metrics: registry });
 let server: HookServer;
 try {
   server = new HookServer({ uws, config: s, service, logger });
@@ -54,10 +66,20 @@ try {
 }
 const port = await server.listen();
 service.start();
+const metrics = await startMetrics({
+  service: ServiceName.stream,
+  instance,
+  version,
+  config: config.telemetry,
+  log: logger,
+  bus,
+  metrics: registry,
+});
 logger.info('stream service ready', {
   hooks: `http://${s.host}:${port}/api/srs/hooks/${s.hookSecret === undefined ? '' : '<secret>/'}on_publish`,
   srsApi: s.srsApiUrl,
   nats: config.nats.servers,
+  metrics: metrics.port === undefined ? 'off' : `:${metrics.port}/metrics`,
 });
 
 let stopping = false;
@@ -67,7 +89,9 @@ async function shutdown(signal: string): Promise<void> {
   logger.info('stopping', { signal });
   server.close();
   await service.stop();
+  await metrics.close();
   await bus.close();
+  await telemetry.shutdown();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

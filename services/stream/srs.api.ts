@@ -27,6 +27,8 @@ const Stream = Type.Object({
   app: Str,
   vhost: Type.Optional(Str),
   clients: Type.Optional(Num),
+  /** Video frames SRS counted on the stream (SRS updates it every few seconds while publishing). */
+  frames: Type.Optional(Num),
   kbps: Type.Optional(Type.Object({ recv_30s: Num, send_30s: Num })),
   publish: Type.Object({ active: Type.Boolean(), cid: Type.Optional(Str) }),
   video: Nullable(

@@ -15,6 +15,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import type { Config } from '#config/config.js';
 import { ErrorCode } from '#shared/errors.js';
 import type { Logger } from '#shared/log.js';
+import { SpanKind, withSpan } from '#shared/telemetry.js';
 import type { Uws } from '#shared/uws.js';
 import { deny, isHookAction, parseHook, type HookAnswer } from './srs.hooks.js';
 import type { StreamService } from './stream.service.js';
@@ -122,7 +123,7 @@ export class HookServer {
         ? this.allowedIps.has(remote)
         : expected !== undefined && sameSecret(secret, expected);
     if (!trusted) {
-      this.o.service.rejected();
+      this.o.service.rejected(isHookAction(pathAction) ? pathAction : 'unknown');
       this.o.logger.warn('SRS callback refused: unknown source and no valid secret', { remote });
       this.send(res, deny(ErrorCode.NOT_ALLOWED, 'unknown source', 403));
       return;
@@ -142,6 +143,7 @@ export class HookServer {
       if (size > max) return;
       size += chunk.byteLength;
       if (size > max) {
+        this.o.service.malformed(pathAction);
         this.send(res, deny(ErrorCode.TOO_LARGE, `body over ${max} bytes`, 413));
         return;
       }
@@ -150,16 +152,32 @@ export class HookServer {
       if (!isLast) return;
       const parsed = parseHook(Buffer.concat(chunks).toString('utf8'));
       if (!parsed.ok) {
+        this.o.service.malformed(pathAction);
         this.send(res, deny(ErrorCode.BAD_FRAME, parsed.reason));
         return;
       }
-      if (parsed.hook.action !== pathAction) {
+      const hook = parsed.hook;
+      if (hook.action !== pathAction) {
+        this.o.service.malformed(pathAction);
         this.send(res, deny(ErrorCode.BAD_FRAME, 'the body names another action than the path'));
         return;
       }
-      void this.o.service.answer(parsed.hook, receivedAt).then((answer) => {
-        if (!aborted) res.cork(() => this.send(res, answer));
-      });
+      // One trace per callback: SRS sends no trace context, so the hook starts it, and
+      // the room commands it asks for (and the decision they record) are its children.
+      void withSpan(
+        `srs ${hook.action}`,
+        {
+          'srs.action': hook.action,
+          'srs.client_id': hook.clientId,
+          'roomcast.room': hook.stream,
+          ...(hook.streamId === null ? {} : { 'srs.stream_id': hook.streamId }),
+        },
+        () =>
+          this.o.service.answer(hook, receivedAt).then((answer) => {
+            if (!aborted) res.cork(() => this.send(res, answer));
+          }),
+        { kind: SpanKind.SERVER },
+      );
     });
   }
 

@@ -22,6 +22,7 @@ import type { Bus } from '#shared/bus.js';
 import { ErrorCode, RoomcastError, errorBody } from '#shared/errors.js';
 import { permsFor, type RoomPerms } from '#shared/grants.js';
 import type { Logger } from '#shared/log.js';
+import { createMetrics, type Metrics } from '#shared/metrics.js';
 import type {
   RoomReplies,
   RoomReply,
@@ -36,6 +37,7 @@ import {
   type StreamStatusReply,
 } from '#shared/stream.protocol.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
+import { setSpanAttributes } from '#shared/telemetry.js';
 import { SrsApiError, type SrsApi, type SrsLists, type SrsStream } from './srs.api.js';
 import { HookAction, allow, deny, readParam, type HookAnswer, type SrsHook } from './srs.hooks.js';
 
@@ -46,9 +48,14 @@ export interface StreamServiceOptions {
   verify: Verify;
   srs: SrsApi;
   logger: Logger;
+  /** The registry hook calls and SRS polls are counted in (main.ts serves it); a fresh one by default. */
+  metrics?: Metrics;
   /** The clock, ms since the epoch (tests may move it). */
   now?: () => number;
 }
+
+/** How a hook call went, for `srs_hook_calls`: `error` when it could not be decided. */
+export type HookResult = 'allowed' | 'denied' | 'error';
 
 const noPerms: RoomPerms = { publish: false, view: false, admin: false };
 
@@ -83,6 +90,8 @@ const nothingCarried: Carried = { streamId: null, publisher: null, viewers: [], 
 export class StreamService {
   private readonly cfg: Config['stream'];
   private readonly now: () => number;
+  /** The registry hook calls and polls are counted in. */
+  readonly metrics: Metrics;
   private readonly watched = new Map<string, Watched>();
   /** Confirmation loops of granted publishers, by SRS client id. */
   private readonly confirming = new Map<string, AbortController>();
@@ -104,6 +113,7 @@ export class StreamService {
   constructor(private readonly o: StreamServiceOptions) {
     this.cfg = o.config;
     this.now = o.now ?? Date.now;
+    this.metrics = o.metrics ?? createMetrics();
     this.stats.since = this.now();
   }
 
@@ -136,8 +146,18 @@ export class StreamService {
   }
 
   /** Counts a callback refused for its source address or secret. */
-  rejected(): void {
+  rejected(action: string): void {
     this.stats.rejected++;
+    this.countHook(action, 'denied');
+  }
+
+  /** Counts a callback that was answered without being decided (a body that is not a hook). */
+  malformed(action: string): void {
+    this.countHook(action, 'error');
+  }
+
+  private countHook(action: string, result: HookResult): void {
+    this.metrics.hookCalls.add(1, { action, result });
   }
 
   /**
@@ -167,10 +187,23 @@ export class StreamService {
     }
     // Unavailable means "unknown": the room may still grant what SRS was told is denied.
     if (answer.code === ErrorCode.UNAVAILABLE) this.takeBack(hook);
+    // Undecided (room service too slow, or a bug) is an error even where SRS is told "allow".
+    const result: HookResult =
+      answer.code === ErrorCode.UNAVAILABLE || answer.code === ErrorCode.INTERNAL
+        ? 'error'
+        : answer.allow
+          ? 'allowed'
+          : 'denied';
     if (hook.action === HookAction.onUnpublish || hook.action === HookAction.onStop) answer = allow;
     if (answer.allow) this.stats.allowed++;
     else this.stats.denied++;
     this.stats.maxLatencyMs = Math.max(this.stats.maxLatencyMs, this.now() - receivedAt);
+    this.countHook(hook.action, result);
+    setSpanAttributes({
+      'srs.hook.result': result,
+      'srs.hook.allow': answer.allow,
+      ...(answer.code === undefined ? {} : { 'roomcast.error.code': answer.code }),
+    });
     return answer;
   }
 
@@ -443,6 +476,8 @@ export class StreamService {
       lists = await this.o.srs.lists();
     } catch (err) {
       const failure = err instanceof SrsApiError ? err.failure : 'network';
+      this.metrics.srsUp.set(0);
+      this.metrics.srsPollErrors.add(1);
       // Once per outage (and when its kind changes), not every round: SRS being away
       // (npm start without SRS, say) must not drown the log. Metrics count every round.
       if (this.srsFailure !== failure) {
@@ -468,6 +503,7 @@ export class StreamService {
       this.o.logger.info('SRS API answers again', { after: this.srsFailure });
     this.srsFailure = undefined;
     this.lastLists = lists;
+    this.recordPoll(lists);
     this.metric({
       type: 'srs_api',
       v: 1,
@@ -505,6 +541,21 @@ export class StreamService {
           ),
       );
     }
+  }
+
+  /** What a complete poll read: SRS is up, and the streams with an active publisher in our app. */
+  private recordPoll(lists: SrsLists): void {
+    const m = this.metrics;
+    m.srsUp.set(1);
+    // Streams that stopped since the last poll must not linger as series.
+    m.streamFrames.reset();
+    let active = 0;
+    for (const s of lists.streams) {
+      if (s.app !== this.cfg.app || !s.publish.active) continue;
+      active++;
+      m.streamFrames.set(s.frames ?? 0, { room: s.name });
+    }
+    m.streamsActive.set(active);
   }
 
   /** SRS's streams and clients by room; clients of streams in another app are foreign. */

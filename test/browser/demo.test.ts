@@ -153,17 +153,30 @@ t.test('demo page: publisher and viewer connect peer-to-peer and resume', async 
   phase(stale.length > 0 ? 'built' : 'dist/ up to date');
 
   const dataDir = mkdtempSync(join(tmpdir(), 'roomcast-demo-'));
-  const [natsPort, gatewayPort] = [await freePort(), await freePort()];
+  const [natsPort, gatewayPort, streamPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  // Every port npm start would take by default is a free one here: a developer's own
+  // npm start (or another test) may hold the defaults.
+  const metricsPorts: Record<string, string> = {};
+  for (const name of ['GATEWAY', 'ROOM', 'STREAM', 'ALERT', 'CATALOG']) {
+    metricsPorts[`${name}_METRICS_PORT`] = String(await freePort());
+  }
   // Only what npm start sets itself, plus the free ports and the data directory.
   const env: NodeJS.ProcessEnv = {
     ...Object.fromEntries(
       Object.entries(process.env).filter(
-        ([key]) => !/^(NATS_|GATEWAY_|AUTH_|ROOM_|ROOMCAST_)/.test(key),
+        ([key]) =>
+          !/^(NATS_|GATEWAY_|AUTH_|ROOM_|ROOMCAST_|STREAM_|ALERT_|CATALOG_|METRICS_)/.test(key),
       ),
     ),
     ROOMCAST_DATA_DIR: dataDir,
     NATS_PORT: String(natsPort),
     GATEWAY_PORT: String(gatewayPort),
+    STREAM_PORT: String(streamPort),
+    ...metricsPorts,
     LOG_LEVEL: 'warn',
   };
   t.teardown(() => {

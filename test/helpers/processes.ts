@@ -17,7 +17,25 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-export type ServiceName = 'gateway' | 'room' | 'stream' | 'alert';
+export type ServiceName = 'gateway' | 'room' | 'stream' | 'alert' | 'catalog';
+
+/** Where each service's main.ts is, below services/. */
+const entry: Record<ServiceName, string> = {
+  gateway: 'gateway',
+  room: 'room',
+  stream: 'stream',
+  alert: 'alert',
+  catalog: 'room/catalog',
+};
+
+/** The message of each service's ready line. */
+const readyMessage: Record<ServiceName, string> = {
+  gateway: 'gateway ready',
+  room: 'room service ready',
+  stream: 'stream service ready',
+  alert: 'alert service listening',
+  catalog: 'catalogue ready',
+};
 
 export interface ServiceProcess {
   name: ServiceName;
@@ -27,6 +45,10 @@ export interface ServiceProcess {
   /** For a gateway: the port it listens on, and its /signaling URL. */
   port: number;
   url: string;
+  /** The port of its /metrics (0 with METRICS_ENABLED off, the default here). */
+  metricsPort: number;
+  /** The fields of its ready line (e.g. the stream service's `hooks` URL). */
+  ready: Record<string, unknown>;
   /** Resident memory of the process now, in bytes (Linux /proc). */
   rssBytes(): number;
   /** SIGTERM (the service's own shutdown), SIGKILL if it is not gone within `graceMs`. */
@@ -41,7 +63,7 @@ export interface ServiceProcess {
 export function spawnService(name: ServiceName, env: Record<string, string>): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['--conditions=roomcast-source', '--import', 'tsx', `services/${name}/main.ts`],
+    ['--conditions=roomcast-source', '--import', 'tsx', `services/${entry[name]}/main.ts`],
     {
       cwd: root,
       // Not the test's own environment: tap's NODE_OPTIONS and friends stay out.
@@ -107,6 +129,8 @@ export async function startService(
     lines,
     port: 0,
     url: '',
+    metricsPort: 0,
+    ready: {},
     async signal(sig) {
       if (exited(child)) return;
       const gone = new Promise((r) => child.once('exit', r));
@@ -151,17 +175,20 @@ export async function startService(
     });
     readLines(child, lines, (line) => {
       for (const l of listeners) l(line);
-      let record: { msg?: unknown; url?: unknown };
+      let record: Record<string, unknown>;
       try {
         record = JSON.parse(line) as typeof record;
       } catch {
         return;
       }
-      if (record.msg !== `${name === 'room' ? 'room service' : name} ready`) return;
+      if (record.msg !== readyMessage[name]) return;
+      service.ready = record;
       if (typeof record.url === 'string') {
         service.url = record.url;
         service.port = Number(new URL(record.url).port);
       }
+      if (typeof record.metrics === 'string' && record.metrics.startsWith(':'))
+        service.metricsPort = Number(/^:(\d+)/.exec(record.metrics)?.[1] ?? 0);
       clearTimeout(timer);
       resolve();
     });

@@ -77,7 +77,13 @@ interface Stream {
   app: string;
   publisher: string | null;
   since: number;
+  /** Video frames counted so far, up to `framesAt` (see `framesOf`). */
+  frames: number;
+  framesAt: number;
 }
+
+/** Frame rate of the stand-in's encoders: `frames` in the API grows at this rate while publishing. */
+const FRAMES_PER_S = 25;
 
 interface Client {
   id: string;
@@ -106,6 +112,8 @@ export interface Faults {
   apiGarbage: boolean;
   /** The API answers HTTP 500. */
   apiHttp500: boolean;
+  /** Streams (by name) whose frame count stands still: the encoder is connected but sends nothing. */
+  framesStalled: Set<string>;
 }
 
 /** A map that counts its changes (so sorted copies of it can be cached). */
@@ -192,6 +200,7 @@ export class SrsStandIn {
     apiStallMs: 0,
     apiGarbage: false,
     apiHttp500: false,
+    framesStalled: new Set(),
   };
   /** Every hook posted, in order. */
   readonly hooks: HookRecord[] = [];
@@ -328,6 +337,7 @@ export class SrsStandIn {
     }
     stream.publisher = c.id;
     stream.since = Date.now();
+    stream.framesAt = stream.since;
     return { ok: true, clientId: c.id };
   }
 
@@ -354,7 +364,7 @@ export class SrsStandIn {
   register(name: string, clientId: string, type: ClientType, streamId = `vid-${name}`): void {
     let stream = this.streams.get(streamId);
     if (stream === undefined) {
-      stream = { id: streamId, name, app: this.app, publisher: null, since: Date.now() };
+      stream = this.newStream(streamId, name);
       this.streams.set(streamId, stream);
     }
     const publish = type === 'fmle-publish' || type === 'rtc-publish';
@@ -368,7 +378,10 @@ export class SrsStandIn {
       tcUrl: `rtmp://127.0.0.1:1935/${this.app}`,
       since: Date.now(),
     });
-    if (publish) stream.publisher = clientId;
+    if (publish) {
+      stream.publisher = clientId;
+      stream.framesAt = Date.now();
+    }
   }
 
   /** The client disconnects: on_unpublish for a publisher, on_stop for a player. */
@@ -401,7 +414,7 @@ export class SrsStandIn {
   private connect(name: string, param: string, type: ClientType, publish: boolean): Client {
     let stream = [...this.streams.values()].find((s) => s.name === name && s.app === this.app);
     if (stream === undefined) {
-      stream = { id: `vid-${rid(7)}`, name, app: this.app, publisher: null, since: Date.now() };
+      stream = this.newStream(`vid-${rid(7)}`, name);
       this.streams.set(stream.id, stream);
     }
     const http = type === 'flv-play';
@@ -418,6 +431,10 @@ export class SrsStandIn {
     // SRS counts the connection before it asks the hook.
     this.clients.set(c.id, c);
     return c;
+  }
+
+  private newStream(id: string, name: string): Stream {
+    return { id, name, app: this.app, publisher: null, since: Date.now(), frames: 0, framesAt: 0 };
   }
 
   private dropStreamIfEmpty(streamId: string): void {
@@ -640,7 +657,7 @@ export class SrsStandIn {
       url: `/${s.app}/${s.name}`,
       live_ms: Date.now(),
       clients,
-      frames: 0,
+      frames: this.framesOf(s),
       send_bytes: 4386,
       recv_bytes: 43_142,
       kbps: { recv_30s: active ? 1200 : 0, send_30s: 0 },
@@ -650,6 +667,21 @@ export class SrsStandIn {
         : null,
       audio: active ? { codec: 'AAC', sample_rate: 44_100, channel: 2, profile: 'LC' } : null,
     };
+  }
+
+  /**
+   * Video frames received on the stream: growing at FRAMES_PER_S while it has a
+   * publisher, standing still while stalled (`faults.framesStalled`). SRS itself
+   * updates the figure every few seconds; the stand-in keeps it current.
+   */
+  private framesOf(s: Stream): number {
+    if (s.publisher === null) return s.frames;
+    const now = Date.now();
+    const frameMs = 1000 / FRAMES_PER_S;
+    const elapsed = Math.floor((now - s.framesAt) / frameMs);
+    s.framesAt += elapsed * frameMs;
+    if (!this.faults.framesStalled.has(s.name)) s.frames += elapsed;
+    return s.frames;
   }
 
   private clientJson(c: Client) {

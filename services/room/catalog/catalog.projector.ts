@@ -29,14 +29,15 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import { nanos, type MsgHdrs } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import { decode } from '#shared/bus.js';
+import { decode, traceContextOf } from '#shared/bus.js';
 import type { Logger } from '#shared/log.js';
 import type { Role } from '#shared/protocol.js';
 import type { RoomEvent, RoomEventBatch } from '#shared/room.events.js';
 import { roomEventsConfig, streamNames } from '#shared/streams.js';
 import { subjects } from '#shared/subjects.js';
+import { SpanKind, isTraced, setSpanAttributes, withSpan } from '#shared/telemetry.js';
 import {
   applyEvent,
   initialState,
@@ -152,6 +153,8 @@ interface Delivery {
   streamSeq: number;
   subject: string;
   data: Uint8Array;
+  /** The message headers: the trace context of the append that recorded the batch. */
+  headers: MsgHdrs | undefined;
   /** How many times it has been delivered (1 the first time). */
   attempt: number;
   /**
@@ -439,6 +442,7 @@ export class CatalogProjector {
       streamSeq: m.seq,
       subject: m.subject,
       data: m.data,
+      headers: m.headers,
       attempt: durable ? m.info.deliveryCount : 1,
       redelivered: durable,
       done: durable ? () => m.ack() : nothing,
@@ -458,7 +462,31 @@ export class CatalogProjector {
       this.progress.done(d.streamSeq);
       return;
     }
-    this.lanes.run(batch.roomId, () => this.apply(d, batch));
+    this.lanes.run(batch.roomId, () => this.traced(d, batch));
+  }
+
+  /**
+   * Applies a batch the durable consumer delivered inside a CONSUMER span, child of
+   * the append that recorded it: the trace of a command ends in the catalogue. A
+   * replay (rebuild, catch-up) records no spans: it would add old batches to old traces.
+   */
+  private traced(d: Delivery, batch: RoomEventBatch): Promise<void> {
+    const parent = traceContextOf(d);
+    if (!d.redelivered || !isTraced(parent)) return this.apply(d, batch);
+    return withSpan(
+      'project ROOM_EVENTS',
+      {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': d.subject,
+        'roomcast.room': batch.roomId,
+        'roomcast.seq': batch.seq,
+        'roomcast.events': batch.events.length,
+        'roomcast.attempt': d.attempt,
+      },
+      () => this.apply(d, batch),
+      { kind: SpanKind.CONSUMER, parent },
+    );
   }
 
   private async apply(d: Delivery, batch: RoomEventBatch): Promise<void> {
@@ -477,6 +505,7 @@ export class CatalogProjector {
         continue;
       }
       this.counts[outcome]++;
+      setSpanAttributes({ 'roomcast.outcome': outcome });
       switch (outcome) {
         case 'applied':
         case 'duplicate':

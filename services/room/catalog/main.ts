@@ -9,19 +9,34 @@
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger, type LogLevel } from '#shared/log.js';
+import { ServiceName, startMetrics } from '#shared/metrics.js';
+import { packageVersion, processInstanceId, setupTelemetry } from '#shared/telemetry.js';
 import { catalogProjector, openCatalogStore, startCatalog } from './catalog.service.js';
 
 const config = loadConfig();
-const log = createLogger('catalog', config.log.level as LogLevel);
+const instance = processInstanceId();
+const log = createLogger(ServiceName.catalog, config.log.level as LogLevel, { instance });
+const rebuild = process.argv[2] === 'rebuild';
+const version = packageVersion();
+// A rebuild is a one-off tool: no traces (it replays the whole log), no /metrics.
+const telemetry = rebuild
+  ? undefined
+  : await setupTelemetry({
+      service: ServiceName.catalog,
+      version,
+      instance,
+      config: config.telemetry,
+      log,
+    });
 const bus = await Bus.connect({
   servers: config.nats.servers,
-  name: 'catalog',
+  name: `catalog-${instance}`,
   requestTimeoutMs: config.nats.requestTimeoutMs,
   log,
 });
 const store = await openCatalogStore(bus, config, log);
 
-if (process.argv[2] === 'rebuild') {
+if (rebuild) {
   const projector = await catalogProjector(bus, store, config, log);
   const result = await projector.rebuild();
   log.info('catalogue rebuilt from ROOM_EVENTS', { store: store.kind, ...result });
@@ -31,7 +46,19 @@ if (process.argv[2] === 'rebuild') {
 }
 
 const catalog = await startCatalog({ bus, config, log, store });
-log.info('catalogue ready', { store: store.kind, durable: catalog.projector.durable });
+const metrics = await startMetrics({
+  service: ServiceName.catalog,
+  instance,
+  version,
+  config: config.telemetry,
+  log,
+  bus,
+});
+log.info('catalogue ready', {
+  store: store.kind,
+  durable: catalog.projector.durable,
+  metrics: metrics.port === undefined ? 'off' : `:${metrics.port}/metrics`,
+});
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -39,7 +66,9 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info('stopping', { signal });
   await catalog.stop();
+  await metrics.close();
   await bus.close();
+  await telemetry?.shutdown();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
