@@ -34,9 +34,9 @@ t.test('the registry counts, sets and records by label', async (t) => {
   m.hookCalls.add(1, { action: 'on_publish', result: 'error' });
   m.messageDuration.record(0.002, { type: 'join' });
   m.messageDuration.record(0.004, { type: 'join' });
-  m.streamFrames.set(10, { room: 'r1' });
-  m.streamFrames.reset();
-  m.streamFrames.set(20, { room: 'r2' });
+  m.streamRecvBytes.set(10, { room: 'r1' });
+  m.streamRecvBytes.reset();
+  m.streamRecvBytes.set(20, { room: 'r2' });
 
   const byName = new Map(m.snapshot().map((s) => [s.spec.name, s.points]));
   t.same(byName.get('ws_frames_in'), [
@@ -52,7 +52,11 @@ t.test('the registry counts, sets and records by label', async (t) => {
   const [lat] = byName.get('message_duration_seconds') ?? [];
   t.equal(lat?.count, 2);
   t.ok(Math.abs((lat?.value ?? 0) - 0.006) < 1e-12, 'histogram sum');
-  t.same(byName.get('srs_stream_frames'), [{ attrs: { room: 'r2' }, value: 20 }], 'reset forgets');
+  t.same(
+    byName.get('srs_stream_recv_bytes'),
+    [{ attrs: { room: 'r2' }, value: 20 }],
+    'reset forgets',
+  );
   t.notOk(byName.has('rooms'), 'an instrument never recorded is not reported');
 
   const events = metricEvents(m, 'gateway', 'g1', 1000);
@@ -168,7 +172,7 @@ t.test('/metrics serves Prometheus text; tick publishes metric events', async (t
   m.framesIn.add(3, { type: 'offer' });
   m.wsClosed.add(1, { reason: closeReason(4429) });
   m.messageDuration.record(0.003, { type: 'join' });
-  m.streamFrames.set(5, { room: 'r1' });
+  m.streamRecvBytes.set(5, { room: 'r1' });
 
   t.type(handle.port, 'number');
   const res = await fetch(`http://127.0.0.1:${handle.port}/metrics`);
@@ -186,7 +190,7 @@ t.test('/metrics serves Prometheus text; tick publishes metric events', async (t
   has('roomcast_message_duration_seconds_count{type="join",service_name="gateway"} 1');
   t.match(text, /^roomcast_process_resident_memory_bytes\{service_name="gateway"\} \d+/m);
   t.match(text, /^roomcast_event_loop_lag_seconds\{stat="p99",service_name="gateway"\} /m);
-  t.notMatch(text, 'srs_stream_frames', 'per-room series stay out of Prometheus');
+  t.notMatch(text, 'srs_stream_recv_bytes', 'per-room series stay out of Prometheus');
   t.equal((await fetch(`http://127.0.0.1:${handle.port}/other`)).status, 404);
 
   const seen: MetricEvent[] = [];
@@ -195,7 +199,7 @@ t.test('/metrics serves Prometheus text; tick publishes metric events', async (t
       const e = decode<MetricEvent>(msg.data);
       t.equal(msg.subject, `metric.gateway.${e.name}`);
       seen.push(e);
-      if (seen.some((x) => x.name === 'srs_stream_frames')) resolve();
+      if (seen.some((x) => x.name === 'srs_stream_recv_bytes')) resolve();
     });
   });
   await watcher.flush();
@@ -214,7 +218,7 @@ t.test('/metrics serves Prometheus text; tick publishes metric events', async (t
     [{ attrs: { status: 'live' }, value: 7 }],
     'gauges set by onSample before the sample',
   );
-  t.same(seen.find((e) => e.name === 'srs_stream_frames')?.points, [
+  t.same(seen.find((e) => e.name === 'srs_stream_recv_bytes')?.points, [
     { attrs: { room: 'r1' }, value: 5 },
   ]);
 });

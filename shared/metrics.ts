@@ -14,7 +14,7 @@
  * the SDK's own Histogram instrument measured about 1.5 µs per record here, a
  * tenth of the gateway's CPU per relayed frame. Label values must come from
  * closed sets (frame types, close reasons, statuses); the one per-room
- * instrument (`srs_stream_frames`) is published as events only.
+ * instrument (`srs_stream_recv_bytes`) is published as events only.
  */
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -146,10 +146,10 @@ export const instrumentSpecs = {
     help: '1 when the last poll of the SRS HTTP API succeeded, else 0.',
     labels: [],
   },
-  streamFrames: {
+  streamRecvBytes: {
     kind: 'gauge',
-    name: 'srs_stream_frames',
-    help: 'Frames SRS has received on each stream with an active publisher, by room (events only).',
+    name: 'srs_stream_recv_bytes',
+    help: 'Bytes SRS has received on each stream with an active publisher, by room: it grows while media arrives (events only).',
     labels: ['room'],
     prometheus: false,
   },

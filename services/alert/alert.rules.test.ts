@@ -556,12 +556,12 @@ const frames = (rooms: Record<string, number>) =>
   metric(
     'stream',
     's1',
-    'srs_stream_frames',
+    'srs_stream_recv_bytes',
     Object.entries(rooms).map(([room, value]) => ({ attrs: { room }, value })),
   );
 
 t.test(
-  'stream_failed: publisher gone, not on SRS, no frames; resolved when healthy or ended',
+  'stream_failed: publisher gone, not on SRS, no media; resolved when healthy or ended',
   async (t) => {
     const e = engine();
     let now = 0;
@@ -580,8 +580,8 @@ t.test(
     t.same(at(1000, frames({ r1: 40 })), [], 'frames moving: healthy');
     t.same(at(2000, frames({ r1: 40 })), [], 'no frames for one poll: pending');
     t.same(at(3000, frames({ r1: 40 })), ['+stream_failed:r1']);
-    t.equal(e.active()[0]?.reason, 'no_frames');
-    t.match(e.active()[0]?.summary, 'no frames arrive');
+    t.equal(e.active()[0]?.reason, 'no_media');
+    t.match(e.active()[0]?.summary, 'no media arrives');
     t.same(at(4000, frames({ r1: 70 })), [], 'moving again: clear pending');
     t.same(at(6000, frames({ r1: 100 })), ['-stream_failed:r1']);
 

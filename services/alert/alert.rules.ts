@@ -40,7 +40,7 @@ export interface Rule {
 export const StreamFailure = {
   publisherGone: 'publisher_gone',
   notOnSrs: 'not_on_srs',
-  noFrames: 'no_frames',
+  noMedia: 'no_media',
 } as const;
 export type StreamFailure = (typeof StreamFailure)[keyof typeof StreamFailure];
 
@@ -80,7 +80,7 @@ function summary(rule: Rule, key: string, s: Signal): string {
           ? 'its publisher is gone'
           : s.reason === StreamFailure.notOnSrs
             ? 'SRS does not carry its stream'
-            : 'no frames arrive on its stream'
+            : 'no media arrives on its stream'
       }`;
     case 'srs_unreachable':
       return `stream service ${key} cannot reach the SRS API`;
@@ -237,7 +237,7 @@ interface InstanceView {
   metrics: Map<string, MetricPoint[]>;
   /** srs_hook_calls totals within the window, oldest first (one older kept as baseline). */
   hooks: HookSample[];
-  /** srs_stream_frames: the two latest samples, by room. */
+  /** srs_stream_recv_bytes: the two latest samples, by room. */
   frames: Map<string, number> | undefined;
   framesBefore: Map<string, number> | undefined;
 }
@@ -301,7 +301,7 @@ export class AlertEngine {
         while ((inst.hooks[1]?.at ?? now) <= start) inst.hooks.shift();
         return;
       }
-      case 'srs_stream_frames':
+      case 'srs_stream_recv_bytes':
         inst.framesBefore = inst.frames;
         inst.frames = new Map(e.points.map((p) => [p.attrs.room ?? '', p.value]));
         return;
@@ -529,7 +529,7 @@ export class AlertEngine {
           (i) => (i.frames?.get(roomId) ?? 0) > (i.framesBefore?.get(roomId) ?? 0),
         );
         if (!carried) reason = StreamFailure.notOnSrs;
-        else if (compared.length > 0 && !moving) reason = StreamFailure.noFrames;
+        else if (compared.length > 0 && !moving) reason = StreamFailure.noMedia;
       }
       out.set(roomId, reason === undefined ? { value: 0 } : { value: 1, reason });
     }

@@ -27,8 +27,10 @@ const Stream = Type.Object({
   app: Str,
   vhost: Type.Optional(Str),
   clients: Type.Optional(Num),
-  /** Video frames SRS counted on the stream (SRS updates it every few seconds while publishing). */
+  /** Video frames SRS counted on the stream. Not a liveness signal: the recorded SRS 6 reports 0 while publishing. */
   frames: Type.Optional(Num),
+  /** Bytes SRS received on the stream: grows while media arrives. */
+  recv_bytes: Type.Optional(Num),
   kbps: Type.Optional(Type.Object({ recv_30s: Num, send_30s: Num })),
   publish: Type.Object({ active: Type.Boolean(), cid: Type.Optional(Str) }),
   video: Nullable(

@@ -548,12 +548,14 @@ export class StreamService {
     const m = this.metrics;
     m.srsUp.set(1);
     // Streams that stopped since the last poll must not linger as series.
-    m.streamFrames.reset();
+    m.streamRecvBytes.reset();
     let active = 0;
     for (const s of lists.streams) {
       if (s.app !== this.cfg.app || !s.publish.active) continue;
       active++;
-      m.streamFrames.set(s.frames ?? 0, { room: s.name });
+      // Bytes, not SRS's `frames`: the recorded SRS 6 reports `frames: 0` on a stream
+      // that is plainly publishing, while its received bytes grow.
+      m.streamRecvBytes.set(s.recv_bytes ?? 0, { room: s.name });
     }
     m.streamsActive.set(active);
   }

@@ -82,7 +82,9 @@ interface Stream {
   framesAt: number;
 }
 
-/** Frame rate of the stand-in's encoders: `frames` in the API grows at this rate while publishing. */
+/** Bytes one frame of the stand-in's encoders adds to the stream's `recv_bytes`. */
+const BYTES_PER_FRAME = 1200;
+/** Frame rate of the stand-in's encoders: `recv_bytes` in the API grows with it while publishing. */
 const FRAMES_PER_S = 25;
 
 interface Client {
@@ -113,7 +115,7 @@ export interface Faults {
   /** The API answers HTTP 500. */
   apiHttp500: boolean;
   /** Streams (by name) whose frame count stands still: the encoder is connected but sends nothing. */
-  framesStalled: Set<string>;
+  mediaStalled: Set<string>;
 }
 
 /** A map that counts its changes (so sorted copies of it can be cached). */
@@ -200,7 +202,7 @@ export class SrsStandIn {
     apiStallMs: 0,
     apiGarbage: false,
     apiHttp500: false,
-    framesStalled: new Set(),
+    mediaStalled: new Set(),
   };
   /** Every hook posted, in order. */
   readonly hooks: HookRecord[] = [];
@@ -657,9 +659,10 @@ export class SrsStandIn {
       url: `/${s.app}/${s.name}`,
       live_ms: Date.now(),
       clients,
-      frames: this.framesOf(s),
+      // As the recorded SRS 6 does: `frames` stays 0, the received bytes grow with the media.
+      frames: 0,
       send_bytes: 4386,
-      recv_bytes: 43_142,
+      recv_bytes: 43_142 + this.framesOf(s) * BYTES_PER_FRAME,
       kbps: { recv_30s: active ? 1200 : 0, send_30s: 0 },
       publish: active ? { active: true, cid: s.publisher } : { active: false },
       video: active
@@ -671,8 +674,8 @@ export class SrsStandIn {
 
   /**
    * Video frames received on the stream: growing at FRAMES_PER_S while it has a
-   * publisher, standing still while stalled (`faults.framesStalled`). SRS itself
-   * updates the figure every few seconds; the stand-in keeps it current.
+   * publisher, standing still while stalled (`faults.mediaStalled`); the API shows
+   * them as received bytes.
    */
   private framesOf(s: Stream): number {
     if (s.publisher === null) return s.frames;
@@ -680,7 +683,7 @@ export class SrsStandIn {
     const frameMs = 1000 / FRAMES_PER_S;
     const elapsed = Math.floor((now - s.framesAt) / frameMs);
     s.framesAt += elapsed * frameMs;
-    if (!this.faults.framesStalled.has(s.name)) s.frames += elapsed;
+    if (!this.faults.mediaStalled.has(s.name)) s.frames += elapsed;
     return s.frames;
   }
 

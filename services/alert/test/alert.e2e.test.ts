@@ -150,12 +150,12 @@ t.test('a live room whose SRS stream fails: stream_failed raised, then resolved'
   t.equal((await alertsOn(sys.bus, 'alert.critical.stream_failed')).count, 0);
 
   // The encoder stays connected but no frames arrive.
-  srs.faults.framesStalled.add('sf');
+  srs.faults.mediaStalled.add('sf');
   const stalled = await raisedBy(query, 'stream_failed', 'sf');
-  t.match(stalled, { severity: 'critical', reason: 'no_frames' });
-  t.match(stalled.summary, /live room sf: no frames arrive/);
+  t.match(stalled, { severity: 'critical', reason: 'no_media' });
+  t.match(stalled.summary, /live room sf: no media arrives/);
   // The frames come back: resolved.
-  srs.faults.framesStalled.delete('sf');
+  srs.faults.mediaStalled.delete('sf');
   await until('resolved when frames move again', query, (r) => resolvedIn(r, stalled.id));
   await checkStream(t, sys.bus, 'alert.critical.stream_failed', stalled, 2);
 

@@ -268,7 +268,7 @@ t.test('a live room whose stream fails; room events acked once saved, applied on
   });
   await h.settled(svc);
 
-  const raised = await h.hold(svc, ['s1', 'srs_stream_frames', 100, { room: 'other' }]);
+  const raised = await h.hold(svc, ['s1', 'srs_stream_recv_bytes', 100, { room: 'other' }]);
   t.same(
     raised.map((e) => [e.alert.rule, e.alert.key, e.alert.reason, e.alert.severity]),
     [['stream_failed', 'r1', 'not_on_srs', 'critical']],

@@ -64,23 +64,23 @@ t.test(
     await sys.stream.reconcile();
     t.equal(valueOf(sys, 'srs_up'), 1);
     t.equal(valueOf(sys, 'streams_active'), 1);
-    const first = valueOf(sys, 'srs_stream_frames', { room: 'r1' });
+    const first = valueOf(sys, 'srs_stream_recv_bytes', { room: 'r1' });
     t.type(first, 'number', 'frames of the active stream, by room');
     t.same(
-      points(sys, 'srs_stream_frames').map((p) => p.attrs.room),
+      points(sys, 'srs_stream_recv_bytes').map((p) => p.attrs.room),
       ['r1'],
       'only streams with an active publisher',
     );
     await sys.until('frames move', () => {
       void sys.stream.reconcile();
-      return (valueOf(sys, 'srs_stream_frames', { room: 'r1' }) ?? 0) > (first ?? 0);
+      return (valueOf(sys, 'srs_stream_recv_bytes', { room: 'r1' }) ?? 0) > (first ?? 0);
     });
 
     sys.srs.disconnect(pub.clientId);
     await sys.srs.settled();
     await sys.stream.reconcile();
     t.equal(valueOf(sys, 'streams_active'), 0);
-    t.same(points(sys, 'srs_stream_frames'), [], 'a stream that stopped leaves no series');
+    t.same(points(sys, 'srs_stream_recv_bytes'), [], 'a stream that stopped leaves no series');
     t.equal(valueOf(sys, 'srs_poll_errors'), undefined, 'no failed poll yet');
 
     sys.srs.faults.apiHttp500 = true;
