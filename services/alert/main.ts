@@ -1,31 +1,15 @@
 /**
  * Alert service entry point: the only file here that reads the environment,
- * handles signals and opens connections.
+ * handles signals and opens connections (through shared/service.main.ts).
  */
-import { loadConfig } from '#config/config.js';
-import { Bus } from '#shared/bus.js';
-import { createLogger, type LogLevel } from '#shared/log.js';
 import { ServiceName, startMetrics } from '#shared/metrics.js';
-import { packageVersion, processInstanceId, setupTelemetry } from '#shared/telemetry.js';
+import { processInstanceId } from '#shared/telemetry.js';
+import { bootService, logReady, stopOnSignals } from '#shared/service.main.js';
 import { AlertService } from './alert.service.js';
 
-const config = loadConfig();
 const instance = processInstanceId();
-const log = createLogger(ServiceName.alert, config.log.level as LogLevel, { instance });
-const version = packageVersion();
-const telemetry = await setupTelemetry({
-  service: ServiceName.alert,
-  version,
-  instance,
-  config: config.telemetry,
-  log,
-});
-const bus = await Bus.connect({
-  servers: config.nats.servers,
-  name: `alert-${instance}`,
-  requestTimeoutMs: config.nats.requestTimeoutMs,
-  log,
-});
+const boot = await bootService(ServiceName.alert, () => instance);
+const { config, log, bus, version } = boot;
 const metrics = await startMetrics({
   service: ServiceName.alert,
   instance,
@@ -42,21 +26,5 @@ const service = new AlertService({
   requestTimeoutMs: config.nats.requestTimeoutMs,
 });
 await service.start();
-log.info('alert service listening', {
-  nats: config.nats.servers,
-  metrics: metrics.port === undefined ? 'off' : `:${metrics.port}/metrics`,
-});
-
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log.info('stopping', { signal });
-  await service.stop();
-  await metrics.close();
-  await bus.close();
-  await telemetry.shutdown();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+logReady(log, 'alert service', metrics, { nats: config.nats.servers });
+stopOnSignals(boot, metrics, () => service.stop());

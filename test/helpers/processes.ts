@@ -33,7 +33,7 @@ const readyMessage: Record<ServiceName, string> = {
   gateway: 'gateway ready',
   room: 'room service ready',
   stream: 'stream service ready',
-  alert: 'alert service listening',
+  alert: 'alert service ready',
   catalog: 'catalogue ready',
 };
 
