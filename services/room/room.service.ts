@@ -119,6 +119,8 @@ export class RoomService {
   private readonly mailboxes = new Map<string, Promise<unknown>>();
   /** Partitions being loaded: their commands wait for the load. */
   private readonly loading = new Map<number, Promise<void>>();
+  /** The lease change being applied: the next one starts after it. */
+  private leaseChanges: Promise<void> = Promise.resolve();
   /** Owned partitions whose rooms could not be loaded yet. */
   private readonly unloaded = new Set<number>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
@@ -127,6 +129,12 @@ export class RoomService {
   private readonly failedRooms = new Set<string>();
   /** Rooms with a snapshot write under way (one at a time per room). */
   private readonly snapshotting = new Set<string>();
+  /**
+   * Rooms whose actor has decided a command the log has not confirmed yet. Their
+   * state is ahead of the log until the append returns: no snapshot of it then,
+   * or a crash (or a failed append) would restore a transition the log never held.
+   */
+  private readonly appending = new Set<string>();
   private readonly subs: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly env: RoomEnvironment;
@@ -247,12 +255,44 @@ export class RoomService {
     return run;
   }
 
-  /** Loads the rooms of gained partitions; drops (after a last snapshot) those of lost ones. */
-  private async onLeases(gained: number[], lost: number[]): Promise<void> {
+  /**
+   * A lease change, as the leases report it (without waiting for us). Changes are
+   * applied one at a time, in order: two loads never race to install rooms, and an
+   * older load never replaces what a newer command did. What must be decided at
+   * once is decided here, before anything else runs:
+   * - work already queued for rooms of lost partitions is the work that finishes
+   *   before they are dropped;
+   * - commands that arrive from now on for gained partitions (a partition lost and
+   *   taken back in one renewal is both) wait until their rooms are loaded.
+   */
+  private onLeases(gained: number[], lost: number[]): Promise<void> {
+    const gone = new Set(lost);
+    const queued = [...this.mailboxes]
+      .filter(([id]) => gone.has(this.partitionOf(id)))
+      .map(([, work]) => work);
+    let opened = () => {};
+    const gate = new Promise<void>((r) => (opened = r));
+    for (const p of gained) this.loading.set(p, gate);
+    const change = this.leaseChanges
+      .then(() => this.changeLeases(gained, lost, queued))
+      .finally(() => {
+        opened();
+        for (const p of gained) if (this.loading.get(p) === gate) this.loading.delete(p);
+      });
+    this.leaseChanges = change.catch(() => undefined);
+    return change;
+  }
+
+  /** Drops (after a last snapshot) the rooms of lost partitions, then loads those of gained ones. */
+  private async changeLeases(
+    gained: number[],
+    lost: number[],
+    queued: Promise<unknown>[],
+  ): Promise<void> {
     if (lost.length > 0) {
       const gone = new Set(lost);
       const leaving = [...this.rooms.keys()].filter((id) => gone.has(this.partitionOf(id)));
-      await Promise.allSettled(leaving.map((id) => this.mailboxes.get(id) ?? Promise.resolve()));
+      await Promise.allSettled(queued);
       await Promise.allSettled(leaving.map((id) => this.snapshot(id)));
       for (const id of leaving) {
         this.rooms.get(id)?.actor.stop();
@@ -268,7 +308,7 @@ export class RoomService {
     for (const p of lost) this.unloaded.delete(p);
     if (gained.length === 0) return;
     const wanted = new Set(gained);
-    const load = (async () => {
+    try {
       const started = this.env.now();
       const loaded = await loadRooms(
         this.o.log,
@@ -295,10 +335,6 @@ export class RoomService {
         rooms: loaded.size,
         ms: now - started,
       });
-    })();
-    for (const p of gained) this.loading.set(p, load);
-    try {
-      await load;
       for (const p of gained) this.unloaded.delete(p);
     } catch (err) {
       // Owned but not loaded (NATS unreachable?): answer UNAVAILABLE, never "not found", and retry.
@@ -312,8 +348,6 @@ export class RoomService {
         );
       }, 1000);
       this.timers.push(retry);
-    } finally {
-      for (const p of gained) if (this.loading.get(p) === load) this.loading.delete(p);
     }
   }
 
@@ -528,13 +562,18 @@ export class RoomService {
       'room transition',
       { 'roomcast.room': roomId, 'roomcast.command': command.type },
       async () => {
-        const decision = entry.actor.decide(command);
-        setSpanAttributes({
-          'roomcast.recorded': decision.recorded.map((e) => e.type).join(','),
-          ...(decision.refused ? { 'roomcast.refused': decision.refused.code } : {}),
-        });
-        if (decision.recorded.length > 0) await this.record(roomId, entry, decision, at);
-        return decision;
+        this.appending.add(roomId);
+        try {
+          const decision = entry.actor.decide(command);
+          setSpanAttributes({
+            'roomcast.recorded': decision.recorded.map((e) => e.type).join(','),
+            ...(decision.refused ? { 'roomcast.refused': decision.refused.code } : {}),
+          });
+          if (decision.recorded.length > 0) await this.record(roomId, entry, decision, at);
+          return decision;
+        } finally {
+          this.appending.delete(roomId);
+        }
       },
     );
     if (d.recorded.length === 0) return d;
@@ -585,10 +624,13 @@ export class RoomService {
     old?.actor.stop();
   }
 
-  /** Writes the room's snapshot (at most one write per room in flight). */
+  /**
+   * Writes the room's snapshot (at most one write per room in flight). Skipped while
+   * an append is under way: the next interval (or the next commit) takes it.
+   */
   private async snapshot(roomId: string): Promise<void> {
     const entry = this.rooms.get(roomId);
-    if (entry === undefined || this.snapshotting.has(roomId)) return;
+    if (entry === undefined || this.snapshotting.has(roomId) || this.appending.has(roomId)) return;
     this.snapshotting.add(roomId);
     const record: SnapshotRecord = {
       v: 1,

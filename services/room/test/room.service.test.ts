@@ -7,7 +7,12 @@ import { Bus } from '#shared/bus.js';
 import { createLogger } from '#shared/log.js';
 import { createMetrics } from '#shared/metrics.js';
 import { MemoryRoomLog } from '../room.log.js';
+import type { AnyRoomReply, RoomCommand } from '#shared/room.commands.js';
+import { subjects } from '#shared/subjects.js';
+import type { LeaseListener, Leases } from '../room.leases.js';
+import { loadRooms } from '../room.recovery.js';
 import { RoomService, systemEnvironment } from '../room.service.js';
+import { MemorySnapshotStore } from '../room.snapshots.js';
 import { startNats } from '../../../test/helpers/nats.js';
 
 const none = { publish: false, view: false, admin: false };
@@ -112,3 +117,169 @@ t.test('room gauges: rooms by status, members by role, publishers by kind', asyn
   t.same(read('room_members'), { publisher: 1, viewer: 1 });
   t.same(read('room_publishers'), { peer: 1, stream: 0 });
 });
+
+t.test('a snapshot never holds a transition its log does not (append in flight)', async (t) => {
+  const nats = await startNats();
+  const logger = createLogger('test', 'error');
+  const bus = await Bus.connect({
+    servers: [nats.url],
+    name: 'svc',
+    requestTimeoutMs: 2000,
+    log: logger,
+  });
+  // A log whose appends can be held open: the room's actor has decided, the log has not confirmed.
+  class HeldLog extends MemoryRoomLog {
+    hold: Promise<void> | undefined;
+    fail = false;
+    override async append(...args: Parameters<MemoryRoomLog['append']>): Promise<number> {
+      if (this.hold !== undefined) await this.hold;
+      if (this.fail) throw new Error('NATS went away');
+      return super.append(...args);
+    }
+  }
+  const log = new HeldLog();
+  const snapshots = new MemorySnapshotStore();
+  const service = new RoomService({
+    bus,
+    config: loadConfig({ ROOM_SNAPSHOT_INTERVAL_MS: '100', ROOM_SNAPSHOT_EVERY: '1000' }).room,
+    log,
+    snapshots,
+    logger,
+  });
+  await service.start();
+  t.teardown(async () => {
+    await service.stop();
+    await bus.close();
+    await nats.stop();
+  });
+  await service.handle('r', { type: 'create', userId: 'o', title: 't', isPrivate: false });
+  await new Promise((r) => setTimeout(r, 250));
+  t.equal(snapshots.records.get('r')?.seq, 1, 'the created room is snapshotted');
+
+  let release = () => {};
+  log.hold = new Promise<void>((r) => (release = r));
+  const join = service.handle('r', {
+    type: 'join',
+    peerId: 'p',
+    userId: 'u',
+    role: 'viewer',
+    perms: none,
+    gateway: 'g',
+    conn: 'c',
+  });
+  // Several snapshot intervals pass while the append is held.
+  await new Promise((r) => setTimeout(r, 350));
+  t.equal(snapshots.records.get('r')?.seq, 1, 'no snapshot of the unconfirmed join');
+
+  // The append fails: the log never holds the join, so neither may anything restored.
+  log.fail = true;
+  release();
+  await t.rejects(join, { code: 'UNAVAILABLE' }, 'the unconfirmed join is refused');
+  log.hold = undefined;
+  log.fail = false;
+  await new Promise((r) => setTimeout(r, 250));
+  const loaded = await loadRooms(log, snapshots, () => true);
+  t.equal(loaded.get('r')?.actor.state.seq, 1, 'a restart finds the room as its log has it');
+  t.same(Object.keys(loaded.get('r')?.actor.state.members ?? {}), [], 'without the join');
+  t.equal(service.stateOf('r')?.seq, 1, 'and so does the running service');
+
+  // After a confirmed append the next interval snapshots it, with the stream position that goes with it.
+  const ok = await service.handle('r', {
+    type: 'join',
+    peerId: 'p',
+    userId: 'u',
+    role: 'viewer',
+    perms: none,
+    gateway: 'g',
+    conn: 'c',
+  });
+  t.ok(ok.ok, 'a confirmed join');
+  await new Promise((r) => setTimeout(r, 250));
+  const snap = snapshots.records.get('r');
+  t.equal(snap?.seq, 2, 'snapshotted');
+  t.equal(snap?.batches, 2, 'with the batches its log holds');
+});
+
+t.test(
+  'a partition lost and taken back while a command is under way keeps that command',
+  async (t) => {
+    const nats = await startNats();
+    const logger = createLogger('test', 'error');
+    const bus = await Bus.connect({
+      servers: [nats.url],
+      name: 'svc',
+      requestTimeoutMs: 2000,
+      log: logger,
+    });
+    class HeldLog extends MemoryRoomLog {
+      hold: Promise<void> | undefined;
+      override async append(...args: Parameters<MemoryRoomLog['append']>): Promise<number> {
+        if (this.hold !== undefined) await this.hold;
+        return super.append(...args);
+      }
+    }
+    // Leases the test hands out and takes back, reported as KvLeases does: without waiting.
+    const owned = new Set<number>();
+    let report: LeaseListener = () => undefined;
+    const leases: Leases = {
+      partitions: 1,
+      replicaId: 'r1',
+      start: (listener) => {
+        report = listener;
+        owned.add(0);
+        void listener([0], []);
+        return Promise.resolve();
+      },
+      owns: (p) => owned.has(p),
+      stop: () => Promise.resolve(),
+    };
+    const log = new HeldLog();
+    const service = new RoomService({
+      bus,
+      config: loadConfig({}).room,
+      log,
+      snapshots: new MemorySnapshotStore(),
+      leases,
+      logger,
+    });
+    await service.start();
+    t.teardown(async () => {
+      await service.stop();
+      await bus.close();
+      await nats.stop();
+    });
+    const ask = (cmd: RoomCommand) =>
+      bus.request<AnyRoomReply>(subjects.roomCommand('r'), cmd, 2000);
+    t.ok((await ask({ type: 'create', userId: 'o', title: 't', isPrivate: false })).ok, 'created');
+
+    let release = () => {};
+    log.hold = new Promise<void>((r) => (release = r));
+    const join = ask({
+      type: 'join',
+      peerId: 'p',
+      userId: 'u',
+      role: 'viewer',
+      perms: none,
+      gateway: 'g',
+      conn: 'c',
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    // The lease lapses and is taken back (two reports, the second before the first is done).
+    owned.delete(0);
+    void report([], [0]);
+    owned.add(0);
+    void report([0], []);
+    const state = ask({ type: 'state' });
+    await new Promise((r) => setTimeout(r, 50));
+    log.hold = undefined;
+    release();
+    t.ok((await join).ok, 'the join is acknowledged');
+    const s = await state;
+    t.ok(s.ok && 'seq' in s && s.seq === 2, 'a read after it sees it');
+    const again = await ask({ type: 'state' });
+    t.ok(
+      again.ok && 'state' in again && 'p' in (again.state as { members: object }).members,
+      'and the room holds the member',
+    );
+  },
+);
