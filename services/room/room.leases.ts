@@ -153,26 +153,31 @@ export class KvLeases implements Leases {
         lost.push(p);
       }
     }
-    for (const [p, h] of [...this.held]) {
-      const sent = now();
-      try {
-        const revision = await this.kv.update(partitionKey(p), this.o.replicaId, h.revision);
-        this.held.set(p, { revision, validUntil: sent + this.o.leaseMs - this.renewMs / 2 });
-      } catch {
-        this.held.delete(p);
-        lost.push(p);
-      }
-    }
+    // All renewals at once: on a busy replica one KV round trip is slow enough;
+    // one after the other, the last partitions' leases would lapse while they wait.
+    const sent = now();
+    const validUntil = sent + this.o.leaseMs - this.renewMs / 2;
+    await Promise.all(
+      [...this.held].map(async ([p, h]) => {
+        try {
+          const revision = await this.kv.update(partitionKey(p), this.o.replicaId, h.revision);
+          this.held.set(p, { revision, validUntil });
+        } catch {
+          this.held.delete(p);
+          lost.push(p);
+        }
+      }),
+    );
 
     const share = Math.ceil(this.partitions / (await this.liveReplicas()));
     for (let p = 0; p < this.partitions; p++) {
       if (this.held.has(p)) continue;
-      const sent = now();
+      const taking = now();
       // Beyond our share we only take back what is ours from before a restart (and
       // give the excess back below at once, rather than leaving it to lapse).
       const revision = await this.take(p, this.held.size < share);
       if (revision !== undefined) {
-        this.held.set(p, { revision, validUntil: sent + this.o.leaseMs - this.renewMs / 2 });
+        this.held.set(p, { revision, validUntil: taking + this.o.leaseMs - this.renewMs / 2 });
         gained.push(p);
       }
     }
