@@ -56,8 +56,9 @@ t.test('/metrics of a real gateway after traffic', async (t) => {
   const nats = await startNats();
   t.teardown(() => nats.stop());
   const env = testEnv(nats.url, { METRICS_ENABLED: 'true', METRICS_HOST: '127.0.0.1' });
-  const [portA, portB] = [await freePort(), await freePort()];
-  await startService(t, 'room', env);
+  // Every metrics port free, the room's too: a fixed default would collide with another run.
+  const [portA, portB, portRoom] = [await freePort(), await freePort(), await freePort()];
+  await startService(t, 'room', { ...env, ROOM_METRICS_PORT: String(portRoom) });
   const [gwA, gwB] = await Promise.all([
     startService(t, 'gateway', { ...env, GATEWAY_ID: 'gw-a', GATEWAY_METRICS_PORT: String(portA) }),
     startService(t, 'gateway', { ...env, GATEWAY_ID: 'gw-b', GATEWAY_METRICS_PORT: String(portB) }),

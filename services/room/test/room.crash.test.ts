@@ -44,10 +44,17 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   const env = {
     NATS_URL: nats.url,
     LOG_LEVEL: 'info',
-    ROOM_LEASE_MS: '1000',
+    // The restarted process has the same replica id: it takes its leases back at once.
+    ROOM_REPLICA_ID: 'crash-test',
+    ROOM_LEASE_MS: '3000',
+    // The members' gateway "gw" sends no heartbeats: it must not be taken for dead mid-test.
+    ROOM_GATEWAY_TIMEOUT_MS: '3600000',
     ROOM_SNAPSHOT_EVERY: '3',
     ROOM_SNAPSHOT_INTERVAL_MS: '300',
     ROOM_RESUME_GRACE_MS: '600000',
+    // A loaded CI machine can stall JetStream for seconds: the rooms that must finish
+    // their script should not give up on a slow append (UNAVAILABLE) before the kill.
+    NATS_REQUEST_TIMEOUT_MS: '20000',
   };
   const logger = createLogger('test', 'error');
   const bus = await Bus.connect({
@@ -70,19 +77,24 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   const unexpected: string[] = [];
   const total = ROOMS * script('x').length;
 
-  const runRoom = async (roomId: string) => {
+  /** Why rooms stopped before the end of their script (shown when too few finished). */
+  const stopped = new Map<string, number>();
+  const stop = (why: string) => stopped.set(why, (stopped.get(why) ?? 0) + 1);
+  const runRoom = async (roomId: string, timeoutMs: number) => {
     const steps = script(roomId);
     for (const [i, cmd] of steps.entries()) {
       let reply: AnyRoomReply;
       try {
-        reply = await bus.request<AnyRoomReply>(subjects.roomCommand(roomId), cmd, 5000);
+        reply = await bus.request<AnyRoomReply>(subjects.roomCommand(roomId), cmd, timeoutMs);
       } catch {
+        stop('no answer');
         return; // the service died under this command: it is the one in flight
       }
       if (!reply.ok) {
         // UNAVAILABLE: the outcome is unknown (a slow append); the room stops here, as if cut.
         if (reply.error.code !== 'UNAVAILABLE')
           unexpected.push(`${roomId} ${cmd.type}: ${reply.error.code}`);
+        stop(reply.error.code);
         return;
       }
       acks++;
@@ -90,10 +102,13 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
         .request<RoomReply<RoomReplies['state']>>(
           subjects.roomCommand(roomId),
           { type: 'state' },
-          5000,
+          timeoutMs,
         )
         .catch(() => undefined);
-      if (state?.ok !== true) return;
+      if (state?.ok !== true) {
+        stop('no state');
+        return;
+      }
       lastAcked.set(roomId, state.seq);
       if (i === steps.length - 1) finishedHash.set(roomId, state.hash);
     }
@@ -102,7 +117,7 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   const rooms = Array.from({ length: ROOMS }, (_, i) => `crash${i}`);
   // Half the rooms run their whole script; the other half is killed under traffic.
   const half = ROOMS / 2;
-  await Promise.all(rooms.slice(0, half).map(runRoom));
+  await Promise.all(rooms.slice(0, half).map((r) => runRoom(r, 30_000)));
   const phase2Start = acks;
   const phase2 = { done: false };
   const killer = (async () => {
@@ -112,14 +127,17 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
     killed = !phase2.done;
     await service.signal('SIGKILL');
   })();
-  await Promise.all(rooms.slice(half).map(runRoom));
+  await Promise.all(rooms.slice(half).map((r) => runRoom(r, 5000)));
   phase2.done = true;
   await killer;
   t.same(unexpected, [], 'no command was refused');
   t.ok(killed, 'the service was killed mid-traffic');
+  t.comment(`rooms stopped early: ${JSON.stringify(Object.fromEntries(stopped))}`);
   const finished = [...finishedHash.keys()];
   const cut = rooms.filter((r) => lastAcked.has(r) && !finishedHash.has(r));
-  t.ok(finished.length > 0, `${finished.length} rooms had finished their script`);
+  t.ok(finished.length > 0, `${finished.length} rooms had finished their script`, {
+    stopped: Object.fromEntries(stopped),
+  });
   t.ok(cut.length > 0, `${cut.length} rooms were cut mid-script`);
 
   service = await startService(t, 'room', env);
