@@ -1,7 +1,7 @@
 /**
  * Room-service rules that depend on its clock and timers, with an injected clock.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
 import { createLogger } from '#shared/log.js';
@@ -11,13 +11,29 @@ import type { AnyRoomReply, RoomCommand } from '#shared/room.commands.js';
 import { subjects } from '#shared/subjects.js';
 import type { LeaseListener, Leases } from '../room.leases.js';
 import { loadRooms } from '../room.recovery.js';
-import { RoomService, systemEnvironment } from '../room.service.js';
+import { RoomService, systemEnvironment, type RoomServiceOptions } from '../room.service.js';
 import { MemorySnapshotStore } from '../room.snapshots.js';
 import { startNats } from '../../../test/helpers/nats.js';
 
 const none = { publish: false, view: false, admin: false };
 
-t.test('a member whose expiry timer fires early (by the wall clock) still times out', async (t) => {
+/** The join of viewer `p` that the tests below hold up. */
+const viewerJoin: RoomCommand = {
+  type: 'join',
+  peerId: 'p',
+  userId: 'u',
+  role: 'viewer',
+  perms: none,
+  gateway: 'g',
+  conn: 'c',
+};
+
+/** A room service on a NATS of its own (stopped with the test), built from `options`. */
+async function serviceUnderTest(
+  t: Test,
+  options: Omit<RoomServiceOptions, 'bus' | 'logger' | 'config'>,
+  configEnv: Record<string, string> = {},
+): Promise<{ service: RoomService; bus: Bus }> {
   const nats = await startNats();
   const logger = createLogger('test', 'error');
   const bus = await Bus.connect({
@@ -26,20 +42,43 @@ t.test('a member whose expiry timer fires early (by the wall clock) still times 
     requestTimeoutMs: 2000,
     log: logger,
   });
-  let now = 1_000_000;
-  const service = new RoomService({
-    bus,
-    config: loadConfig({ ROOM_RESUME_GRACE_MS: '30' }).room,
-    log: new MemoryRoomLog(),
-    logger,
-    env: { now: () => now, id: (n) => systemEnvironment.id(n) },
-  });
+  const service = new RoomService({ ...options, bus, logger, config: loadConfig(configEnv).room });
   await service.start();
   t.teardown(async () => {
     await service.stop();
     await bus.close();
     await nats.stop();
   });
+  return { service, bus };
+}
+
+/** A log whose appends can be held open (the actor has decided, the log has not confirmed) or fail. */
+class HeldLog extends MemoryRoomLog {
+  hold: Promise<void> | undefined;
+  fail = false;
+  override async append(...args: Parameters<MemoryRoomLog['append']>): Promise<number> {
+    if (this.hold !== undefined) await this.hold;
+    if (this.fail) throw new Error('NATS went away');
+    return super.append(...args);
+  }
+  /** Holds every append from now until the returned function is called. */
+  holdAppends(): () => void {
+    let release = () => {};
+    this.hold = new Promise<void>((r) => (release = r));
+    return () => {
+      this.hold = undefined;
+      release();
+    };
+  }
+}
+
+t.test('a member whose expiry timer fires early (by the wall clock) still times out', async (t) => {
+  let now = 1_000_000;
+  const { service } = await serviceUnderTest(
+    t,
+    { log: new MemoryRoomLog(), env: { now: () => now, id: (n) => systemEnvironment.id(n) } },
+    { ROOM_RESUME_GRACE_MS: '30' },
+  );
   await service.handle('r', { type: 'create', userId: 'o', title: 't', isPrivate: false });
   await service.handle('r', {
     type: 'join',
@@ -61,26 +100,7 @@ t.test('a member whose expiry timer fires early (by the wall clock) still times 
 });
 
 t.test('room gauges: rooms by status, members by role, publishers by kind', async (t) => {
-  const nats = await startNats();
-  const logger = createLogger('test', 'error');
-  const bus = await Bus.connect({
-    servers: [nats.url],
-    name: 'svc',
-    requestTimeoutMs: 2000,
-    log: logger,
-  });
-  const service = new RoomService({
-    bus,
-    config: loadConfig({}).room,
-    log: new MemoryRoomLog(),
-    logger,
-  });
-  await service.start();
-  t.teardown(async () => {
-    await service.stop();
-    await bus.close();
-    await nats.stop();
-  });
+  const { service } = await serviceUnderTest(t, { log: new MemoryRoomLog() });
   const conn = (c: string) => ({ gateway: 'g', conn: c });
   await service.handle('a', { type: 'create', userId: 'o', title: 't', isPrivate: false });
   await service.handle('b', { type: 'create', userId: 'o', title: 't', isPrivate: false });
@@ -119,54 +139,19 @@ t.test('room gauges: rooms by status, members by role, publishers by kind', asyn
 });
 
 t.test('a snapshot never holds a transition its log does not (append in flight)', async (t) => {
-  const nats = await startNats();
-  const logger = createLogger('test', 'error');
-  const bus = await Bus.connect({
-    servers: [nats.url],
-    name: 'svc',
-    requestTimeoutMs: 2000,
-    log: logger,
-  });
-  // A log whose appends can be held open: the room's actor has decided, the log has not confirmed.
-  class HeldLog extends MemoryRoomLog {
-    hold: Promise<void> | undefined;
-    fail = false;
-    override async append(...args: Parameters<MemoryRoomLog['append']>): Promise<number> {
-      if (this.hold !== undefined) await this.hold;
-      if (this.fail) throw new Error('NATS went away');
-      return super.append(...args);
-    }
-  }
   const log = new HeldLog();
   const snapshots = new MemorySnapshotStore();
-  const service = new RoomService({
-    bus,
-    config: loadConfig({ ROOM_SNAPSHOT_INTERVAL_MS: '100', ROOM_SNAPSHOT_EVERY: '1000' }).room,
-    log,
-    snapshots,
-    logger,
-  });
-  await service.start();
-  t.teardown(async () => {
-    await service.stop();
-    await bus.close();
-    await nats.stop();
-  });
+  const { service } = await serviceUnderTest(
+    t,
+    { log, snapshots },
+    { ROOM_SNAPSHOT_INTERVAL_MS: '100', ROOM_SNAPSHOT_EVERY: '1000' },
+  );
   await service.handle('r', { type: 'create', userId: 'o', title: 't', isPrivate: false });
   await new Promise((r) => setTimeout(r, 250));
   t.equal(snapshots.records.get('r')?.seq, 1, 'the created room is snapshotted');
 
-  let release = () => {};
-  log.hold = new Promise<void>((r) => (release = r));
-  const join = service.handle('r', {
-    type: 'join',
-    peerId: 'p',
-    userId: 'u',
-    role: 'viewer',
-    perms: none,
-    gateway: 'g',
-    conn: 'c',
-  });
+  const release = log.holdAppends();
+  const join = service.handle('r', viewerJoin);
   // Several snapshot intervals pass while the append is held.
   await new Promise((r) => setTimeout(r, 350));
   t.equal(snapshots.records.get('r')?.seq, 1, 'no snapshot of the unconfirmed join');
@@ -175,7 +160,6 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
   log.fail = true;
   release();
   await t.rejects(join, { code: 'UNAVAILABLE' }, 'the unconfirmed join is refused');
-  log.hold = undefined;
   log.fail = false;
   await new Promise((r) => setTimeout(r, 250));
   const loaded = await loadRooms(log, snapshots, () => true);
@@ -184,15 +168,7 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
   t.equal(service.stateOf('r')?.seq, 1, 'and so does the running service');
 
   // After a confirmed append the next interval snapshots it, with the stream position that goes with it.
-  const ok = await service.handle('r', {
-    type: 'join',
-    peerId: 'p',
-    userId: 'u',
-    role: 'viewer',
-    perms: none,
-    gateway: 'g',
-    conn: 'c',
-  });
+  const ok = await service.handle('r', viewerJoin);
   t.ok(ok.ok, 'a confirmed join');
   await new Promise((r) => setTimeout(r, 250));
   const snap = snapshots.records.get('r');
@@ -200,86 +176,44 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
   t.equal(snap?.batches, 2, 'with the batches its log holds');
 });
 
-t.test(
-  'a partition lost and taken back while a command is under way keeps that command',
-  async (t) => {
-    const nats = await startNats();
-    const logger = createLogger('test', 'error');
-    const bus = await Bus.connect({
-      servers: [nats.url],
-      name: 'svc',
-      requestTimeoutMs: 2000,
-      log: logger,
-    });
-    class HeldLog extends MemoryRoomLog {
-      hold: Promise<void> | undefined;
-      override async append(...args: Parameters<MemoryRoomLog['append']>): Promise<number> {
-        if (this.hold !== undefined) await this.hold;
-        return super.append(...args);
-      }
-    }
-    // Leases the test hands out and takes back, reported as KvLeases does: without waiting.
-    const owned = new Set<number>();
-    let report: LeaseListener = () => undefined;
-    const leases: Leases = {
-      partitions: 1,
-      replicaId: 'r1',
-      start: (listener) => {
-        report = listener;
-        owned.add(0);
-        void listener([0], []);
-        return Promise.resolve();
-      },
-      owns: (p) => owned.has(p),
-      stop: () => Promise.resolve(),
-    };
-    const log = new HeldLog();
-    const service = new RoomService({
-      bus,
-      config: loadConfig({}).room,
-      log,
-      snapshots: new MemorySnapshotStore(),
-      leases,
-      logger,
-    });
-    await service.start();
-    t.teardown(async () => {
-      await service.stop();
-      await bus.close();
-      await nats.stop();
-    });
-    const ask = (cmd: RoomCommand) =>
-      bus.request<AnyRoomReply>(subjects.roomCommand('r'), cmd, 2000);
-    t.ok((await ask({ type: 'create', userId: 'o', title: 't', isPrivate: false })).ok, 'created');
+t.test('a lease lost and taken back while a command is under way keeps the command', async (t) => {
+  // Leases the test hands out and takes back, reported as KvLeases does: without waiting.
+  const owned = new Set<number>();
+  let report: LeaseListener = () => undefined;
+  const leases: Leases = {
+    partitions: 1,
+    replicaId: 'r1',
+    start: (listener) => {
+      report = listener;
+      owned.add(0);
+      void listener([0], []);
+      return Promise.resolve();
+    },
+    owns: (p) => owned.has(p),
+    stop: () => Promise.resolve(),
+  };
+  const log = new HeldLog();
+  const { bus } = await serviceUnderTest(t, { log, snapshots: new MemorySnapshotStore(), leases });
+  const ask = (cmd: RoomCommand) => bus.request<AnyRoomReply>(subjects.roomCommand('r'), cmd, 2000);
+  t.ok((await ask({ type: 'create', userId: 'o', title: 't', isPrivate: false })).ok, 'created');
 
-    let release = () => {};
-    log.hold = new Promise<void>((r) => (release = r));
-    const join = ask({
-      type: 'join',
-      peerId: 'p',
-      userId: 'u',
-      role: 'viewer',
-      perms: none,
-      gateway: 'g',
-      conn: 'c',
-    });
-    await new Promise((r) => setTimeout(r, 50));
-    // The lease lapses and is taken back (two reports, the second before the first is done).
-    owned.delete(0);
-    void report([], [0]);
-    owned.add(0);
-    void report([0], []);
-    const state = ask({ type: 'state' });
-    await new Promise((r) => setTimeout(r, 50));
-    log.hold = undefined;
-    release();
-    t.ok((await join).ok, 'the join is acknowledged');
-    const s = await state;
-    t.ok(s.ok && 'seq' in s && s.seq === 2, 'a read after it sees it');
-    const again = await ask({ type: 'state' });
-    t.ok(
-      again.ok && 'state' in again && 'p' in (again.state as { members: object }).members,
-      'and the room holds the member',
-    );
-  },
-);
+  const release = log.holdAppends();
+  const join = ask(viewerJoin);
+  await new Promise((r) => setTimeout(r, 50));
+  // The lease lapses and is taken back (two reports, the second before the first is done).
+  owned.delete(0);
+  void report([], [0]);
+  owned.add(0);
+  void report([0], []);
+  const state = ask({ type: 'state' });
+  await new Promise((r) => setTimeout(r, 50));
+  release();
+  t.ok((await join).ok, 'the join is acknowledged');
+  const s = await state;
+  t.ok(s.ok && 'seq' in s && s.seq === 2, 'a read after it sees it');
+  const again = await ask({ type: 'state' });
+  t.ok(
+    again.ok && 'state' in again && 'p' in (again.state as { members: object }).members,
+    'and the room holds the member',
+  );
+});
