@@ -8,6 +8,8 @@
  *   → the room command over NATS → the room actor's transition → its append to
  *   ROOM_EVENTS → the catalogue's projection; and a relayed `offer` from gateway A
  *   through NATS to its delivery at gateway B.
+ * - A REST call (with the caller's `traceparent` header): the gateway's HTTP span →
+ *   the room command → the actor's append → the catalogue's projection.
  * - An SRS callback: the stand-in's on_publish → the stream service's hook span →
  *   the room command and the actor's decision → the answer to SRS.
  *
@@ -27,6 +29,15 @@ function clientSpan(): { traceId: string; spanId: string; traceparent: string } 
   const traceId = randomBytes(16).toString('hex');
   const spanId = randomBytes(8).toString('hex');
   return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
+}
+
+/**
+ * True when `parent` ends no earlier than `child`. The SDK anchors each span's start
+ * on Date.now(), whose resolution is 1 ms, and measures from there with the
+ * monotonic clock: two spans' times can disagree by up to 1 ms, whatever their order.
+ */
+function endsAfter(parent: ReceivedSpan, child: ReceivedSpan): boolean {
+  return parent.endNs + 1_000_000n >= child.endNs;
 }
 
 t.test('one trace per client frame and per SRS callback, across every process', async (t) => {
@@ -78,6 +89,19 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     joined.peerId,
     'the offer reached bob on gateway B',
   );
+
+  // A REST call, with the caller's own trace: carol creates a room.
+  const rest = clientSpan();
+  const made = await fetch(`http://127.0.0.1:${gwA.port}/api/rooms`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${await sys.token('carol', { create: true })}`,
+      'content-type': 'application/json',
+      traceparent: rest.traceparent,
+    },
+    body: JSON.stringify({ roomId: 'tr-rest', title: 'REST', isPrivate: false }),
+  });
+  t.equal(made.status, 201, 'the room was created over REST');
 
   // An SRS callback: the encoder publishes with the room's stream key.
   t.ok((await srs.publish('tr', `?key=${String(created.streamKey)}`)).ok, 'on_publish allowed');
@@ -153,7 +177,7 @@ t.test('one trace per client frame and per SRS callback, across every process', 
       ),
       'the broadcast is received by gateway A in the same trace',
     );
-    t.ok(ws.endNs >= request.endNs, 'the frame span lasts until the room answered');
+    t.ok(endsAfter(ws, request), 'the frame span lasts until the room answered');
   });
 
   t.test('offer: client → gateway A → NATS → delivery at gateway B', async (t) => {
@@ -168,6 +192,20 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     );
     const deliver = child(t, trace, publish, 'process room.*.sig.*', OtlpKind.consumer, 'gateway');
     t.equal(deliver.instance, 'gw-b', 'delivered by the gateway holding the addressee');
+  });
+
+  t.test('REST: request → gateway span → room command → transition → append', async (t) => {
+    const trace = inTrace(rest.traceId);
+    const http = child(t, trace, rest.spanId, 'POST /api/rooms', OtlpKind.server, 'gateway');
+    t.equal(http.attributes['http.route'], '/api/rooms');
+    t.equal(http.attributes['http.response.status_code'], 201);
+    const request = child(t, trace, http, 'request room.*.cmd', OtlpKind.client, 'gateway');
+    t.equal(request.attributes['messaging.destination.name'], 'room.tr-rest.cmd');
+    const serve = child(t, trace, request, 'process room.*.cmd', OtlpKind.server, 'room');
+    const command = child(t, trace, serve, 'room create', OtlpKind.internal, 'room');
+    const append = child(t, trace, command, 'append ROOM_EVENTS', OtlpKind.producer, 'room');
+    child(t, trace, append, 'project ROOM_EVENTS', OtlpKind.consumer, 'catalog');
+    t.ok(endsAfter(http, request), 'the HTTP span lasts until the room answered');
   });
 
   t.test('on_publish: SRS callback → hook span → room decision → answer', async (t) => {
@@ -198,7 +236,7 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     const transition = child(t, trace, command, 'room transition', OtlpKind.internal, 'room');
     t.match(String(transition.attributes['roomcast.recorded']), /publisher_granted/);
     child(t, trace, transition, 'append ROOM_EVENTS', OtlpKind.producer, 'room');
-    t.ok(hook.endNs >= request.endNs, 'SRS is answered after the room decided');
+    t.ok(endsAfter(hook, request), 'SRS is answered after the room decided');
     t.ok(
       trace.some((s) => s.name === 'room stream_confirm'),
       'the confirmation that made the room live belongs to the same trace',

@@ -30,7 +30,15 @@ import type { RoomStatus } from '#shared/protocol.js';
 import type { LiveRoom, RoomCommand, RoomReplies, RoomReply } from '#shared/room.commands.js';
 import { SUBJECT_TOKEN_PATTERN, isSubjectToken, subjects } from '#shared/subjects.js';
 import type { Identity } from '#shared/auth.js';
-import { Reply, authenticate, bearerToken, readBody, type HttpContext } from './gateway.http.js';
+import {
+  Reply,
+  bearerToken,
+  readBody,
+  serveAuthenticated,
+  traceparentOf,
+  type HttpContext,
+  type RouteOf,
+} from './gateway.http.js';
 
 const strict = { additionalProperties: false } as const;
 const Token = Type.String({ pattern: SUBJECT_TOKEN_PATTERN });
@@ -282,7 +290,12 @@ type Handler = (req: RestRequest) => Promise<Answer>;
 export function registerRest(app: TemplatedApp, ctx: HttpContext): void {
   const api = new RestApi(ctx);
   const route =
-    (handler: Handler, o: { body?: boolean; roomId?: boolean } = {}) =>
+    (
+      method: RouteOf['method'],
+      path: string,
+      handler: Handler,
+      o: { body?: boolean; roomId?: boolean } = {},
+    ) =>
     (
       res: Parameters<Parameters<TemplatedApp['get']>[1]>[0],
       req: Parameters<Parameters<TemplatedApp['get']>[1]>[1],
@@ -294,19 +307,21 @@ export function registerRest(app: TemplatedApp, ctx: HttpContext): void {
       // getQuery() is undefined without a query string, whatever the typings say.
       const query = (req.getQuery() as string | undefined) ?? '';
       const contentType = req.getHeader('content-type');
+      const traceparent = traceparentOf(req);
       const body = o.body === true ? readBody(reply, ctx.config.gateway.maxBodyBytes) : undefined;
       // The body is awaited (or not) after authentication; an early TOO_LARGE must not go unhandled.
       body?.catch(() => undefined);
-      void (async () => {
-        try {
-          const identity = await authenticate(ctx, token);
+      serveAuthenticated(
+        reply,
+        ctx,
+        token,
+        { method, route: path, traceparent },
+        async (identity) => {
           const roomId = o.roomId === true ? roomIdOf(rawId) : '';
           const answer = await handler({ identity, roomId, query, contentType, body });
           reply.json(answer.status, answer.body, answer.headers);
-        } catch (err) {
-          reply.fail(err, ctx.log);
-        }
-      })();
+        },
+      );
     };
   const notAllowed =
     (allow: string) => (res: Parameters<Parameters<TemplatedApp['any']>[1]>[0]) => {
@@ -320,24 +335,24 @@ export function registerRest(app: TemplatedApp, ctx: HttpContext): void {
 
   app.post(
     '/api/rooms',
-    route((r) => api.create(r), { body: true }),
+    route('POST', '/api/rooms', (r) => api.create(r), { body: true }),
   );
   app.get(
     '/api/rooms',
-    route((r) => api.list(r)),
+    route('GET', '/api/rooms', (r) => api.list(r)),
   );
   app.any('/api/rooms', notAllowed('GET, POST'));
   app.get(
     '/api/rooms/:roomId',
-    route((r) => api.get(r), { roomId: true }),
+    route('GET', '/api/rooms/:roomId', (r) => api.get(r), { roomId: true }),
   );
   app.put(
     '/api/rooms/:roomId',
-    route((r) => api.setStatus(r), { body: true, roomId: true }),
+    route('PUT', '/api/rooms/:roomId', (r) => api.setStatus(r), { body: true, roomId: true }),
   );
   app.del(
     '/api/rooms/:roomId',
-    route((r) => api.setStatus(r, 'ended'), { roomId: true }),
+    route('DELETE', '/api/rooms/:roomId', (r) => api.setStatus(r, 'ended'), { roomId: true }),
   );
   app.any('/api/rooms/:roomId', notAllowed('GET, PUT, DELETE'));
 }

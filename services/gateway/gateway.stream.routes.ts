@@ -7,7 +7,7 @@
  * - `GET /api/rooms/:roomId/stream`: the stream's status, answered by the stream
  *   service from the room's record and the SRS API.
  */
-import type { TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, RoomcastError } from '#shared/errors.js';
 import { permsFor, type GrantsClaim } from '#shared/grants.js';
 import type { LiveRoom, RoomReply } from '#shared/room.commands.js';
@@ -16,7 +16,14 @@ import { playUrls, publishUrls } from '#shared/stream.urls.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { mintToken } from '#shared/tokens.js';
 import type { Identity } from '#shared/auth.js';
-import { Reply, authenticate, bearerToken, type HttpContext } from './gateway.http.js';
+import {
+  Reply,
+  bearerToken,
+  serveAuthenticated,
+  traceparentOf,
+  type HttpContext,
+  type RouteOf,
+} from './gateway.http.js';
 
 /** The room as its requester may see it; throws ROOM_NOT_FOUND for a private room it may not. */
 async function roomFor(ctx: HttpContext, roomId: string, identity: Identity): Promise<LiveRoom> {
@@ -28,18 +35,6 @@ async function roomFor(ctx: HttpContext, roomId: string, identity: Identity): Pr
   });
   if (!reply.ok) throw new RoomcastError(reply.error.code, reply.error.message);
   return reply.room;
-}
-
-/** Runs an authenticated route; `req` is read before this is called. */
-function route(
-  reply: Reply,
-  ctx: HttpContext,
-  token: string | undefined,
-  work: (identity: Identity) => Promise<void>,
-): void {
-  authenticate(ctx, token)
-    .then(work)
-    .catch((err: unknown) => reply.fail(err, ctx.log));
 }
 
 export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void {
@@ -59,10 +54,18 @@ export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void 
             ttlS: cfg.urlTokenTtlS,
           });
 
+  /** The request's route, for its span. */
+  const of = (route: string, req: HttpRequest): RouteOf => ({
+    method: 'GET',
+    route,
+    traceparent: traceparentOf(req),
+  });
+
   app.get('/api/rooms/:roomId/urls', (res, req) => {
     const reply = new Reply(res);
     const roomId = req.getParameter(0);
-    route(reply, ctx, bearerToken(req), async (identity) => {
+    const route = of('/api/rooms/:roomId/urls', req);
+    serveAuthenticated(reply, ctx, bearerToken(req), route, async (identity) => {
       const room = await roomFor(ctx, roomId, identity);
       if (room.status === 'ended') throw new RoomcastError(ErrorCode.ROOM_ENDED);
       const owner = room.userId === identity.userId;
@@ -93,7 +96,8 @@ export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void 
   app.get('/api/rooms/:roomId/stream', (res, req) => {
     const reply = new Reply(res);
     const roomId = req.getParameter(0);
-    route(reply, ctx, bearerToken(req), async (identity) => {
+    const route = of('/api/rooms/:roomId/stream', req);
+    serveAuthenticated(reply, ctx, bearerToken(req), route, async (identity) => {
       await roomFor(ctx, roomId, identity);
       const status = await ctx.bus.request<StreamStatusReply>(subjects.streamStatus(roomId), {
         roomId,
