@@ -103,13 +103,16 @@ function nativeUwsOrExit(log: Logger): Uws {
 }
 
 /** "<what> ready" with where its metrics are served. */
-export function logReady(
-  log: Logger,
+export async function logReady(
+  boot: Pick<ServiceBoot, 'log' | 'bus'>,
   what: string,
   metrics: MetricsHandle,
   fields: Record<string, unknown>,
-): void {
-  log.info(`${what} ready`, {
+): Promise<void> {
+  // Every subscription made so far is registered with the server before anyone is told
+  // "ready": a request sent on that word must not meet "no responders".
+  await boot.bus.flush();
+  boot.log.info(`${what} ready`, {
     ...fields,
     metrics: metrics.port === undefined ? 'off' : `:${metrics.port}/metrics`,
   });

@@ -26,5 +26,5 @@ const service = new AlertService({
   requestTimeoutMs: config.nats.requestTimeoutMs,
 });
 await service.start();
-logReady(log, 'alert service', metrics, { nats: config.nats.servers });
+await logReady(boot, 'alert service', metrics, { nats: config.nats.servers });
 stopOnSignals(boot, metrics, () => service.stop());

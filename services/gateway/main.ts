@@ -33,7 +33,7 @@ const metrics = await startMetrics({
   metrics: registry,
 });
 const port = await gateway.listen();
-logReady(log, 'gateway', metrics, {
+await logReady(boot, 'gateway', metrics, {
   url: `ws://${config.gateway.host}:${port}/signaling`,
   nats: config.nats.servers,
 });

@@ -49,7 +49,7 @@ const metrics = await startMetrics({
   bus,
   onSample: (m) => service.reportMetrics(m),
 });
-logReady(logger, 'room service', metrics, {
+await logReady(boot, 'room service', metrics, {
   nats: config.nats.servers,
   storage: config.room.storage,
   rooms: service.size,

@@ -157,6 +157,8 @@ export class RoomService {
         this.gatewaysSeen.set(msg.subject.split('.')[1] ?? '', this.env.now());
       }),
     );
+    // Registered with the server before the first lease: the owner of a room hears its commands.
+    await this.o.bus.flush();
     await this.leases.start((gained, lost) => this.onLeases(gained, lost));
     // Commands for partitions being loaded wait for the load; `ready` is after it.
     await Promise.allSettled([...this.loading.values()]);

@@ -47,7 +47,7 @@ const metrics = await startMetrics({
   bus,
   metrics: registry,
 });
-logReady(logger, 'stream service', metrics, {
+await logReady(boot, 'stream service', metrics, {
   hooks: `http://${s.host}:${port}/api/srs/hooks/${s.hookSecret === undefined ? '' : '<secret>/'}on_publish`,
   srsApi: s.srsApiUrl,
   nats: config.nats.servers,

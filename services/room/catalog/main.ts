@@ -36,5 +36,8 @@ const metrics = await startMetrics({
   log,
   bus,
 });
-logReady(log, 'catalogue', metrics, { store: store.kind, durable: catalog.projector.durable });
+await logReady(boot, 'catalogue', metrics, {
+  store: store.kind,
+  durable: catalog.projector.durable,
+});
 stopOnSignals(boot, metrics, () => catalog.stop());
