@@ -146,7 +146,7 @@ export class AlertService {
         setInterval(() => void this.save(), this.cfg.snapshotIntervalMs),
       );
     }
-    log.info('alert service ready', {
+    log.info('alert rules loaded', {
       rules: this.engine.rules.map((r) => r.id),
       raised: this.engine.active().length,
       webhook: webhook !== undefined,
