@@ -133,13 +133,15 @@ export interface PeerInfo {
 }
 
 /** A member's view of what happened in a room (the joining member's state and the room service's `seq`). */
-interface MembershipFields {
+export interface MembershipFields {
   room: string;
   peerId: string;
   role: Role;
   peers: PeerInfo[];
   status: RoomStatus;
+  /** Resume token: `<peerId>.<secret>`, valid while the member is kept. */
   resume: string;
+  /** The room's sequence after this transition; broadcasts at or below it are already reflected. */
   seq: number;
   id?: FrameId;
 }

@@ -7,7 +7,7 @@
  */
 import type { ErrorBody } from './errors.js';
 import type { RoomPerms } from './grants.js';
-import type { PeerInfo, Role, RoomNews, RoomStatus } from './protocol.js';
+import type { MembershipFields, PeerInfo, Role, RoomNews, RoomStatus } from './protocol.js';
 import type { StreamStopReason, StreamViewerLeftReason } from './room.events.js';
 
 /** Where a member's connection lives: the gateway process and its connection id. */
@@ -159,17 +159,8 @@ export interface LiveRoom {
   peakViewers: number;
 }
 
-/** What a member learns when it joins or resumes. */
-export interface Membership {
-  peerId: string;
-  role: Role;
-  peers: PeerInfo[];
-  status: RoomStatus;
-  /** Resume token: `<peerId>.<secret>`, valid while the member is kept. */
-  resume: string;
-  /** The room's sequence after this transition; broadcasts at or below it are already reflected. */
-  seq: number;
-}
+/** What a member learns when it joins or resumes: the `joined`/`resumed` frame without its room and id. */
+export type Membership = Omit<MembershipFields, 'room' | 'id'>;
 
 export type RoomReply<T = object> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
 
