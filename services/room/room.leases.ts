@@ -38,7 +38,11 @@ export interface Leases {
   readonly replicaId: string;
   /** Takes the first leases and tells the listener (without waiting for it). */
   start(listener: LeaseListener): Promise<void>;
-  /** True while this replica may answer for `partition`. */
+  /**
+   * True while this replica may answer for `partition`. Never true for a partition
+   * before the listener has been told it was gained: the service sets up the wait
+   * for its rooms in that call, so no command runs ahead of the load.
+   */
   owns(partition: number): boolean;
   /** Gives every lease back (graceful shutdown: survivors take over at once). */
   stop(): Promise<void>;
@@ -170,17 +174,29 @@ export class KvLeases implements Leases {
     );
 
     const share = Math.ceil(this.partitions / (await this.liveReplicas()));
+    // Taken partitions are not ours to answer for until the listener hears of them
+    // (below, in the same turn): a command arriving while we still take the next
+    // partition would otherwise find the service without the partition's rooms and
+    // be answered ROOM_NOT_FOUND (or create a room that already exists).
+    const taken = new Map<number, Held>();
     for (let p = 0; p < this.partitions; p++) {
       if (this.held.has(p)) continue;
       const taking = now();
       // Beyond our share we only take back what is ours from before a restart (and
       // give the excess back below at once, rather than leaving it to lapse).
-      const revision = await this.take(p, this.held.size < share);
+      const revision = await this.take(p, this.held.size + taken.size < share);
       if (revision !== undefined) {
-        this.held.set(p, { revision, validUntil: taking + this.o.leaseMs - this.renewMs / 2 });
+        taken.set(p, { revision, validUntil: taking + this.o.leaseMs - this.renewMs / 2 });
         gained.push(p);
       }
     }
+    // No await from here to the listener's call: ownership and the news of it are one step.
+    // stop() may have run while we took them (TypeScript still narrows `stopped` to false).
+    if (this.stopped as boolean) {
+      await Promise.allSettled([...taken.keys()].map((p) => this.kv.delete(partitionKey(p))));
+      return;
+    }
+    for (const [p, h] of taken) this.held.set(p, h);
     // More than our share (a replica joined): give the highest back. We stop answering
     // for them first, let the service snapshot them, then free the keys for the others.
     const extra = [...this.held.keys()]

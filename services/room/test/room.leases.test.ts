@@ -68,3 +68,40 @@ t.test(
     );
   },
 );
+
+t.test('a partition is owned only once the listener has heard it was gained', async (t) => {
+  const nats = await startNats();
+  const nc = await connect({ servers: nats.url });
+  const leases = await KvLeases.open(nc, {
+    replicaId: 'watched',
+    partitions: 8,
+    leaseMs: 60_000,
+    replicas: 1,
+    log,
+  });
+  t.teardown(async () => {
+    await leases.stop();
+    await nc.close();
+    await nats.stop();
+  });
+  // Watch owns() on every turn while the first tick takes the partitions one KV
+  // round trip after the other. The service sets up the wait for a partition's rooms
+  // when it is told; a command answered before that would find no rooms.
+  const told = new Set<number>();
+  const early = new Set<number>();
+  let watching = true;
+  let turns = 0;
+  const watch = () => {
+    turns++;
+    for (let p = 0; p < leases.partitions; p++) if (leases.owns(p) && !told.has(p)) early.add(p);
+    if (watching) setImmediate(watch);
+  };
+  watch();
+  await leases.start((gained) => {
+    for (const p of gained) told.add(p);
+  });
+  watching = false;
+  t.equal(told.size, 8, 'every partition was gained');
+  t.ok(turns > 8, `owns() was watched on ${turns} turns during the take`);
+  t.same([...early], [], 'no partition was owned before the listener was told');
+});
