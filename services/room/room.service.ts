@@ -227,8 +227,15 @@ export class RoomService {
       return;
     }
     const loaded = this.loading.get(partition) ?? Promise.resolve();
+    let ran = false;
     void this.enqueue(roomId, async () => {
       await loaded;
+      // Lost the partition before the command's turn came: it never runs here and
+      // gets no answer (the caller's retry reaches the new owner). A command that
+      // started while we owned it finishes before the partition is handed over
+      // (changeLeases waits for it), so its answer is the truth and is sent.
+      if (!this.leases.owns(partition)) return fail(ErrorCode.UNAVAILABLE);
+      ran = true;
       if (this.unloaded.has(partition))
         return fail(ErrorCode.UNAVAILABLE, 'this room is being loaded; try again');
       return withSpan(
@@ -237,8 +244,7 @@ export class RoomService {
         () => this.handle(roomId, cmd),
       );
     }).then((reply) => {
-      // Lost the partition meanwhile: stay silent, the new owner answers.
-      if (this.leases.owns(partition)) this.o.bus.respond(msg, reply);
+      if (ran) this.o.bus.respond(msg, reply);
     });
   }
 

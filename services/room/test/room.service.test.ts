@@ -72,6 +72,32 @@ class HeldLog extends MemoryRoomLog {
   }
 }
 
+/**
+ * One partition's lease that the test hands out and takes back: `owned` is what
+ * owns() says, `report` tells the service of a change as KvLeases does (without waiting).
+ */
+function handedLeases(): {
+  leases: Leases;
+  owned: Set<number>;
+  report: (gained: number[], lost: number[]) => Promise<void>;
+} {
+  const owned = new Set<number>();
+  let listener: LeaseListener = () => undefined;
+  const leases: Leases = {
+    partitions: 1,
+    replicaId: 'r1',
+    start: (l) => {
+      listener = l;
+      owned.add(0);
+      void l([0], []);
+      return Promise.resolve();
+    },
+    owns: (p) => owned.has(p),
+    stop: () => Promise.resolve(),
+  };
+  return { leases, owned, report: async (gained, lost) => listener(gained, lost) };
+}
+
 t.test('a member whose expiry timer fires early (by the wall clock) still times out', async (t) => {
   let now = 1_000_000;
   const { service } = await serviceUnderTest(
@@ -177,21 +203,7 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
 });
 
 t.test('a lease lost and taken back while a command is under way keeps the command', async (t) => {
-  // Leases the test hands out and takes back, reported as KvLeases does: without waiting.
-  const owned = new Set<number>();
-  let report: LeaseListener = () => undefined;
-  const leases: Leases = {
-    partitions: 1,
-    replicaId: 'r1',
-    start: (listener) => {
-      report = listener;
-      owned.add(0);
-      void listener([0], []);
-      return Promise.resolve();
-    },
-    owns: (p) => owned.has(p),
-    stop: () => Promise.resolve(),
-  };
+  const { leases, owned, report } = handedLeases();
   const log = new HeldLog();
   const { bus } = await serviceUnderTest(t, { log, snapshots: new MemorySnapshotStore(), leases });
   const ask = (cmd: RoomCommand) => bus.request<AnyRoomReply>(subjects.roomCommand('r'), cmd, 2000);
@@ -217,3 +229,41 @@ t.test('a lease lost and taken back while a command is under way keeps the comma
     'and the room holds the member',
   );
 });
+
+t.test(
+  'handed over mid-command: the running command is answered, the next is not run',
+  async (t) => {
+    const { leases, owned, report } = handedLeases();
+    const log = new HeldLog();
+    const { bus } = await serviceUnderTest(t, {
+      log,
+      snapshots: new MemorySnapshotStore(),
+      leases,
+    });
+    const ask = (cmd: RoomCommand, ms = 2000) =>
+      bus.request<AnyRoomReply>(subjects.roomCommand('r'), cmd, ms);
+    t.ok((await ask({ type: 'create', userId: 'o', title: 't', isPrivate: false })).ok, 'created');
+
+    const release = log.holdAppends();
+    const first = ask(viewerJoin);
+    const second = ask({ ...viewerJoin, peerId: 'q', conn: 'c2' }, 600);
+    await new Promise((r) => setTimeout(r, 50));
+    // The partition is given back (a replica joined) while the first join's append is open
+    // and the second join waits behind it in the room's mailbox.
+    owned.delete(0);
+    const handedOver = report([], [0]);
+    release();
+    t.ok((await first).ok, 'the join that was under way is answered: its event is in the log');
+    await t.rejects(
+      second,
+      'the join that had not started gets no answer (its retry reaches the new owner)',
+    );
+    await handedOver;
+    const events = (await log.readRoom('r', 0)).flatMap((b) => b.batch.events.map((e) => e.type));
+    t.same(
+      events,
+      ['room_created', 'member_joined'],
+      'the log holds the first join, not the second',
+    );
+  },
+);
