@@ -12,6 +12,8 @@
  *   the room command → the actor's append → the catalogue's projection.
  * - An SRS callback: the stand-in's on_publish → the stream service's hook span →
  *   the room command and the actor's decision → the answer to SRS.
+ * - A reconcile round that finds a stream no room admitted: the round's span → its
+ *   sync request → the room's answer, and the kick it decided.
  *
  * Spans are batched in the services for 5 s; the services are stopped (SIGTERM),
  * which flushes them, before the spans are read.
@@ -49,6 +51,7 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
     TELEMETRY_FLUSH_TIMEOUT_MS: '10000',
     ...streamEnv(srs),
+    STREAM_RECONCILE_INTERVAL_MS: '300',
   });
   const room = await startService(t, 'room', env);
   const [gwA, gwB, catalog, stream] = await Promise.all([
@@ -110,6 +113,15 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     live = reply.ok && reply.room.status === 'live';
     if (++tries > 200) throw new Error(`not live: ${JSON.stringify(reply)}`);
   }
+
+  // A reconcile round: SRS carries a stream whose hook was never asked (http_hooks off),
+  // for a room that does not exist. A round kicks its publisher.
+  srs.bypassHooks = true;
+  const ghost = await srs.publish('ghost', '');
+  srs.bypassHooks = false;
+  t.ok(ghost.ok, 'SRS carries the ghost stream');
+  for (let tries = 0; srs.hasClient(ghost.clientId); await new Promise((r) => setTimeout(r, 50)))
+    if (++tries > 200) throw new Error('the ghost publisher was never kicked');
 
   // SIGTERM flushes each service's batched spans (bounded by TELEMETRY_FLUSH_TIMEOUT_MS).
   await Promise.all([gwA, gwB, stream].map((s) => s.stop(15_000)));
@@ -241,5 +253,30 @@ t.test('one trace per client frame and per SRS callback, across every process', 
       trace.some((s) => s.name === 'room stream_confirm'),
       'the confirmation that made the room live belongs to the same trace',
     );
+  });
+
+  t.test("reconcile: round → room sync → the room's answer, and the kick it decided", async (t) => {
+    const kicks = spans.filter(
+      (s) => s.name === 'srs kick' && s.attributes['roomcast.room'] === 'ghost',
+    );
+    t.equal(kicks.length, 1, 'one kick of the ghost publisher');
+    const kick = kicks[0]!;
+    t.equal(kick.kind, OtlpKind.client);
+    t.equal(kick.service, 'stream');
+    t.equal(kick.attributes['srs.client'], ghost.clientId, 'the kicked client');
+    t.equal(kick.attributes['srs.kick.reason'], 'unknown_room');
+    const trace = inTrace(kick.traceId);
+    const round = trace.find((s) => s.spanId === kick.parentSpanId);
+    t.equal(round?.name, 'srs reconcile', 'the kick is a child of the round that decided it');
+    t.equal(round?.parentSpanId, undefined, 'the round starts its trace');
+    t.ok(Number(round?.attributes['srs.streams']) >= 1, 'the round says how many streams it read');
+    const sync = trace.find(
+      (s) => s.name === 'room stream_sync' && s.attributes['roomcast.room'] === 'ghost',
+    );
+    const serve = trace.find((s) => s.spanId === sync?.parentSpanId);
+    const request = trace.find((s) => s.spanId === serve?.parentSpanId);
+    t.equal(serve?.service, 'room', 'the room service answered the sync');
+    t.equal(request?.name, 'request room.*.cmd');
+    t.equal(request?.parentSpanId, round?.spanId, 'the sync was asked by the round');
   });
 });

@@ -37,7 +37,7 @@ import {
   type StreamStatusReply,
 } from '#shared/stream.protocol.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
-import { setSpanAttributes } from '#shared/telemetry.js';
+import { SpanKind, setSpanAttributes, withSpan } from '#shared/telemetry.js';
 import { SrsApiError, type SrsApi, type SrsLists, type SrsStream } from './srs.api.js';
 import { HookAction, allow, deny, readParam, type HookAnswer, type SrsHook } from './srs.hooks.js';
 
@@ -460,9 +460,13 @@ export class StreamService {
    * One reconcile round: reads every stream and client from SRS and syncs each room
    * that SRS carries or that this service watches. Rounds never overlap: a call
    * during a round waits for it.
+   *
+   * Each round is one trace: the room syncs it asks for and the kicks it decides are
+   * its children, so an operator finds why a stream was kicked or a room unpublished
+   * under the round that did it (not as a scatter of parentless room spans).
    */
   reconcile(): Promise<void> {
-    this.round ??= this.reconcileRound().finally(() => {
+    this.round ??= withSpan('srs reconcile', {}, () => this.reconcileRound()).finally(() => {
       this.round = undefined;
     });
     return this.round;
@@ -487,6 +491,7 @@ export class StreamService {
         });
       }
       this.srsFailure = failure;
+      setSpanAttributes({ 'srs.api.error': failure });
       this.metric({
         type: 'srs_api',
         v: 1,
@@ -531,6 +536,12 @@ export class StreamService {
     for (const id of foreign) await this.kick('(foreign app)', id, 'unknown_room');
     const listAgeMs = this.now() - started + this.cfg.reconcileMinAgeMs;
     const rooms = [...new Set([...byRoom.keys(), ...this.watched.keys()])];
+    setSpanAttributes({
+      'srs.service': lists.service,
+      'srs.streams': lists.streams.length,
+      'srs.clients': lists.clients.length,
+      'roomcast.rooms': rooms.length,
+    });
     const step = this.cfg.reconcileConcurrency;
     for (let i = 0; i < rooms.length && !this.stopped; i += step) {
       await Promise.all(
@@ -644,7 +655,13 @@ export class StreamService {
   ): Promise<void> {
     let ok = true;
     try {
-      await this.o.srs.kick(clientId);
+      // A span of its own (a failed kick marks it failed), under the round or hook that decided it.
+      await withSpan(
+        'srs kick',
+        { 'roomcast.room': roomId, 'srs.client': clientId, 'srs.kick.reason': reason },
+        () => this.o.srs.kick(clientId),
+        { kind: SpanKind.CLIENT },
+      );
     } catch (err) {
       ok = false;
       this.o.logger.warn('kick failed', { roomId, clientId, err });
