@@ -7,6 +7,25 @@ import type { ServerFrame } from '#shared/protocol.js';
 
 export type Frame = ServerFrame & Record<string, unknown>;
 
+/**
+ * The longest gap between two ticks of a 100 ms interval while a wait runs: a
+ * timeout that comes with a stall of seconds says the machine, not the code, was slow.
+ */
+function watchStalls(): { stop: () => void; longestMs: () => number } {
+  let last = performance.now();
+  let longest = 0;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last - 100);
+    last = now;
+  }, 100);
+  tick.unref();
+  return {
+    stop: () => clearInterval(tick),
+    longestMs: () => Math.round(Math.max(longest, performance.now() - last - 100)),
+  };
+}
+
 export class Client {
   readonly frames: Frame[] = [];
   closed: { code: number; reason: string } | undefined;
@@ -60,21 +79,32 @@ export class Client {
       }
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new Error(
-            `no matching frame in ${timeoutMs} ms; got ${JSON.stringify(this.frames.slice(-5))}`,
-          ),
-        );
-      }, timeoutMs);
-      this.waiters.push({
+      const waiter = {
         pred,
-        resolve: (f) => {
+        resolve: (f: Frame) => {
           clearTimeout(timer);
+          stall.stop();
           this.cursor = this.frames.length;
           resolve(f);
         },
-      });
+      };
+      const stall = watchStalls();
+      const timer = setTimeout(() => {
+        // Timers run before the poll phase of the same loop turn: after a stall of the
+        // whole process (a busy or paused machine), the frame may sit in the socket
+        // unread. Judge once the poll phase has read it (setImmediate runs after it).
+        setImmediate(() => {
+          if (!this.waiters.includes(waiter)) return;
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          stall.stop();
+          reject(
+            new Error(
+              `no matching frame in ${timeoutMs} ms (longest stall of this process meanwhile: ${stall.longestMs()} ms); got ${JSON.stringify(this.frames.slice(-5))}`,
+            ),
+          );
+        });
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 
