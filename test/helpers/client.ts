@@ -4,27 +4,9 @@
  */
 import WebSocket from 'ws';
 import type { ServerFrame } from '#shared/protocol.js';
+import { deadline } from './deadline.js';
 
 export type Frame = ServerFrame & Record<string, unknown>;
-
-/**
- * The longest gap between two ticks of a 100 ms interval while a wait runs: a
- * timeout that comes with a stall of seconds says the machine, not the code, was slow.
- */
-function watchStalls(): { stop: () => void; longestMs: () => number } {
-  let last = performance.now();
-  let longest = 0;
-  const tick = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last - 100);
-    last = now;
-  }, 100);
-  tick.unref();
-  return {
-    stop: () => clearInterval(tick),
-    longestMs: () => Math.round(Math.max(longest, performance.now() - last - 100)),
-  };
-}
 
 export class Client {
   readonly frames: Frame[] = [];
@@ -82,28 +64,19 @@ export class Client {
       const waiter = {
         pred,
         resolve: (f: Frame) => {
-          clearTimeout(timer);
-          stall.stop();
+          limit.cancel();
           this.cursor = this.frames.length;
           resolve(f);
         },
       };
-      const stall = watchStalls();
-      const timer = setTimeout(() => {
-        // Timers run before the poll phase of the same loop turn: after a stall of the
-        // whole process (a busy or paused machine), the frame may sit in the socket
-        // unread. Judge once the poll phase has read it (setImmediate runs after it).
-        setImmediate(() => {
-          if (!this.waiters.includes(waiter)) return;
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          stall.stop();
-          reject(
-            new Error(
-              `no matching frame in ${timeoutMs} ms (longest stall of this process meanwhile: ${stall.longestMs()} ms); got ${JSON.stringify(this.frames.slice(-5))}`,
-            ),
-          );
-        });
-      }, timeoutMs);
+      const limit = deadline(timeoutMs, (stall) => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(
+          new Error(
+            `no matching frame in ${timeoutMs} ms (${stall}); got ${JSON.stringify(this.frames.slice(-5))}`,
+          ),
+        );
+      });
       this.waiters.push(waiter);
     });
   }
@@ -123,14 +96,15 @@ export class Client {
   waitClose(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`not closed within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.closeWaiters.push((c) => {
-        clearTimeout(timer);
+      const waiter = (c: { code: number; reason: string }) => {
+        limit.cancel();
         resolve(c);
+      };
+      const limit = deadline(timeoutMs, (stall) => {
+        this.closeWaiters = this.closeWaiters.filter((w) => w !== waiter);
+        reject(new Error(`not closed within ${timeoutMs} ms (${stall})`));
       });
+      this.closeWaiters.push(waiter);
     });
   }
 

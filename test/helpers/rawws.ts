@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { deadline } from './deadline.js';
 
 /** One frame as it arrived. */
 export interface RawFrame {
@@ -33,7 +34,7 @@ export class RawWs {
   /** Set once the TCP connection has ended. */
   ended = false;
   private pending: Buffer = Buffer.alloc(0);
-  private readonly endWaiters: (() => void)[] = [];
+  private endWaiters: (() => void)[] = [];
   private waiters: { pred: (f: RawFrame) => boolean; resolve: (f: RawFrame) => void }[] = [];
 
   private constructor(readonly socket: Socket) {
@@ -129,17 +130,18 @@ export class RawWs {
     const seen = this.frames.find(pred);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`raw client: no matching frame in ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.waiters.push({
+      const waiter = {
         pred,
-        resolve: (f) => {
-          clearTimeout(timer);
+        resolve: (f: RawFrame) => {
+          limit.cancel();
           resolve(f);
         },
+      };
+      const limit = deadline(timeoutMs, (stall) => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`raw client: no matching frame in ${timeoutMs} ms (${stall})`));
       });
+      this.waiters.push(waiter);
     });
   }
 
@@ -167,14 +169,15 @@ export class RawWs {
   waitEnd(timeoutMs = 10_000): Promise<void> {
     if (this.ended) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`raw client: connection still open after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      this.endWaiters.push(() => {
-        clearTimeout(timer);
+      const waiter = () => {
+        limit.cancel();
         resolve();
+      };
+      const limit = deadline(timeoutMs, (stall) => {
+        this.endWaiters = this.endWaiters.filter((w) => w !== waiter);
+        reject(new Error(`raw client: connection still open after ${timeoutMs} ms (${stall})`));
       });
+      this.endWaiters.push(waiter);
     });
   }
 

@@ -1,0 +1,41 @@
+/**
+ * A test's wait with a deadline that a stalled machine cannot fool.
+ *
+ * Node runs timers before the poll phase of a loop turn. After a stall of the whole
+ * process (a busy or paused machine), a deadline would fire with the awaited data
+ * still unread in its socket. The deadline is judged after the poll phase instead
+ * (setImmediate runs after it), and its message says how long the process stalled
+ * meanwhile, so that a silent peer and a stalled machine can be told apart.
+ */
+export interface Deadline {
+  /** The wait succeeded: the deadline will not fire. */
+  cancel(): void;
+}
+
+/** Calls `expired(stallNote)` once `ms` have passed and the sockets have been read, unless cancelled. */
+export function deadline(ms: number, expired: (stallNote: string) => void): Deadline {
+  let done = false;
+  let last = performance.now();
+  let longest = 0;
+  // The longest gap between ticks, beyond the 100 ms period: how long the process stalled.
+  const tick = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last - 100);
+    last = now;
+  }, 100);
+  tick.unref();
+  const cancel = () => {
+    done = true;
+    clearTimeout(timer);
+    clearInterval(tick);
+  };
+  const timer = setTimeout(() => {
+    setImmediate(() => {
+      if (done) return;
+      cancel();
+      const stalled = Math.round(Math.max(longest, performance.now() - last - 100));
+      expired(`longest stall of this process meanwhile: ${stalled} ms`);
+    });
+  }, ms);
+  return { cancel };
+}
