@@ -51,8 +51,11 @@ export interface Leases {
 /** One replica that owns everything: tests and the in-memory mode. */
 export class SoleOwner implements Leases {
   readonly replicaId = 'sole';
+  /** Owned from the listener's call on (the contract of `owns`), not from construction. */
+  private started = false;
   constructor(readonly partitions = 1) {}
   async start(listener: LeaseListener): Promise<void> {
+    this.started = true;
     await listener(
       Array.from({ length: this.partitions }, (_, i) => i),
       [],
@@ -60,7 +63,7 @@ export class SoleOwner implements Leases {
   }
 
   owns(): boolean {
-    return true;
+    return this.started;
   }
   stop(): Promise<void> {
     return Promise.resolve();
