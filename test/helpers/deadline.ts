@@ -39,3 +39,20 @@ export function deadline(ms: number, expired: (stallNote: string) => void): Dead
   }, ms);
   return { cancel };
 }
+
+/**
+ * Resolves once `holds()` is true, checking every `everyMs`; rejects with `what`
+ * after `ms`. For what a background timer does "soon" (a snapshot interval, say):
+ * a fixed sleep would fail on a slow machine, this waits for the fact.
+ */
+export async function until(
+  holds: () => boolean,
+  what: string,
+  { ms = 10_000, everyMs = 20 }: { ms?: number; everyMs?: number } = {},
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!holds()) {
+    if (performance.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

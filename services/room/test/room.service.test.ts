@@ -13,6 +13,7 @@ import type { LeaseListener, Leases } from '../room.leases.js';
 import { loadRooms } from '../room.recovery.js';
 import { RoomService, systemEnvironment, type RoomServiceOptions } from '../room.service.js';
 import { MemorySnapshotStore } from '../room.snapshots.js';
+import { until } from '../../../test/helpers/deadline.js';
 import { startNats } from '../../../test/helpers/nats.js';
 
 const none = { publish: false, view: false, admin: false };
@@ -56,8 +57,14 @@ async function serviceUnderTest(
 class HeldLog extends MemoryRoomLog {
   hold: Promise<void> | undefined;
   fail = false;
+  /** Resolves once an append waits on the hold (the actor has decided): no sleeping and hoping. */
+  appendHeld: Promise<void> = Promise.resolve();
+  private arrived = () => {};
   override async append(...args: Parameters<MemoryRoomLog['append']>): Promise<number> {
-    if (this.hold !== undefined) await this.hold;
+    if (this.hold !== undefined) {
+      this.arrived();
+      await this.hold;
+    }
     if (this.fail) throw new Error('NATS went away');
     return super.append(...args);
   }
@@ -65,6 +72,7 @@ class HeldLog extends MemoryRoomLog {
   holdAppends(): () => void {
     let release = () => {};
     this.hold = new Promise<void>((r) => (release = r));
+    this.appendHeld = new Promise<void>((r) => (this.arrived = r));
     return () => {
       this.hold = undefined;
       release();
@@ -173,7 +181,7 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
     { ROOM_SNAPSHOT_INTERVAL_MS: '100', ROOM_SNAPSHOT_EVERY: '1000' },
   );
   await service.handle('r', { type: 'create', userId: 'o', title: 't', isPrivate: false });
-  await new Promise((r) => setTimeout(r, 250));
+  await until(() => snapshots.records.has('r'), 'the created room is snapshotted');
   t.equal(snapshots.records.get('r')?.seq, 1, 'the created room is snapshotted');
 
   const release = log.holdAppends();
@@ -196,7 +204,7 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
   // After a confirmed append the next interval snapshots it, with the stream position that goes with it.
   const ok = await service.handle('r', viewerJoin);
   t.ok(ok.ok, 'a confirmed join');
-  await new Promise((r) => setTimeout(r, 250));
+  await until(() => snapshots.records.get('r')?.seq === 2, 'the confirmed join is snapshotted');
   const snap = snapshots.records.get('r');
   t.equal(snap?.seq, 2, 'snapshotted');
   t.equal(snap?.batches, 2, 'with the batches its log holds');
@@ -211,7 +219,7 @@ t.test('a lease lost and taken back while a command is under way keeps the comma
 
   const release = log.holdAppends();
   const join = ask(viewerJoin);
-  await new Promise((r) => setTimeout(r, 50));
+  await log.appendHeld;
   // The lease lapses and is taken back (two reports, the second before the first is done).
   owned.delete(0);
   void report([], [0]);
@@ -246,8 +254,16 @@ t.test(
 
     const release = log.holdAppends();
     const first = ask(viewerJoin);
+    await log.appendHeld;
     const second = ask({ ...viewerJoin, peerId: 'q', conn: 'c2' }, 600);
-    await new Promise((r) => setTimeout(r, 50));
+    // Commands are taken in the order they arrive: once a later one (for another room,
+    // not queued behind the held append) is answered, the second join is in the mailbox.
+    const barrier = await bus.request<AnyRoomReply>(
+      subjects.roomCommand('elsewhere'),
+      { type: 'state' },
+      2000,
+    );
+    t.notOk(barrier.ok, 'the barrier command was answered');
     // The partition is given back (a replica joined) while the first join's append is open
     // and the second join waits behind it in the room's mailbox.
     owned.delete(0);
