@@ -121,6 +121,18 @@ export const instrumentSpecs = {
     help: 'Rooms with a publisher, by publisher kind (peer: WebRTC through the gateway; stream: into SRS).',
     labels: ['kind'],
   },
+  roomPartitions: {
+    kind: 'gauge',
+    name: 'room_partitions',
+    help: 'Room partitions this replica owns now (its leases).',
+    labels: [],
+  },
+  roomCommandsMoved: {
+    kind: 'counter',
+    name: 'room_commands_moved',
+    help: 'Room commands not run here because their partition moved to another replica before their turn; their callers time out and retry.',
+    labels: [],
+  },
   // stream service
   streamsActive: {
     kind: 'gauge',

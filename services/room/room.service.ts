@@ -135,6 +135,9 @@ export class RoomService {
    * or a crash (or a failed append) would restore a transition the log never held.
    */
   private readonly appending = new Set<string>();
+  /** Commands dropped because their partition moved before their turn: counted, and reported as a delta. */
+  private commandsMoved = 0;
+  private commandsMovedReported = 0;
   private readonly subs: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly env: RoomEnvironment;
@@ -201,6 +204,11 @@ export class RoomService {
     for (const [status, n] of Object.entries(byStatus)) m.rooms.set(n, { status });
     for (const [role, n] of Object.entries(byRole)) m.members.set(n, { role });
     for (const [kind, n] of Object.entries(byKind)) m.publishers.set(n, { kind });
+    let owned = 0;
+    for (let p = 0; p < this.leases.partitions; p++) if (this.leases.owns(p)) owned++;
+    m.roomPartitions.set(owned);
+    m.roomCommandsMoved.add(this.commandsMoved - this.commandsMovedReported);
+    this.commandsMovedReported = this.commandsMoved;
   }
 
   /** Read-only view of one room's state (tests, metrics). */
@@ -234,7 +242,10 @@ export class RoomService {
       // gets no answer (the caller's retry reaches the new owner). A command that
       // started while we owned it finishes before the partition is handed over
       // (changeLeases waits for it), so its answer is the truth and is sent.
-      if (!this.leases.owns(partition)) return fail(ErrorCode.UNAVAILABLE);
+      if (!this.leases.owns(partition)) {
+        this.commandsMoved++;
+        return fail(ErrorCode.UNAVAILABLE);
+      }
       ran = true;
       if (this.unloaded.has(partition))
         return fail(ErrorCode.UNAVAILABLE, 'this room is being loaded; try again');

@@ -243,7 +243,7 @@ t.test(
   async (t) => {
     const { leases, owned, report } = handedLeases();
     const log = new HeldLog();
-    const { bus } = await serviceUnderTest(t, {
+    const { bus, service } = await serviceUnderTest(t, {
       log,
       snapshots: new MemorySnapshotStore(),
       leases,
@@ -281,5 +281,11 @@ t.test(
       ['room_created', 'member_joined'],
       'the log holds the first join, not the second',
     );
+    const m = createMetrics();
+    service.reportMetrics(m);
+    const value = (name: string) =>
+      m.snapshot().find((s) => s.spec.name === name)?.points[0]?.value;
+    t.equal(value('room_commands_moved'), 1, 'the command not run is counted');
+    t.equal(value('room_partitions'), 0, 'and the replica owns no partition now');
   },
 );
