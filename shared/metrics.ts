@@ -130,7 +130,7 @@ export const instrumentSpecs = {
   roomCommandsMoved: {
     kind: 'counter',
     name: 'room_commands_moved',
-    help: 'Room commands not run here because their partition moved to another replica before their turn; their callers time out and retry.',
+    help: 'Room commands not run here because their partition moved to another replica before their turn; their callers are answered UNAVAILABLE and retry.',
     labels: [],
   },
   // stream service

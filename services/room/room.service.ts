@@ -235,18 +235,17 @@ export class RoomService {
       return;
     }
     const loaded = this.loading.get(partition) ?? Promise.resolve();
-    let ran = false;
     void this.enqueue(roomId, async () => {
       await loaded;
-      // Lost the partition before the command's turn came: it never runs here and
-      // gets no answer (the caller's retry reaches the new owner). A command that
-      // started while we owned it finishes before the partition is handed over
-      // (changeLeases waits for it), so its answer is the truth and is sent.
+      // Lost the partition before the command's turn came: it is not run here, and
+      // the caller hears so at once rather than timing out (no other replica answers
+      // it: none owned the partition when it arrived). Its retry reaches the new
+      // owner. A command that started while we owned the partition finishes before
+      // the partition is handed over (changeLeases waits for it), so its answer is true.
       if (!this.leases.owns(partition)) {
         this.commandsMoved++;
-        return fail(ErrorCode.UNAVAILABLE);
+        return fail(ErrorCode.UNAVAILABLE, 'the room is moving to another replica; try again');
       }
-      ran = true;
       if (this.unloaded.has(partition))
         return fail(ErrorCode.UNAVAILABLE, 'this room is being loaded; try again');
       return withSpan(
@@ -254,9 +253,7 @@ export class RoomService {
         { 'roomcast.room': roomId, 'roomcast.command': cmd.type },
         () => this.handle(roomId, cmd),
       );
-    }).then((reply) => {
-      if (ran) this.o.bus.respond(msg, reply);
-    });
+    }).then((reply) => this.o.bus.respond(msg, reply));
   }
 
   /** Runs `task` after every earlier task of the same room; never rejects. */

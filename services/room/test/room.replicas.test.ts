@@ -41,11 +41,17 @@ async function setup(t: Test, rooms: number) {
     await nats.stop();
   });
 
-  /** Asks until an answer comes (a command that meets a partition changing hands gets none). */
+  /**
+   * Asks until an answer other than "try again" comes, as a caller should: a command
+   * that meets its partition changing hands is answered UNAVAILABLE, or not at all
+   * when it arrives while no replica owns the partition.
+   */
   const ask = async <T>(roomId: string, cmd: RoomCommand): Promise<RoomReply<T>> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await bus.request<RoomReply<T>>(subjects.roomCommand(roomId), cmd, 1000);
+        const r = await bus.request<RoomReply<T>>(subjects.roomCommand(roomId), cmd, 1000);
+        if (r.ok || r.error.code !== 'UNAVAILABLE' || attempt >= 20) return r;
+        await new Promise((resolve) => setTimeout(resolve, 50));
       } catch (err) {
         if (attempt >= 20) throw err;
       }
