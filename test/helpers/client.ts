@@ -73,7 +73,7 @@ export class Client {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(
           new Error(
-            `no matching frame in ${timeoutMs} ms (${stall}); got ${JSON.stringify(this.frames.slice(-5))}`,
+            `no matching frame in ${timeoutMs} ms (${stall}; ${this.wire()}); got ${JSON.stringify(this.frames.slice(-5))}`,
           ),
         );
       });
@@ -106,6 +106,16 @@ export class Client {
       });
       this.closeWaiters.push(waiter);
     });
+  }
+
+  /**
+   * What the socket itself saw, for a timeout's message: whether bytes arrived that
+   * no frame came of (a client-side problem) or none did (the server sent nothing).
+   */
+  private wire(): string {
+    const socket = (this.ws as unknown as { _socket?: { bytesRead: number; bytesWritten: number } })
+      ._socket;
+    return `socket: state ${this.ws.readyState}, ${socket?.bytesRead ?? '?'} bytes read, ${socket?.bytesWritten ?? '?'} written, ${this.frames.length} frames${this.closed ? `, closed ${this.closed.code}` : ''}`;
   }
 
   /** Frames seen so far of `type`. */
