@@ -691,9 +691,16 @@ export const settings = {
     streamReplicas: int(
       'ALERT_STREAM_REPLICAS',
       1,
-      'Replicas of the ALERTS stream and the alert-state bucket.',
+      'Replicas of the ALERTS stream and the alert-state and alert-leader buckets.',
       1,
       5,
+    ),
+    leaseMs: int(
+      'ALERT_LEASE_MS',
+      10_000,
+      'Lifetime of the lease of the active alert service; a standby instance takes over within about this long after the active one dies, in ms.',
+      300,
+      600_000,
     ),
     webhookUrl: str(
       'ALERT_WEBHOOK_URL',

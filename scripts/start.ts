@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/bus.js';
+import { ExitCode } from '#shared/exit.js';
 import { createLogger } from '#shared/log.js';
 import type { AnyRoomReply } from '#shared/room.commands.js';
 import { subjects } from '#shared/subjects.js';
@@ -131,6 +132,12 @@ function launch(name: string, cmd: string, args: string[]): ChildProcess {
     if (code === 0 && name !== 'nats' && name !== 'gateway') {
       process.stderr.write(`[start] ${name} exited with 0; the others go on\n`);
       writeRunFile();
+      return;
+    }
+    // 75 (EX_TEMPFAIL): "start me again", as an alert service that lost its lease asks.
+    if (code === ExitCode.startAgain) {
+      process.stderr.write(`[start] ${name} asked to be started again\n`);
+      launch(name, cmd, args);
       return;
     }
     process.stderr.write(

@@ -9,6 +9,7 @@
  */
 import { loadConfig, type Config } from '#config/config.js';
 import { Bus } from './bus.js';
+import { ExitCode } from './exit.js';
 import { createLogger, type LogLevel, type Logger } from './log.js';
 import type { MetricsHandle, ServiceName } from './metrics.js';
 import { packageVersion, setupTelemetry, type Telemetry } from './telemetry.js';
@@ -96,7 +97,7 @@ function nativeUwsOrExit(log: Logger): Uws {
   } catch (err) {
     if (err instanceof UwsUnavailableError) {
       log.error(err.message);
-      process.exit(78);
+      process.exit(ExitCode.config);
     }
     throw err;
   }

@@ -13,7 +13,8 @@ import {
   type JsMsg,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import { Kvm, type KV } from '@nats-io/kv';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { decode } from './bus.js';
 import type { Logger } from './log.js';
 import { subjects } from './subjects.js';
@@ -33,6 +34,8 @@ export const bucketNames = {
   roomLeases: 'room-leases',
   /** The alert service's saved state: rooms it watches and the alerts raised now. */
   alertState: 'alert-state',
+  /** Which alert-service instance is the active one (the others stand by). */
+  alertLeader: 'alert-leader',
   /** The room catalogue: one record per room (`room.<id>`) and the projector's position (`meta.position`). */
   catalog: 'catalog',
   /** The catalogue's event archive: one event per key, `<roomId>.<seq>`. */
@@ -135,4 +138,36 @@ export function decodeOrTerm<T>(m: JsMsg, log: Logger): T | undefined {
     m.term();
     return undefined;
   }
+}
+
+/**
+ * True when JetStream refused a write because the subject (or KV key) moved past
+ * the sequence the writer expected: someone else wrote since. That is how a fenced
+ * writer learns it is not the only one.
+ */
+export function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/**
+ * A KV bucket of leases (room partitions, the active alert service): each key
+ * lives `leaseMs` unless renewed, and it is the *server* that expires it, so a
+ * dead holder's lease lapses whatever its clock said.
+ */
+export function openLeaseBucket(
+  nc: NatsConnection,
+  name: string,
+  leaseMs: number,
+  replicas: number,
+): Promise<KV> {
+  return new Kvm(nc).create(name, { ttl: leaseMs, history: 1, replicas });
+}
+
+/** How often a lease of `leaseMs` is renewed: three chances before it lapses. */
+export function leaseRenewMs(leaseMs: number): number {
+  return Math.max(50, Math.floor(leaseMs / 3));
 }

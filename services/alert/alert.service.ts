@@ -11,7 +11,10 @@
  * - Every alert change reaches ALERTS once: it waits in an outbox (saved with the
  *   state) until JetStream has it, with a `Nats-Msg-Id` that makes a retried
  *   append a duplicate.
- * - One alert service per deployment: it owns the durable consumer and the state.
+ * - One active alert service per deployment (alert.leader.ts): it owns the durable
+ *   consumers and the state. Its state is written by compare-and-set on the
+ *   revision it last read or wrote, so a deposed instance that has not yet noticed
+ *   cannot overwrite its successor's: its save fails, and it is told (`onDeposed`).
  */
 import {
   AckPolicy,
@@ -42,6 +45,7 @@ import {
   decodeOrTerm,
   ensureConsumer,
   ensureStream,
+  isWrongLastSequence,
   roomEventsConfig,
   streamNames,
 } from '#shared/streams.js';
@@ -74,6 +78,10 @@ export interface AlertServiceOptions {
   now?: () => number;
   /** Evaluate and save on timers (default); tests call `evaluate()` and `save()`. */
   timers?: boolean;
+  /** False once this instance may no longer act (its lease lapsed): nothing is evaluated or saved. */
+  leading?: () => boolean;
+  /** Another instance wrote the state since we last did: we are not the active one any more. */
+  onDeposed?: () => void;
 }
 
 export class AlertService {
@@ -83,6 +91,9 @@ export class AlertService {
   private js!: JetStreamClient;
   private jsm!: JetStreamManager;
   private kv!: KV;
+  /** Revision of the saved state we last read or wrote (0: none yet): the fence of the next save. */
+  private stateRevision = 0;
+  private deposed = false;
   /** The latest alert changes, oldest first, at most ALERT_HISTORY_SIZE. */
   private history: AlertEvent[] = [];
   private outbox: AlertEvent[] = [];
@@ -115,10 +126,11 @@ export class AlertService {
       history: 1,
     });
     const saved = await this.kv.get(STATE_KEY);
-    if (saved !== null && saved.value.length > 0) {
+    if (saved?.operation === 'PUT' && saved.value.length > 0) {
       const state = saved.json<SavedState>();
       this.engine.restore(state.engine);
       this.outbox = state.outbox;
+      this.stateRevision = saved.revision;
     }
     await this.loadHistory();
 
@@ -155,6 +167,7 @@ export class AlertService {
 
   /** Evaluates the rules now and appends what changed; the changes. */
   async evaluate(): Promise<AlertEvent[]> {
+    if (!this.mayAct()) return [];
     const events = this.engine.evaluate(this.now());
     if (events.length > 0) {
       this.outbox.push(...events);
@@ -170,6 +183,7 @@ export class AlertService {
   /** Saves the state, then acknowledges the room events it covers. */
   async save(): Promise<void> {
     while (this.saving !== undefined) await this.saving;
+    if (!this.mayAct()) return;
     if (!this.dirty && this.unacked.length === 0) return;
     const acks = this.unacked;
     this.unacked = [];
@@ -177,12 +191,23 @@ export class AlertService {
     const state: SavedState = { v: 1, engine: this.engine.snapshot(), outbox: this.outbox };
     this.saving = (async () => {
       try {
-        await this.kv.put(STATE_KEY, encode(state));
+        const data = encode(state);
+        this.stateRevision =
+          this.stateRevision === 0
+            ? await this.kv.create(STATE_KEY, data)
+            : await this.kv.update(STATE_KEY, data, this.stateRevision);
         for (const m of acks) m.ack();
       } catch (err) {
         // Not acknowledged: they come again after the ack wait, and are duplicates then.
         this.dirty = true;
-        this.o.log.warn('alert state not saved', { err });
+        if (isWrongLastSequence(err)) {
+          // Someone else saved since we last did: another instance is the active one.
+          this.deposed = true;
+          this.o.log.error('alert state written by another instance: standing down', { err });
+          this.o.onDeposed?.();
+        } else {
+          this.o.log.warn('alert state not saved', { err });
+        }
       }
     })();
     try {
@@ -269,6 +294,11 @@ export class AlertService {
       }
     });
     return this.appending;
+  }
+
+  /** Whether this instance may still evaluate and write (not deposed, lease held). */
+  private mayAct(): boolean {
+    return !this.deposed && (this.o.leading?.() ?? true);
   }
 
   private remember(e: AlertEvent): void {

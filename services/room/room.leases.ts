@@ -15,10 +15,10 @@
  * - Replicas share the partitions: each aims for its fair share of the live
  *   replicas and gives back what it holds beyond that.
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
-import { bucketNames } from '#shared/streams.js';
+import { bucketNames, leaseRenewMs, openLeaseBucket } from '#shared/streams.js';
 import type { Logger } from '#shared/log.js';
 
 /** FNV-1a, 32 bit: a stable partition for a room id, the same in every replica and release. */
@@ -106,16 +106,12 @@ export class KvLeases implements Leases {
   }
 
   static async open(nc: NatsConnection, o: KvLeasesOptions): Promise<KvLeases> {
-    const kv = await new Kvm(nc).create(bucketNames.roomLeases, {
-      ttl: o.leaseMs,
-      history: 1,
-      replicas: o.replicas,
-    });
+    const kv = await openLeaseBucket(nc, bucketNames.roomLeases, o.leaseMs, o.replicas);
     return new KvLeases(kv, o);
   }
 
   private get renewMs(): number {
-    return Math.max(50, Math.floor(this.o.leaseMs / 3));
+    return leaseRenewMs(this.o.leaseMs);
   }
 
   async start(listener: LeaseListener): Promise<void> {

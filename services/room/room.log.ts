@@ -12,8 +12,6 @@
  */
 import {
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   jetstream,
   jetstreamManager,
   type JetStreamClient,
@@ -23,7 +21,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { decode, encode, traceHeaders } from '#shared/bus.js';
 import { SpanKind, withSpan } from '#shared/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room.events.js';
-import { ensureStream, roomEventsConfig, streamNames } from '#shared/streams.js';
+import {
+  ensureStream,
+  isWrongLastSequence,
+  roomEventsConfig,
+  streamNames,
+} from '#shared/streams.js';
 import { subjects } from '#shared/subjects.js';
 
 /** Where a room's log stands: its room sequence and the stream sequence of its last batch. */
@@ -152,10 +155,7 @@ export class JetStreamRoomLog implements RoomLog {
       return ack.seq;
     } catch (err) {
       if (err instanceof LogConflictError) throw err;
-      if (
-        err instanceof JetStreamApiError &&
-        err.code === JetStreamApiCodes.StreamWrongLastSequence
-      ) {
+      if (isWrongLastSequence(err)) {
         throw new LogConflictError(
           `room ${roomId}: written by someone else since sequence ${at.streamSeq}`,
           { cause: err },

@@ -4,6 +4,7 @@
  */
 import { createVerifier, type Verify } from '#shared/auth.js';
 import { ErrorCode, RoomcastError } from '#shared/errors.js';
+import { ExitCode } from '#shared/exit.js';
 import { ServiceName, createMetrics, startMetrics } from '#shared/metrics.js';
 import { processInstanceId } from '#shared/telemetry.js';
 import { bootHttpService, logReady, stopOnSignals } from '#shared/service.main.js';
@@ -34,7 +35,7 @@ try {
   server = new HookServer({ uws, config: s, service, logger });
 } catch (err) {
   logger.error((err as Error).message);
-  process.exit(78);
+  process.exit(ExitCode.config);
 }
 const port = await server.listen();
 service.start();

@@ -110,14 +110,16 @@ function readLines(child: ChildProcess, lines: string[], onLine: (line: string) 
 }
 
 /**
- * Starts a service and resolves once it logged "<service> ready" (LOG_LEVEL is
- * forced to at least info for that). Stopped in teardown.
+ * Starts a service and resolves once it logged "<service> ready", or the line
+ * `readyMsg` names instead (a standby alert service says it stands by). LOG_LEVEL
+ * is forced to at least info for that. Stopped in teardown.
  */
 export async function startService(
   t: Test,
   name: ServiceName,
   env: Record<string, string>,
   readyTimeoutMs = 30_000,
+  readyMsg = readyMessage[name],
 ): Promise<ServiceProcess> {
   const level = env.LOG_LEVEL === 'debug' ? 'debug' : 'info';
   const child = spawnService(name, { ...env, LOG_LEVEL: level });
@@ -181,7 +183,7 @@ export async function startService(
       } catch {
         return;
       }
-      if (record.msg !== readyMessage[name]) return;
+      if (record.msg !== readyMsg) return;
       service.ready = record;
       if (typeof record.url === 'string') {
         service.url = record.url;

@@ -10,7 +10,7 @@ import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room.ev
 import { streamNames } from '#shared/streams.js';
 import { subjects } from '#shared/subjects.js';
 import { startNats, type NatsServer } from '../../../test/helpers/nats.js';
-import { AlertService, ROOM_EVENTS_CONSUMER } from '../alert.service.js';
+import { AlertService, ROOM_EVENTS_CONSUMER, type AlertServiceOptions } from '../alert.service.js';
 import { postAlert, signBody, type WebhookOptions } from '../alert.webhook.js';
 
 const log = createLogger('test', 'error');
@@ -31,7 +31,7 @@ interface Harness {
   jsm: JetStreamManager;
   clock: { now: number };
   /** Starts an alert service (a new one after `stop`), torn down with the test. */
-  start(): Promise<AlertService>;
+  start(extra?: Pick<AlertServiceOptions, 'onDeposed'>): Promise<AlertService>;
   /** Stops a service and closes its connection, as its main.ts does on SIGTERM. */
   stop(svc: AlertService): Promise<void>;
   metric(instance: string, name: string, value: number, attrs?: Record<string, string>): void;
@@ -77,7 +77,7 @@ async function harness(t: Test, env: Record<string, string> = {}): Promise<Harne
     bus,
     jsm,
     clock,
-    async start() {
+    async start(extra = {}) {
       const svcBus = await connect('alert');
       const svc = new AlertService({
         bus: svcBus,
@@ -86,6 +86,7 @@ async function harness(t: Test, env: Record<string, string> = {}): Promise<Harne
         now: () => clock.now,
         timers: false,
         requestTimeoutMs: 2000,
+        ...extra,
       });
       await svc.start();
       running.push({ svc, bus: svcBus });
@@ -386,6 +387,34 @@ const options = (url: string, o: Partial<WebhookOptions> = {}): WebhookOptions =
   log,
   ...o,
 });
+
+t.test(
+  'an instance whose state another wrote since is deposed: it cannot overwrite it',
+  async (t) => {
+    const h = await harness(t);
+    let deposed = 0;
+    const old = await h.start({ onDeposed: () => deposed++ });
+    t.equal((await h.hold(old, ['gw-a', 'ws_connections', 50])).length, 1, 'the first raises gw-a');
+    // A second instance (the first was thought dead) takes the state over and saves.
+    const next = await h.start();
+    // (It has no sample of gw-a yet, so that one resolves; what matters is whose state is saved.)
+    const b = await h.hold(next, ['gw-b', 'ws_connections', 50]);
+    t.ok(
+      b.some((e) => e.type === 'alert_raised' && e.alert.key === 'gw-b'),
+      'it raises gw-b',
+    );
+    // The first one, unaware, acts again: its save is refused by the fence.
+    await h.hold(old, ['gw-c', 'ws_connections', 50]);
+    t.equal(deposed, 1, 'the first learns it was deposed, once');
+    t.same(await h.hold(old, ['gw-d', 'ws_connections', 50]), [], 'and does nothing any more');
+    const saved = (await h.start()).query({});
+    t.same(
+      saved.ok ? saved.active.map((a) => a.key).sort() : saved,
+      ['gw-b'],
+      'the saved state is the second instance’s (no gw-c): untouched by the deposed one',
+    );
+  },
+);
 
 t.test('postAlert retries with backoff until the webhook takes it, signed', async (t) => {
   const hook = await receiver(t, [503, 500]);
