@@ -93,7 +93,10 @@ export function testTools(t: Test, bus: Bus, config: Config): TestTools {
     async connect(url, sub, grants) {
       const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
       t.teardown(() => c.drop());
-      await c.nextOf('authenticated');
+      // The gateway sends `authenticated` on open. 15 s rather than the usual 5 s: twice,
+      // on a machine with a busy loop beside the suite, none came within 5 s (see the
+      // timeout's report of what the socket saw); a lost frame still fails here.
+      await c.nextOf('authenticated', 15_000);
       return c;
     },
     async createRoom(roomId, owner, options = {}) {
