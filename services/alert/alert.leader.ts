@@ -12,7 +12,7 @@
  * What must hold:
  * - `leading` turns false as soon as the local clock says the lease may have
  *   lapsed (a process resumed after SIGSTOP does nothing before it checks).
- * - A leader that fails to renew is told once (`onLost`); the service's own writes
+ * - A leader whose lease lapsed, or was taken, is told once (`onLost`); its own writes
  *   are fenced too (its saved state is written by compare-and-set), so a deposed
  *   leader cannot overwrite its successor's state even before it learns it lost.
  */
@@ -20,7 +20,12 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '#shared/log.js';
-import { bucketNames, leaseRenewMs, openLeaseBucket } from '#shared/streams.js';
+import {
+  bucketNames,
+  isWrongLastSequence,
+  leaseRenewMs,
+  openLeaseBucket,
+} from '#shared/streams.js';
 
 const LEADER_KEY = 'leader';
 
@@ -114,7 +119,10 @@ export class LeaderLease {
       this.revision = await this.kv.update(LEADER_KEY, this.o.instance, this.revision);
       this.validUntil = sent + this.o.leaseMs - this.renewMs / 2;
     } catch (err) {
-      this.lose('renewal refused', err);
+      // Refused: another instance holds the key now. Any other failure (NATS slow or
+      // away) is tried again at the next renewal, until the lease lapses (checked above).
+      if (isWrongLastSequence(err)) this.lose('another instance holds the lease', err);
+      else this.o.log.warn('alert lease not renewed; trying again', { err });
     }
   }
 

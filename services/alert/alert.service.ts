@@ -126,11 +126,14 @@ export class AlertService {
       history: 1,
     });
     const saved = await this.kv.get(STATE_KEY);
-    if (saved?.operation === 'PUT' && saved.value.length > 0) {
-      const state = saved.json<SavedState>();
-      this.engine.restore(state.engine);
-      this.outbox = state.outbox;
+    if (saved?.operation === 'PUT') {
+      // The fence of our first save, whatever the value: the key exists at this revision.
       this.stateRevision = saved.revision;
+      if (saved.value.length > 0) {
+        const state = saved.json<SavedState>();
+        this.engine.restore(state.engine);
+        this.outbox = state.outbox;
+      }
     }
     await this.loadHistory();
 
