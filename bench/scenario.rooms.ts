@@ -192,6 +192,13 @@ async function restart(
   return { readyS, answeringS: (performance.now() - t0) / 1000, loaded };
 }
 
+/** A table row: the median of the rounds' values, then every round's, each shown by `show`. */
+function perRound(label: string, values: number[], show: (x: number) => string): string[] {
+  return [label, show(median(values)), values.map((v) => show(v)).join(' / ')];
+}
+const cores = (x: number) => x.toFixed(2);
+const inSeconds = (x: number) => `${x.toFixed(2)} s`;
+
 export const rooms: Scenario = {
   name: 'rooms',
   async run(ctx: BenchContext): Promise<Section> {
@@ -221,7 +228,6 @@ export const rooms: Scenario = {
         restarts.push(r);
       }
       const perS = median(runs.map((r) => r.perS));
-      const readyS = median(restarts.map((r) => r.readyS));
       const answeringS = median(restarts.map((r) => r.answeringS));
       return {
         title: 'Room operations (room service, events persisted)',
@@ -230,31 +236,31 @@ export const rooms: Scenario = {
             title: `Joins and leaves of 1,000 rooms, each acknowledged after its append to ROOM_EVENTS; ${seconds} s rounds, median of ${rounds}`,
             head: ['', 'median', 'every round'],
             rows: [
-              [
+              perRound(
                 'persisted transitions per second',
-                fmt(perS),
-                runs.map((r) => fmt(r.perS)).join(' / '),
-              ],
-              [
+                runs.map((r) => r.perS),
+                fmt,
+              ),
+              perRound(
                 'room service CPU (cores)',
-                median(runs.map((r) => r.roomCores)).toFixed(2),
-                runs.map((r) => r.roomCores.toFixed(2)).join(' / '),
-              ],
-              [
+                runs.map((r) => r.roomCores),
+                cores,
+              ),
+              perRound(
                 'nats-server CPU (cores)',
-                median(runs.map((r) => r.natsCores)).toFixed(2),
-                runs.map((r) => r.natsCores.toFixed(2)).join(' / '),
-              ],
-              [
+                runs.map((r) => r.natsCores),
+                cores,
+              ),
+              perRound(
                 'load processes CPU (cores)',
-                median(runs.map((r) => r.loadCores)).toFixed(2),
-                runs.map((r) => r.loadCores.toFixed(2)).join(' / '),
-              ],
-              [
+                runs.map((r) => r.loadCores),
+                cores,
+              ),
+              perRound(
                 'whole machine busy (cores)',
-                median(runs.map((r) => r.machineCores)).toFixed(2),
-                runs.map((r) => r.machineCores.toFixed(2)).join(' / '),
-              ],
+                runs.map((r) => r.machineCores),
+                cores,
+              ),
               ['refused / failed', '', runs.map((r) => `${r.refused} / ${r.failed}`).join(', ')],
             ],
           },
@@ -262,16 +268,16 @@ export const rooms: Scenario = {
             title: `Restart after SIGKILL with ${fmt(restartRooms)} rooms (three events each); median of ${rounds}`,
             head: ['', 'median', 'every round'],
             rows: [
-              [
+              perRound(
                 'start to ready (every room loaded)',
-                `${readyS.toFixed(2)} s`,
-                restarts.map((r) => `${r.readyS.toFixed(2)} s`).join(' / '),
-              ],
-              [
+                restarts.map((r) => r.readyS),
+                inSeconds,
+              ),
+              perRound(
                 'start to 200 sampled rooms answering',
-                `${answeringS.toFixed(2)} s`,
-                restarts.map((r) => `${r.answeringS.toFixed(2)} s`).join(' / '),
-              ],
+                restarts.map((r) => r.answeringS),
+                inSeconds,
+              ),
               ['rooms loaded', fmt(restarts[0]?.loaded ?? 0), ''],
             ],
           },
