@@ -11,13 +11,7 @@ import type { AlertsQuery, AlertsReply } from '#shared/alert.events.js';
 import { ErrorCode, RoomcastError } from '#shared/errors.js';
 import { isOperator } from '#shared/grants.js';
 import { subjects } from '#shared/subjects.js';
-import {
-  Reply,
-  bearerToken,
-  serveAuthenticated,
-  traceparentOf,
-  type HttpContext,
-} from './gateway.http.js';
+import { authenticatedRoute, queryOf, type HttpContext } from './gateway.http.js';
 
 const LIMIT = /^[1-9]\d{0,8}$/;
 
@@ -31,24 +25,17 @@ function parseQuery(query: string): AlertsQuery {
 
 /** Registers the alert routes (called from `registerHttp`). */
 export function registerAlertRoutes(app: TemplatedApp, ctx: HttpContext): void {
-  app.get('/api/alerts', (res, req) => {
-    const reply = new Reply(res);
-    // Copied before any await: `req` is gone after this callback returns.
-    const token = bearerToken(req);
-    const query = (req.getQuery() as string | undefined) ?? '';
-    const route = { method: 'GET', route: '/api/alerts', traceparent: traceparentOf(req) } as const;
-    serveAuthenticated(reply, ctx, token, route, async (identity) => {
-      if (!isOperator(identity.grants))
-        throw new RoomcastError(
-          ErrorCode.NOT_ALLOWED,
-          'alerts need an operator token (admin: ["*"])',
-        );
-      const answer = await ctx.bus.request<AlertsReply>(subjects.alertsQuery, parseQuery(query));
-      if (!answer.ok) {
-        reply.error(answer.error);
-        return;
-      }
-      reply.json(200, { active: answer.active, recent: answer.recent });
-    });
+  authenticatedRoute(app, ctx, 'GET', '/api/alerts', queryOf, async (identity, query, reply) => {
+    if (!isOperator(identity.grants))
+      throw new RoomcastError(
+        ErrorCode.NOT_ALLOWED,
+        'alerts need an operator token (admin: ["*"])',
+      );
+    const answer = await ctx.bus.request<AlertsReply>(subjects.alertsQuery, parseQuery(query));
+    if (!answer.ok) {
+      reply.error(answer.error);
+      return;
+    }
+    reply.json(200, { active: answer.active, recent: answer.recent });
   });
 }

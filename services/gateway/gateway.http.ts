@@ -1,6 +1,6 @@
 /**
  * The gateway's HTTP side: health, and the helpers every HTTP route uses (JSON
- * answers, bounded body reading, bearer-token auth). Route groups (REST API,
+ * answers, bounded body reading, authenticated and traced routes). Route groups (REST API,
  * demo page) register themselves in `registerHttp`.
  *
  * uWebSockets.js rules that hold here: everything needed from `req` is copied
@@ -140,46 +140,50 @@ export async function authenticate(ctx: HttpContext, token: string | undefined):
   return ctx.verify(token);
 }
 
-/** What a request's span is named after, copied out of `req` before any `await`. */
-export interface RouteOf {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  /** The route's template, not the path: `/api/rooms/:roomId`. */
-  route: string;
-  /** The caller's W3C `traceparent` header ('' when absent): its trace continues here. */
-  traceparent: string;
-}
-
-/** The `traceparent` header of a request (call before any `await`). */
-export function traceparentOf(req: HttpRequest): string {
-  return req.getHeader('traceparent');
-}
+/** The HTTP methods of authenticated routes, and the uWS app method that registers each. */
+const verbs = { GET: 'get', POST: 'post', PUT: 'put', DELETE: 'del' } as const;
 
 /**
- * Runs an authenticated route: verifies the bearer token, then `work`, inside a
- * SERVER span named `GET /api/rooms/:roomId` (so a REST call shows in Jaeger as
- * the root of what it caused, over NATS and in the room service, as a frame does).
- * Errors are answered as `{error}`. `req` must be read before this is called.
+ * Registers an authenticated route: `copy` reads what the route needs from `req`
+ * (synchronously: `req` is gone after the callback returns), then the bearer token
+ * is verified and `work` runs, inside a SERVER span named `GET /api/rooms/:roomId`
+ * (so a REST call shows in Jaeger as the root of what it caused, over NATS and in
+ * the room service, as a frame does; a caller's `traceparent` header is its parent).
+ * Errors are answered as `{error}`.
  */
-export function serveAuthenticated(
-  reply: Reply,
+export function authenticatedRoute<T>(
+  app: TemplatedApp,
   ctx: HttpContext,
-  token: string | undefined,
-  of: RouteOf,
-  work: (identity: Identity) => Promise<void>,
+  method: keyof typeof verbs,
+  route: string,
+  copy: (req: HttpRequest, reply: Reply) => T,
+  work: (identity: Identity, copied: T, reply: Reply) => Promise<void>,
 ): void {
-  void withSpan(
-    `${of.method} ${of.route}`,
-    { 'http.request.method': of.method, 'http.route': of.route },
-    async () => {
-      try {
-        await work(await authenticate(ctx, token));
-      } catch (err) {
-        reply.fail(err, ctx.log);
-      }
-      setSpanAttributes({ 'http.response.status_code': reply.status });
-    },
-    { kind: SpanKind.SERVER, ...(of.traceparent === '' ? {} : { parent: of.traceparent }) },
-  );
+  app[verbs[method]](route, (res, req) => {
+    const reply = new Reply(res);
+    const token = bearerToken(req);
+    const traceparent = req.getHeader('traceparent');
+    const copied = copy(req, reply);
+    void withSpan(
+      `${method} ${route}`,
+      { 'http.request.method': method, 'http.route': route },
+      async () => {
+        try {
+          await work(await authenticate(ctx, token), copied, reply);
+        } catch (err) {
+          reply.fail(err, ctx.log);
+        }
+        setSpanAttributes({ 'http.response.status_code': reply.status });
+      },
+      { kind: SpanKind.SERVER, ...(traceparent === '' ? {} : { parent: traceparent }) },
+    );
+  });
+}
+
+/** The query string of a request ('' without one: getQuery() is then undefined, whatever the typings say). */
+export function queryOf(req: HttpRequest): string {
+  const query = (req.getQuery() as string | undefined) ?? '';
+  return query;
 }
 
 /** Registers every HTTP route of the gateway. `/signaling` is registered by the server. */

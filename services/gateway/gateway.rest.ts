@@ -30,15 +30,7 @@ import type { RoomStatus } from '#shared/protocol.js';
 import type { LiveRoom, RoomCommand, RoomReplies, RoomReply } from '#shared/room.commands.js';
 import { SUBJECT_TOKEN_PATTERN, isSubjectToken, subjects } from '#shared/subjects.js';
 import type { Identity } from '#shared/auth.js';
-import {
-  Reply,
-  bearerToken,
-  readBody,
-  serveAuthenticated,
-  traceparentOf,
-  type HttpContext,
-  type RouteOf,
-} from './gateway.http.js';
+import { Reply, authenticatedRoute, queryOf, readBody, type HttpContext } from './gateway.http.js';
 
 const strict = { additionalProperties: false } as const;
 const Token = Type.String({ pattern: SUBJECT_TOKEN_PATTERN });
@@ -289,40 +281,35 @@ type Handler = (req: RestRequest) => Promise<Answer>;
 /** Registers `/api/rooms` on the gateway's app. */
 export function registerRest(app: TemplatedApp, ctx: HttpContext): void {
   const api = new RestApi(ctx);
-  const route =
-    (
-      method: RouteOf['method'],
-      path: string,
-      handler: Handler,
-      o: { body?: boolean; roomId?: boolean } = {},
-    ) =>
-    (
-      res: Parameters<Parameters<TemplatedApp['get']>[1]>[0],
-      req: Parameters<Parameters<TemplatedApp['get']>[1]>[1],
-    ) => {
-      // Everything needed from `req` is copied now: it is gone after this call returns.
-      const reply = new Reply(res);
-      const token = bearerToken(req);
-      const rawId = o.roomId === true ? req.getParameter(0) : '';
-      // getQuery() is undefined without a query string, whatever the typings say.
-      const query = (req.getQuery() as string | undefined) ?? '';
-      const contentType = req.getHeader('content-type');
-      const traceparent = traceparentOf(req);
-      const body = o.body === true ? readBody(reply, ctx.config.gateway.maxBodyBytes) : undefined;
-      // The body is awaited (or not) after authentication; an early TOO_LARGE must not go unhandled.
-      body?.catch(() => undefined);
-      serveAuthenticated(
-        reply,
-        ctx,
-        token,
-        { method, route: path, traceparent },
-        async (identity) => {
-          const roomId = o.roomId === true ? roomIdOf(rawId) : '';
-          const answer = await handler({ identity, roomId, query, contentType, body });
-          reply.json(answer.status, answer.body, answer.headers);
-        },
-      );
-    };
+  /** Registers `method path` (also the span's route) for `handler`. */
+  const route = (
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    handler: Handler,
+    o: { body?: boolean; roomId?: boolean } = {},
+  ): void =>
+    authenticatedRoute(
+      app,
+      ctx,
+      method,
+      path,
+      (req, reply) => {
+        const body = o.body === true ? readBody(reply, ctx.config.gateway.maxBodyBytes) : undefined;
+        // The body is awaited (or not) after authentication; an early TOO_LARGE must not go unhandled.
+        body?.catch(() => undefined);
+        return {
+          rawId: o.roomId === true ? req.getParameter(0) : '',
+          query: queryOf(req),
+          contentType: req.getHeader('content-type'),
+          body,
+        };
+      },
+      async (identity, { rawId, query, contentType, body }, reply) => {
+        const roomId = o.roomId === true ? roomIdOf(rawId) : '';
+        const answer = await handler({ identity, roomId, query, contentType, body });
+        reply.json(answer.status, answer.body, answer.headers);
+      },
+    );
   const notAllowed =
     (allow: string) => (res: Parameters<Parameters<TemplatedApp['any']>[1]>[0]) => {
       const reply = new Reply(res);
@@ -333,26 +320,11 @@ export function registerRest(app: TemplatedApp, ctx: HttpContext): void {
       );
     };
 
-  app.post(
-    '/api/rooms',
-    route('POST', '/api/rooms', (r) => api.create(r), { body: true }),
-  );
-  app.get(
-    '/api/rooms',
-    route('GET', '/api/rooms', (r) => api.list(r)),
-  );
+  route('POST', '/api/rooms', (r) => api.create(r), { body: true });
+  route('GET', '/api/rooms', (r) => api.list(r));
   app.any('/api/rooms', notAllowed('GET, POST'));
-  app.get(
-    '/api/rooms/:roomId',
-    route('GET', '/api/rooms/:roomId', (r) => api.get(r), { roomId: true }),
-  );
-  app.put(
-    '/api/rooms/:roomId',
-    route('PUT', '/api/rooms/:roomId', (r) => api.setStatus(r), { body: true, roomId: true }),
-  );
-  app.del(
-    '/api/rooms/:roomId',
-    route('DELETE', '/api/rooms/:roomId', (r) => api.setStatus(r, 'ended'), { roomId: true }),
-  );
+  route('GET', '/api/rooms/:roomId', (r) => api.get(r), { roomId: true });
+  route('PUT', '/api/rooms/:roomId', (r) => api.setStatus(r), { body: true, roomId: true });
+  route('DELETE', '/api/rooms/:roomId', (r) => api.setStatus(r, 'ended'), { roomId: true });
   app.any('/api/rooms/:roomId', notAllowed('GET, PUT, DELETE'));
 }

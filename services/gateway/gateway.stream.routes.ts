@@ -16,14 +16,7 @@ import { playUrls, publishUrls } from '#shared/stream.urls.js';
 import { isSubjectToken, subjects } from '#shared/subjects.js';
 import { mintToken } from '#shared/tokens.js';
 import type { Identity } from '#shared/auth.js';
-import {
-  Reply,
-  bearerToken,
-  serveAuthenticated,
-  traceparentOf,
-  type HttpContext,
-  type RouteOf,
-} from './gateway.http.js';
+import { authenticatedRoute, type HttpContext } from './gateway.http.js';
 
 /** The room as its requester may see it; throws ROOM_NOT_FOUND for a private room it may not. */
 async function roomFor(ctx: HttpContext, roomId: string, identity: Identity): Promise<LiveRoom> {
@@ -54,18 +47,16 @@ export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void 
             ttlS: cfg.urlTokenTtlS,
           });
 
-  /** The request's route, for its span. */
-  const of = (route: string, req: HttpRequest): RouteOf => ({
-    method: 'GET',
-    route,
-    traceparent: traceparentOf(req),
-  });
+  /** `:roomId`, copied out of the request. */
+  const roomIdParam = (req: HttpRequest) => req.getParameter(0);
 
-  app.get('/api/rooms/:roomId/urls', (res, req) => {
-    const reply = new Reply(res);
-    const roomId = req.getParameter(0);
-    const route = of('/api/rooms/:roomId/urls', req);
-    serveAuthenticated(reply, ctx, bearerToken(req), route, async (identity) => {
+  authenticatedRoute(
+    app,
+    ctx,
+    'GET',
+    '/api/rooms/:roomId/urls',
+    roomIdParam,
+    async (identity, roomId, reply) => {
       const room = await roomFor(ctx, roomId, identity);
       if (room.status === 'ended') throw new RoomcastError(ErrorCode.ROOM_ENDED);
       const owner = room.userId === identity.userId;
@@ -90,20 +81,22 @@ export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void 
         playTokenRequired: room.isPrivate && playToken === undefined,
         ...(playToken === undefined ? {} : { tokenExpiresIn: cfg.urlTokenTtlS }),
       });
-    });
-  });
+    },
+  );
 
-  app.get('/api/rooms/:roomId/stream', (res, req) => {
-    const reply = new Reply(res);
-    const roomId = req.getParameter(0);
-    const route = of('/api/rooms/:roomId/stream', req);
-    serveAuthenticated(reply, ctx, bearerToken(req), route, async (identity) => {
+  authenticatedRoute(
+    app,
+    ctx,
+    'GET',
+    '/api/rooms/:roomId/stream',
+    roomIdParam,
+    async (identity, roomId, reply) => {
       await roomFor(ctx, roomId, identity);
       const status = await ctx.bus.request<StreamStatusReply>(subjects.streamStatus(roomId), {
         roomId,
       });
       if (!status.ok) throw new RoomcastError(status.error.code, status.error.message);
       reply.json(200, { stream: status.stream });
-    });
-  });
+    },
+  );
 }
