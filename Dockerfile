@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for the five Roomcast services; compose.yaml picks the service with
-# `command` (node dist/services/<name>/main.js; the catalogue is room/catalog).
+# `command` (node dist/services/<name>/main.js; the catalogue is catalog).
 # Debian slim, not Alpine: uWebSockets.js ships a native binary built for glibc
 # and Node 20.
 

@@ -22,10 +22,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Subscription } from '@nats-io/nats-core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { loadConfig } from '#config/config.js';
-import { Bus, decode } from '#shared/bus.js';
-import { CloseCode, ErrorCode, errorBody, type ErrorBody } from '#shared/errors.js';
-import { permsFor } from '#shared/grants.js';
-import { createLogger, type LogLevel } from '#shared/log.js';
+import { Bus, decode } from '#shared/runtime/bus.js';
+import { CloseCode, ErrorCode, errorBody, type ErrorBody } from '#shared/wire/errors.js';
+import { permsFor } from '#shared/auth/grants.js';
+import { createLogger, type LogLevel } from '#shared/runtime/log.js';
 import {
   FrameError,
   PROTOCOL_VERSION,
@@ -33,10 +33,10 @@ import {
   type ClientFrame,
   type FrameId,
   type ServerFrame,
-} from '#shared/protocol.js';
-import type { Membership, RoomBroadcast, RoomReply } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
-import { createVerifier, type Identity } from '#shared/auth.js';
+} from '#shared/wire/protocol.js';
+import type { Membership, RoomBroadcast, RoomReply } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
+import { createVerifier, type Identity } from '#shared/auth/auth.js';
 import { TokenBucket } from '../services/gateway/gateway.limits.js';
 
 const config = loadConfig();

@@ -6,10 +6,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Bus } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
-import type { AnyRoomReply } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type { AnyRoomReply } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { pool } from './bench.fleet.js';
 import { launch, type Child } from './bench.procs.js';
 

@@ -6,8 +6,8 @@
  * argv: natsUrl rooms concurrency seconds loaderIndex
  */
 import { connect } from '@nats-io/transport-node';
-import type { AnyRoomReply, RoomCommand } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 
 const [natsUrl = '', roomsArg = '0', concArg = '1', secondsArg = '1', indexArg = '0'] =
   process.argv.slice(2);

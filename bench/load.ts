@@ -8,7 +8,7 @@
  * one monotonic clock, and the window needs no coordination between processes.
  */
 import { performance } from 'node:perf_hooks';
-import { mintToken } from '#shared/tokens.js';
+import { mintToken } from '#shared/auth/tokens.js';
 import { RawWs, maskedFrame, patchMasked } from './bench.client.js';
 import { pool } from './bench.fleet.js';
 import {

@@ -1,13 +1,13 @@
 /**
  * A hand-written check of the client frame union, for the validator benchmark
- * only: the same rules as the TypeBox schemas in shared/protocol.ts (which stay
+ * only: the same rules as the TypeBox schemas in shared/wire/protocol.ts (which stay
  * the contract), written as straight-line code with no allocation.
  *
  * Its input is what `JSON.parse` returns, so "own property names" and "keys that
  * `for...in` sees" are the same thing here.
  */
-import type { ClientFrame, ProtocolLimits } from '#shared/protocol.js';
-import { SUBJECT_TOKEN_PATTERN } from '#shared/subjects.js';
+import type { ClientFrame, ProtocolLimits } from '#shared/wire/protocol.js';
+import { SUBJECT_TOKEN_PATTERN } from '#shared/wire/subjects.js';
 
 const ID = new RegExp(SUBJECT_TOKEN_PATTERN);
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;

@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { loadConfig } from '#config/config.js';
-import { clientFrameSchemas, type ProtocolLimits } from '#shared/protocol.js';
+import { clientFrameSchemas, type ProtocolLimits } from '#shared/wire/protocol.js';
 import {
   fmt,
   median,

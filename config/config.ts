@@ -896,7 +896,7 @@ function instanceId(): string {
   return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Ids that end up in NATS subjects (gateway ids, room ids): see shared/subjects.ts. */
+/** Ids that end up in NATS subjects (gateway ids, room ids): see shared/wire/subjects.ts. */
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Reads every setting from `env` (process.env by default) and checks it. */

@@ -12,11 +12,11 @@
  *   answers at all; without one, its NATS server is reachable.
  */
 import { loadConfig } from '#config/config.js';
-import { Bus } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
-import type { CatalogQuery } from '#shared/catalog.js';
-import type { RoomCommand } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type { CatalogQuery } from '#shared/room/catalog.js';
+import type { RoomCommand } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 
 /** Time the probe may take, in ms (compose's own timeout is longer). */
 const PROBE_TIMEOUT_MS = 3000;

@@ -15,12 +15,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '#config/config.js';
-import { Bus } from '#shared/bus.js';
-import { ExitCode } from '#shared/exit.js';
-import { createLogger } from '#shared/log.js';
-import type { AnyRoomReply } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
-import { mintToken } from '#shared/tokens.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { ExitCode } from '#shared/runtime/exit.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type { AnyRoomReply } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
+import { mintToken } from '#shared/auth/tokens.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? join(root, '.data'));
@@ -36,13 +36,7 @@ const READY_TIMEOUT_MS = 30_000;
  * a service lands here by existing.
  */
 const SERVICES = ['room', 'catalog', 'stream', 'alert', 'gateway'] as const;
-/** Services whose folder under services/ is not their name. */
-const folders: Partial<Record<(typeof SERVICES)[number], string>> = {
-  // The room catalogue (list queries; JetStream KV or MongoDB): its own process.
-  catalog: join('room', 'catalog'),
-};
-const entry = (name: (typeof SERVICES)[number]) =>
-  join(root, 'dist', 'services', folders[name] ?? name, 'main.js');
+const entry = (name: (typeof SERVICES)[number]) => join(root, 'dist', 'services', name, 'main.js');
 const services = SERVICES.filter((name) => existsSync(entry(name)));
 const skipped = SERVICES.filter((name) => !services.includes(name));
 

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '#config/config.js';
-import { mintToken } from '#shared/tokens.js';
+import { mintToken } from '#shared/auth/tokens.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadConfig } from '#config/config.js';
-import { metricsPort } from '#shared/metrics.js';
+import { metricsPort } from '#shared/runtime/metrics.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -51,7 +51,7 @@ const ROOMCAST = ['gateway', 'room', 'catalog', 'stream', 'alert'] as const;
 const ENTRY: Record<(typeof ROOMCAST)[number], string> = {
   gateway: 'gateway',
   room: 'room',
-  catalog: 'room/catalog',
+  catalog: 'catalog',
   stream: 'stream',
   alert: 'alert',
 };
@@ -138,7 +138,7 @@ t.test('the five services get their configuration from the environment', async (
     t.equal(env.AUTH_JWT_SECRET_FILE, '/run/secrets/jwt_secret', `${name}: the JWT secret file`);
     t.ok(services[name]?.secrets?.includes('jwt_secret'), `${name}: mounts that secret`);
     t.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://jaeger:4318', `${name}: traces to Jaeger`);
-    // The service name is set in code (shared/telemetry.ts); OTEL_SERVICE_NAME would be ignored.
+    // The service name is set in code (shared/runtime/telemetry.ts); OTEL_SERVICE_NAME would be ignored.
     t.notOk('OTEL_SERVICE_NAME' in env, `${name}: no OTEL_SERVICE_NAME to mislead`);
     const port = String(metricsPortOf(name));
     t.equal(env[`${name.toUpperCase()}_METRICS_PORT`], port, `${name}: /metrics on ${port}`);

@@ -17,6 +17,6 @@ t.test('the configuration table lists every setting, as config/config.ts defines
 });
 
 t.test('every error code of the table is documented', async (t) => {
-  const { errorTable } = await import('#shared/errors.js');
+  const { errorTable } = await import('#shared/wire/errors.js');
   for (const code of Object.keys(errorTable)) t.ok(readme.includes(`\`${code}\``), code);
 });

@@ -19,13 +19,13 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '#shared/log.js';
+import type { Logger } from '#shared/runtime/log.js';
 import {
   bucketNames,
   isWrongLastSequence,
   leaseRenewMs,
   openLeaseBucket,
-} from '#shared/streams.js';
+} from '#shared/runtime/streams.js';
 
 const LEADER_KEY = 'leader';
 

@@ -1,9 +1,9 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { ConfigError, loadConfig } from '#config/config.js';
-import type { MetricEvent, MetricPoint, ServiceName } from '#shared/metrics.js';
-import type { AlertEvent } from '#shared/alert.events.js';
-import type { RoomEvent, RoomEventBatch } from '#shared/room.events.js';
+import type { MetricEvent, MetricPoint, ServiceName } from '#shared/runtime/metrics.js';
+import type { AlertEvent } from '#shared/wire/alert.events.js';
+import type { RoomEvent, RoomEventBatch } from '#shared/room/room.events.js';
 import {
   AlertEngine,
   engineOptions,

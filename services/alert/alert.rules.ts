@@ -13,10 +13,10 @@
  * No data (an instance gone stale, a room no longer live) counts as clear.
  */
 import { ConfigError, type Config } from '#config/config.js';
-import { RuleId, Severity, type Alert, type AlertEvent } from '#shared/alert.events.js';
-import type { MetricEvent, MetricPoint } from '#shared/metrics.js';
-import type { RoomStatus } from '#shared/protocol.js';
-import type { PublisherRef, RoomEventBatch } from '#shared/room.events.js';
+import { RuleId, Severity, type Alert, type AlertEvent } from '#shared/wire/alert.events.js';
+import type { MetricEvent, MetricPoint } from '#shared/runtime/metrics.js';
+import type { RoomStatus } from '#shared/wire/protocol.js';
+import type { PublisherRef, RoomEventBatch } from '#shared/room/room.events.js';
 
 const ruleIds = new Set<string>(Object.values(RuleId));
 

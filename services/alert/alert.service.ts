@@ -34,11 +34,11 @@ import {
   type AlertEvent,
   type AlertsQuery,
   type AlertsReply,
-} from '#shared/alert.events.js';
-import { decode, encode, type Bus } from '#shared/bus.js';
-import type { Logger } from '#shared/log.js';
-import type { MetricEvent, Metrics } from '#shared/metrics.js';
-import type { RoomEventBatch } from '#shared/room.events.js';
+} from '#shared/wire/alert.events.js';
+import { decode, encode, type Bus } from '#shared/runtime/bus.js';
+import type { Logger } from '#shared/runtime/log.js';
+import type { MetricEvent, Metrics } from '#shared/runtime/metrics.js';
+import type { RoomEventBatch } from '#shared/room/room.events.js';
 import {
   alertsConfig,
   bucketNames,
@@ -48,8 +48,8 @@ import {
   isWrongLastSequence,
   roomEventsConfig,
   streamNames,
-} from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
+} from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { AlertEngine, engineOptions, rulesFromConfig, type EngineSnapshot } from './alert.rules.js';
 import { WebhookSender, webhookOptions } from './alert.webhook.js';
 

@@ -20,10 +20,10 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import type { Logger } from '#shared/log.js';
-import { decodeOrTerm, ensureConsumer, streamNames } from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
-import { alertMsgId, type AlertEvent } from '#shared/alert.events.js';
+import type { Logger } from '#shared/runtime/log.js';
+import { decodeOrTerm, ensureConsumer, streamNames } from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
+import { alertMsgId, type AlertEvent } from '#shared/wire/alert.events.js';
 
 /** Durable name of the webhook's consumer of ALERTS. */
 export const WEBHOOK_CONSUMER = 'alert-webhook';

@@ -1,15 +1,15 @@
 /**
  * Alert service entry point: the only file here that reads the environment,
- * handles signals and opens connections (through shared/service.main.ts).
+ * handles signals and opens connections (through shared/runtime/service.main.ts).
  *
  * Any number may run: one is active, the others stand by until its lease is free
  * (alert.leader.ts). An active instance that loses its lease exits (75), so that
  * whatever supervises it starts it again, as a standby.
  */
-import { ExitCode } from '#shared/exit.js';
-import { ServiceName, startMetrics } from '#shared/metrics.js';
-import { processInstanceId } from '#shared/telemetry.js';
-import { bootService, logReady, stopOnSignals } from '#shared/service.main.js';
+import { ExitCode } from '#shared/runtime/exit.js';
+import { ServiceName, startMetrics } from '#shared/runtime/metrics.js';
+import { processInstanceId } from '#shared/runtime/telemetry.js';
+import { bootService, logReady, stopOnSignals } from '#shared/runtime/service.main.js';
 import { LeaderLease } from './alert.leader.js';
 import { AlertService } from './alert.service.js';
 

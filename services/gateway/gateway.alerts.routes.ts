@@ -1,16 +1,16 @@
 /**
  * `GET /api/alerts`: the alerts raised now and the recent history (newest first),
  * asked of the alert service on `alerts.query`. Operators only: a bearer token
- * whose `roomcast` claim has `"admin": ["*"]` (see shared/grants.ts).
+ * whose `roomcast` claim has `"admin": ["*"]` (see shared/auth/grants.ts).
  *
  * Query: `limit`, the most recent changes wanted in `recent` (a positive integer;
  * the alert service caps it at its ALERT_HISTORY_SIZE).
  */
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { AlertsQuery, AlertsReply } from '#shared/alert.events.js';
-import { ErrorCode, RoomcastError } from '#shared/errors.js';
-import { isOperator } from '#shared/grants.js';
-import { subjects } from '#shared/subjects.js';
+import type { AlertsQuery, AlertsReply } from '#shared/wire/alert.events.js';
+import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
+import { isOperator } from '#shared/auth/grants.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { authenticatedRoute, queryOf, type HttpContext } from './gateway.http.js';
 
 const LIMIT = /^[1-9]\d{0,8}$/;

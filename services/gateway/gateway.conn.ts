@@ -4,10 +4,10 @@
  * room service.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import { CloseCode, type RoomcastError } from '#shared/errors.js';
-import type { Role, ServerFrame } from '#shared/protocol.js';
+import { CloseCode, type RoomcastError } from '#shared/wire/errors.js';
+import type { Role, ServerFrame } from '#shared/wire/protocol.js';
 import type { Subscription } from '@nats-io/nats-core';
-import type { Identity } from '#shared/auth.js';
+import type { Identity } from '#shared/auth/auth.js';
 import { takeToken } from './gateway.limits.js';
 
 export interface ConnLimits {
@@ -34,7 +34,7 @@ export interface WsData {
  * run as soon as the callback returns (uWS drains the queue after each one), so what
  * a client's frames cause waits for the end of the event-loop turn instead, and the
  * frames a client sent together leave together (the same reasoning as the bus's
- * per-turn publishes, shared/bus.ts). Either flush writes every outbox, in order.
+ * per-turn publishes, shared/runtime/bus.ts). Either flush writes every outbox, in order.
  */
 let pending: Conn[] = [];
 let inCallback = 0;

@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, RoomcastError, errorBody } from '#shared/errors.js';
-import type { GrantsClaim } from '#shared/grants.js';
-import { SUBJECT_TOKEN_PATTERN } from '#shared/subjects.js';
-import { mintToken } from '#shared/tokens.js';
+import { ErrorCode, RoomcastError, errorBody } from '#shared/wire/errors.js';
+import type { GrantsClaim } from '#shared/auth/grants.js';
+import { SUBJECT_TOKEN_PATTERN } from '#shared/wire/subjects.js';
+import { mintToken } from '#shared/auth/tokens.js';
 import { Reply, readBody, sendJson, type HttpContext } from './gateway.http.js';
 
 /** The demo page's files: nothing else under /demo/ is served. */

@@ -9,12 +9,18 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '#config/config.js';
-import type { Bus } from '#shared/bus.js';
-import { ErrorCode, RoomcastError, errorBody, errorTable, type ErrorBody } from '#shared/errors.js';
-import type { Logger } from '#shared/log.js';
-import { SpanKind, setSpanAttributes, withSpan } from '#shared/telemetry.js';
+import type { Bus } from '#shared/runtime/bus.js';
+import {
+  ErrorCode,
+  RoomcastError,
+  errorBody,
+  errorTable,
+  type ErrorBody,
+} from '#shared/wire/errors.js';
+import type { Logger } from '#shared/runtime/log.js';
+import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { registerAlertRoutes } from './gateway.alerts.routes.js';
-import type { Identity, Verify } from '#shared/auth.js';
+import type { Identity, Verify } from '#shared/auth/auth.js';
 import { registerDemo } from './gateway.demo.js';
 import { registerRest } from './gateway.rest.js';
 import { registerStreamRoutes } from './gateway.stream.routes.js';

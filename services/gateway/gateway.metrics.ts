@@ -1,6 +1,6 @@
 /**
  * The gateway's frame counters and latencies, recorded into the service's metrics
- * registry (shared/metrics.ts) on every frame.
+ * registry (shared/runtime/metrics.ts) on every frame.
  *
  * What must hold: recording allocates nothing and looks up one map. Label values
  * come from closed sets (frame types, `invalid`, `rate_limited`); each type's
@@ -11,7 +11,7 @@ import {
   type BoundCounter,
   type BoundHistogram,
   type Metrics,
-} from '#shared/metrics.js';
+} from '#shared/runtime/metrics.js';
 
 /** `type` label values of frames the gateway refused before reading their type. */
 export const RefusedFrame = { invalid: 'invalid', rateLimited: 'rate_limited' } as const;

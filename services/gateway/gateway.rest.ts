@@ -17,19 +17,19 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { Config } from '#config/config.js';
-import { viewerOf, type CatalogReply } from '#shared/catalog.js';
+import { viewerOf, type CatalogReply } from '#shared/room/catalog.js';
 import {
   ErrorCode,
   RoomcastError,
   errorBody,
   isErrorCode,
   type ErrorBody,
-} from '#shared/errors.js';
-import { permsFor, type RoomPerms } from '#shared/grants.js';
-import type { RoomStatus } from '#shared/protocol.js';
-import type { LiveRoom, RoomCommand, RoomReplies, RoomReply } from '#shared/room.commands.js';
-import { SUBJECT_TOKEN_PATTERN, isSubjectToken, subjects } from '#shared/subjects.js';
-import type { Identity } from '#shared/auth.js';
+} from '#shared/wire/errors.js';
+import { permsFor, type RoomPerms } from '#shared/auth/grants.js';
+import type { RoomStatus } from '#shared/wire/protocol.js';
+import type { LiveRoom, RoomCommand, RoomReplies, RoomReply } from '#shared/room/room.commands.js';
+import { SUBJECT_TOKEN_PATTERN, isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import type { Identity } from '#shared/auth/auth.js';
 import { Reply, authenticatedRoute, queryOf, readBody, type HttpContext } from './gateway.http.js';
 
 const strict = { additionalProperties: false } as const;

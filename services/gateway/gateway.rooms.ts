@@ -10,11 +10,11 @@
  *   baseline, the held ones that are newer are applied on top of it.
  */
 import type { Msg, Subscription } from '@nats-io/nats-core';
-import { decode, type Bus } from '#shared/bus.js';
-import type { Logger } from '#shared/log.js';
-import type { Role, RoomStatus, ServerFrame } from '#shared/protocol.js';
-import type { Membership, RoomBroadcast } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import { decode, type Bus } from '#shared/runtime/bus.js';
+import type { Logger } from '#shared/runtime/log.js';
+import type { Role, RoomStatus, ServerFrame } from '#shared/wire/protocol.js';
+import type { Membership, RoomBroadcast } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { LocalMember, type Conn, type ResumeBufferLimits } from './gateway.conn.js';
 import { signalFrameType, type FrameMetrics } from './gateway.metrics.js';
 

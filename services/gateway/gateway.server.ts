@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import type { Config } from '#config/config.js';
-import type { Bus } from '#shared/bus.js';
+import type { Bus } from '#shared/runtime/bus.js';
 import {
   CloseCode,
   ErrorCode,
@@ -20,10 +20,10 @@ import {
   errorBody,
   errorTable,
   type ErrorBody,
-} from '#shared/errors.js';
-import { permsFor } from '#shared/grants.js';
-import type { Logger } from '#shared/log.js';
-import { closeReason, type Metrics } from '#shared/metrics.js';
+} from '#shared/wire/errors.js';
+import { permsFor } from '#shared/auth/grants.js';
+import type { Logger } from '#shared/runtime/log.js';
+import { closeReason, type Metrics } from '#shared/runtime/metrics.js';
 import {
   FrameError,
   PROTOCOL_VERSION,
@@ -33,16 +33,21 @@ import {
   type FrameId,
   type FrameParser,
   type ServerFrame,
-} from '#shared/protocol.js';
-import type { AnyRoomReply, Membership, RoomCommand, RoomReply } from '#shared/room.commands.js';
-import { isSubjectToken, subjects } from '#shared/subjects.js';
-import { SpanKind, isTracing, setSpanAttributes, withSpan } from '#shared/telemetry.js';
-import { toAuthError, type Verify } from '#shared/auth.js';
+} from '#shared/wire/protocol.js';
+import type {
+  AnyRoomReply,
+  Membership,
+  RoomCommand,
+  RoomReply,
+} from '#shared/room/room.commands.js';
+import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import { SpanKind, isTracing, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
+import { toAuthError, type Verify } from '#shared/auth/auth.js';
 import { Conn, inSocketCallback, type LocalMember, type WsData } from './gateway.conn.js';
 import { registerHttp, sendJson } from './gateway.http.js';
 import { FrameMetrics, RefusedFrame } from './gateway.metrics.js';
 import { Rooms } from './gateway.rooms.js';
-import type { Uws } from '#shared/uws.js';
+import type { Uws } from '#shared/runtime/uws.js';
 
 export interface GatewayOptions {
   config: Config;

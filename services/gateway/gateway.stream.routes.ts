@@ -8,14 +8,14 @@
  *   service from the room's record and the SRS API.
  */
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
-import { ErrorCode, RoomcastError } from '#shared/errors.js';
-import { permsFor, type GrantsClaim } from '#shared/grants.js';
-import type { LiveRoom, RoomReply } from '#shared/room.commands.js';
-import type { StreamStatusReply } from '#shared/stream.protocol.js';
-import { playUrls, publishUrls } from '#shared/stream.urls.js';
-import { isSubjectToken, subjects } from '#shared/subjects.js';
-import { mintToken } from '#shared/tokens.js';
-import type { Identity } from '#shared/auth.js';
+import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
+import { permsFor, type GrantsClaim } from '#shared/auth/grants.js';
+import type { LiveRoom, RoomReply } from '#shared/room/room.commands.js';
+import type { StreamStatusReply } from '#shared/stream/stream.protocol.js';
+import { playUrls, publishUrls } from '#shared/stream/stream.urls.js';
+import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import { mintToken } from '#shared/auth/tokens.js';
+import type { Identity } from '#shared/auth/auth.js';
 import { authenticatedRoute, type HttpContext } from './gateway.http.js';
 
 /** The room as its requester may see it; throws ROOM_NOT_FOUND for a private room it may not. */

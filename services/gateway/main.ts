@@ -1,10 +1,10 @@
 /**
  * Gateway entry point: the only file here that reads the environment, handles
- * signals and opens sockets (through shared/service.main.ts).
+ * signals and opens sockets (through shared/runtime/service.main.ts).
  */
-import { createVerifier } from '#shared/auth.js';
-import { ServiceName, createMetrics, startMetrics } from '#shared/metrics.js';
-import { bootHttpService, logReady, stopOnSignals } from '#shared/service.main.js';
+import { createVerifier } from '#shared/auth/auth.js';
+import { ServiceName, createMetrics, startMetrics } from '#shared/runtime/metrics.js';
+import { bootHttpService, logReady, stopOnSignals } from '#shared/runtime/service.main.js';
 import { Gateway } from './gateway.server.js';
 
 const boot = await bootHttpService(ServiceName.gateway, (c) => c.gateway.id ?? 'gateway', {

@@ -1,9 +1,9 @@
 /**
  * Room service entry point: the only file here that reads the environment,
- * handles signals and opens connections (through shared/service.main.ts).
+ * handles signals and opens connections (through shared/runtime/service.main.ts).
  */
-import { ServiceName, startMetrics } from '#shared/metrics.js';
-import { bootService, logReady, stopOnSignals } from '#shared/service.main.js';
+import { ServiceName, startMetrics } from '#shared/runtime/metrics.js';
+import { bootService, logReady, stopOnSignals } from '#shared/runtime/service.main.js';
 import { KvLeases, SoleOwner } from './room.leases.js';
 import { JetStreamRoomLog, MemoryRoomLog } from './room.log.js';
 import { RoomService } from './room.service.js';

@@ -4,15 +4,15 @@
  */
 import { createHash } from 'node:crypto';
 import { createActor, type Actor, type Snapshot } from 'xstate';
-import type { RoomStatus } from '#shared/protocol.js';
-import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
+import type { RoomStatus } from '#shared/wire/protocol.js';
+import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import {
   roomMachine,
   type CommandRefused,
   type RoomEmitted,
   type RoomMachineEvent,
 } from './room.machine.js';
-import type { RoomState } from './room.state.js';
+import type { RoomState } from '#shared/room/room.state.js';
 
 /** What one command did: the events to record, or why it was refused (never both empty and refused). */
 export interface Decision {

@@ -18,8 +18,8 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
-import { bucketNames, leaseRenewMs, openLeaseBucket } from '#shared/streams.js';
-import type { Logger } from '#shared/log.js';
+import { bucketNames, leaseRenewMs, openLeaseBucket } from '#shared/runtime/streams.js';
+import type { Logger } from '#shared/runtime/log.js';
 
 /** FNV-1a, 32 bit: a stable partition for a room id, the same in every replica and release. */
 export function partitionOf(roomId: string, partitions: number): number {

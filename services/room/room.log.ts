@@ -18,16 +18,16 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decode, encode, traceHeaders } from '#shared/bus.js';
-import { SpanKind, withSpan } from '#shared/telemetry.js';
-import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room.events.js';
+import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
+import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
+import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
 import {
   ensureStream,
   isWrongLastSequence,
   roomEventsConfig,
   streamNames,
-} from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
+} from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
 
 /** Where a room's log stands: its room sequence and the stream sequence of its last batch. */
 export interface LogPosition {

@@ -9,11 +9,11 @@
  * and change nothing.
  */
 import { assertEvent, emit, enqueueActions, setup } from 'xstate';
-import { ErrorCode } from '#shared/errors.js';
-import type { RoomPerms } from '#shared/grants.js';
-import type { Role, RoomStatus } from '#shared/protocol.js';
-import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
-import { applyEvent, initialState, type RoomState } from './room.state.js';
+import { ErrorCode } from '#shared/wire/errors.js';
+import type { RoomPerms } from '#shared/auth/grants.js';
+import type { Role, RoomStatus } from '#shared/wire/protocol.js';
+import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
+import { applyEvent, initialState, type RoomState } from '#shared/room/room.state.js';
 import {
   reaches,
   streamEvents,

@@ -6,8 +6,8 @@
  * counts differ (or that have no snapshot) read their tail — one by one when they
  * are few, with one scan of the stream when they are many.
  */
-import type { RoomEventBatch } from '#shared/room.events.js';
-import type { Logger } from '#shared/log.js';
+import type { RoomEventBatch } from '#shared/room/room.events.js';
+import type { Logger } from '#shared/runtime/log.js';
 import { RoomActor } from './room.actor.js';
 import type { RoomLog, StoredBatch } from './room.log.js';
 import type { SnapshotRecord, SnapshotStore } from './room.snapshots.js';

@@ -12,26 +12,26 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import { decode, type Bus } from '#shared/bus.js';
-import { ErrorCode, RoomcastError, errorBody, type ErrorBody } from '#shared/errors.js';
-import type { Logger } from '#shared/log.js';
-import type { LeaveReason } from '#shared/protocol.js';
+import { decode, type Bus } from '#shared/runtime/bus.js';
+import { ErrorCode, RoomcastError, errorBody, type ErrorBody } from '#shared/wire/errors.js';
+import type { Logger } from '#shared/runtime/log.js';
+import type { LeaveReason } from '#shared/wire/protocol.js';
 import type {
   AnyRoomReply,
   Membership,
   RoomBroadcast,
   RoomCommand,
-} from '#shared/room.commands.js';
-import type { RoomEvent } from '#shared/room.events.js';
-import { isSubjectToken, subjects } from '#shared/subjects.js';
-import type { Metrics } from '#shared/metrics.js';
-import { setSpanAttributes, withSpan } from '#shared/telemetry.js';
+} from '#shared/room/room.commands.js';
+import type { RoomEvent } from '#shared/room/room.events.js';
+import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import type { Metrics } from '#shared/runtime/metrics.js';
+import { setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { RoomActor, stateHash, type Decision } from './room.actor.js';
 import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
 import { LogConflictError, type LogPosition, type RoomLog } from './room.log.js';
 import { loadRooms, rebuildRoom, type RoomEntry } from './room.recovery.js';
 import { MemorySnapshotStore, type SnapshotRecord, type SnapshotStore } from './room.snapshots.js';
-import { peersOf, toLiveRoom, type RoomState } from './room.state.js';
+import { peersOf, toLiveRoom, type RoomState } from '#shared/room/room.state.js';
 import { streamCommand, streamDeadlines, streamReply } from './room.stream.js';
 
 /** Sources of everything the machine must not make itself. */

@@ -7,8 +7,8 @@ import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Snapshot } from 'xstate';
-import { decode, encode } from '#shared/bus.js';
-import { bucketNames } from '#shared/streams.js';
+import { decode, encode } from '#shared/runtime/bus.js';
+import { bucketNames } from '#shared/runtime/streams.js';
 
 export interface SnapshotRecord {
   v: 1;

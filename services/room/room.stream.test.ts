@@ -1,6 +1,6 @@
 import t from 'tap';
 import { T0, created, join, none } from './test/fixtures.js';
-import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
+import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { RoomActor } from './room.actor.js';
 import {
   streamDeadlines,

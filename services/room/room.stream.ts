@@ -9,15 +9,15 @@
  * publisher (stream or peer) never takes a seat.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { ErrorCode } from '#shared/errors.js';
-import type { RoomPerms } from '#shared/grants.js';
-import type { RoomStatus } from '#shared/protocol.js';
-import type { StreamCommand } from '#shared/room.commands.js';
-import type { RoomEvent, StreamStopReason } from '#shared/room.events.js';
-import type { AnyRoomReply, RoomStreamState } from '#shared/room.commands.js';
-import type { PublisherRef } from '#shared/room.events.js';
+import { ErrorCode } from '#shared/wire/errors.js';
+import type { RoomPerms } from '#shared/auth/grants.js';
+import type { RoomStatus } from '#shared/wire/protocol.js';
+import type { StreamCommand } from '#shared/room/room.commands.js';
+import type { RoomEvent, StreamStopReason } from '#shared/room/room.events.js';
+import type { AnyRoomReply, RoomStreamState } from '#shared/room/room.commands.js';
+import type { PublisherRef } from '#shared/room/room.events.js';
 import type { RoomMachineEvent } from './room.machine.js';
-import type { RoomState } from './room.state.js';
+import type { RoomState } from '#shared/room/room.state.js';
 
 interface Stamp {
   /** When the room service received the command, ms since the epoch. */
@@ -348,7 +348,7 @@ export function streamCommand(
   return { event, kick: event.type === 'stream_sync' ? streamSyncPlan(s, event).kick : [] };
 }
 
-/** The reply to an accepted stream command (see RoomReplies in shared/room.commands.ts). */
+/** The reply to an accepted stream command (see RoomReplies in shared/room/room.commands.ts). */
 export function streamReply(s: RoomState, cmd: StreamCommand, kick: string[]): AnyRoomReply {
   const seq = s.seq;
   if (cmd.type === 'stream_play' || cmd.type === 'stream_stop') return { ok: true, seq };

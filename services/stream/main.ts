@@ -1,13 +1,13 @@
 /**
  * Stream service entry point: the only file here that reads the environment,
- * handles signals and opens sockets (through shared/service.main.ts).
+ * handles signals and opens sockets (through shared/runtime/service.main.ts).
  */
-import { createVerifier, type Verify } from '#shared/auth.js';
-import { ErrorCode, RoomcastError } from '#shared/errors.js';
-import { ExitCode } from '#shared/exit.js';
-import { ServiceName, createMetrics, startMetrics } from '#shared/metrics.js';
-import { processInstanceId } from '#shared/telemetry.js';
-import { bootHttpService, logReady, stopOnSignals } from '#shared/service.main.js';
+import { createVerifier, type Verify } from '#shared/auth/auth.js';
+import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
+import { ExitCode } from '#shared/runtime/exit.js';
+import { ServiceName, createMetrics, startMetrics } from '#shared/runtime/metrics.js';
+import { processInstanceId } from '#shared/runtime/telemetry.js';
+import { bootHttpService, logReady, stopOnSignals } from '#shared/runtime/service.main.js';
 import { SrsApi } from './srs.api.js';
 import { HookServer } from './stream.http.js';
 import { StreamService } from './stream.service.js';

@@ -6,7 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { errorTable, type ErrorCode } from '#shared/errors.js';
+import { errorTable, type ErrorCode } from '#shared/wire/errors.js';
 
 export const HookAction = {
   onPublish: 'on_publish',

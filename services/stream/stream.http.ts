@@ -13,10 +13,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Config } from '#config/config.js';
-import { ErrorCode } from '#shared/errors.js';
-import type { Logger } from '#shared/log.js';
-import { SpanKind, withSpan } from '#shared/telemetry.js';
-import type { Uws } from '#shared/uws.js';
+import { ErrorCode } from '#shared/wire/errors.js';
+import type { Logger } from '#shared/runtime/log.js';
+import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
+import type { Uws } from '#shared/runtime/uws.js';
 import { deny, isHookAction, parseHook, type HookAnswer } from './srs.hooks.js';
 import type { StreamService } from './stream.service.js';
 

@@ -17,27 +17,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Subscription } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import { toAuthError, type Identity, type Verify } from '#shared/auth.js';
-import type { Bus } from '#shared/bus.js';
-import { ErrorCode, RoomcastError, errorBody } from '#shared/errors.js';
-import { permsFor, type RoomPerms } from '#shared/grants.js';
-import type { Logger } from '#shared/log.js';
-import { createMetrics, type Metrics } from '#shared/metrics.js';
+import { toAuthError, type Identity, type Verify } from '#shared/auth/auth.js';
+import type { Bus } from '#shared/runtime/bus.js';
+import { ErrorCode, RoomcastError, errorBody } from '#shared/wire/errors.js';
+import { permsFor, type RoomPerms } from '#shared/auth/grants.js';
+import type { Logger } from '#shared/runtime/log.js';
+import { createMetrics, type Metrics } from '#shared/runtime/metrics.js';
 import type {
   RoomReplies,
   RoomReply,
   RoomStreamState,
   StreamCommand,
-} from '#shared/room.commands.js';
-import type { StreamStopReason } from '#shared/room.events.js';
+} from '#shared/room/room.commands.js';
+import type { StreamStopReason } from '#shared/room/room.events.js';
 import {
   metricNames,
   type StreamMetric,
   type StreamStatus,
   type StreamStatusReply,
-} from '#shared/stream.protocol.js';
-import { isSubjectToken, subjects } from '#shared/subjects.js';
-import { SpanKind, setSpanAttributes, withSpan } from '#shared/telemetry.js';
+} from '#shared/stream/stream.protocol.js';
+import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { SrsApiError, type SrsApi, type SrsLists, type SrsStream } from './srs.api.js';
 import { HookAction, allow, deny, readParam, type HookAnswer, type SrsHook } from './srs.hooks.js';
 

@@ -3,7 +3,7 @@
  * test expects (by predicate, with a timeout that fails loudly).
  */
 import WebSocket from 'ws';
-import type { ServerFrame } from '#shared/protocol.js';
+import type { ServerFrame } from '#shared/wire/protocol.js';
 import { deadline } from './deadline.js';
 
 export type Frame = ServerFrame & Record<string, unknown>;

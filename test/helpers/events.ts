@@ -10,16 +10,16 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { encode } from '#shared/bus.js';
-import type { Role, RoomStatus } from '#shared/protocol.js';
+import { encode } from '#shared/runtime/bus.js';
+import type { Role, RoomStatus } from '#shared/wire/protocol.js';
 import {
   batchMsgId,
   type RoomEvent,
   type RoomEventBatch,
   type RoomSettings,
-} from '#shared/room.events.js';
-import { ensureStream, roomEventsConfig } from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
+} from '#shared/room/room.events.js';
+import { ensureStream, roomEventsConfig } from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
 
 /** JetStream handles with ROOM_EVENTS in place. */
 export async function roomEventsStream(

@@ -25,7 +25,7 @@ const entry: Record<ServiceName, string> = {
   room: 'room',
   stream: 'stream',
   alert: 'alert',
-  catalog: 'room/catalog',
+  catalog: 'catalog',
 };
 
 /** The message of each service's ready line. */

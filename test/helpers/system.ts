@@ -6,15 +6,15 @@
  */
 import type { Test } from 'tap';
 import { loadConfig, type Config } from '#config/config.js';
-import type { Bus } from '#shared/bus.js';
-import type { GrantsClaim } from '#shared/grants.js';
-import { createLogger } from '#shared/log.js';
-import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
-import { mintToken } from '#shared/tokens.js';
-import { createVerifier } from '#shared/auth.js';
+import type { Bus } from '#shared/runtime/bus.js';
+import type { GrantsClaim } from '#shared/auth/grants.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
+import { mintToken } from '#shared/auth/tokens.js';
+import { createVerifier } from '#shared/auth/auth.js';
 import { Gateway } from '../../services/gateway/gateway.server.js';
-import { loadNativeUws } from '#shared/uws.js';
+import { loadNativeUws } from '#shared/runtime/uws.js';
 import { MemoryRoomLog, type RoomLog } from '../../services/room/room.log.js';
 import { RoomService } from '../../services/room/room.service.js';
 import { testBus } from './bus.js';

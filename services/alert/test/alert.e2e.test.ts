@@ -7,10 +7,10 @@
  */
 import t, { type Test } from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { Alert, AlertEvent, AlertsReply } from '#shared/alert.events.js';
-import { decode, type Bus } from '#shared/bus.js';
-import { streamNames } from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
+import type { Alert, AlertEvent, AlertsReply } from '#shared/wire/alert.events.js';
+import { decode, type Bus } from '#shared/runtime/bus.js';
+import { streamNames } from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
 import { hookInto, startSrsStandIn, streamEnv } from '../../../test/helpers/srs.js';

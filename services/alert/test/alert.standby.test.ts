@@ -6,9 +6,9 @@
  */
 import t from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { AlertsReply } from '#shared/alert.events.js';
-import { streamNames } from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
+import type { AlertsReply } from '#shared/wire/alert.events.js';
+import { streamNames } from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
 import { startTestTools, testEnv } from '../../../test/helpers/system.js';

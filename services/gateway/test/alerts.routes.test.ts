@@ -1,9 +1,9 @@
 import t from 'tap';
-import type { Alert, AlertEvent } from '#shared/alert.events.js';
-import { Bus } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
-import type { MetricEvent } from '#shared/metrics.js';
-import { subjects } from '#shared/subjects.js';
+import type { Alert, AlertEvent } from '#shared/wire/alert.events.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type { MetricEvent } from '#shared/runtime/metrics.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { AlertService } from '../../alert/alert.service.js';
 import { startSystem } from '../../../test/helpers/system.js';
 

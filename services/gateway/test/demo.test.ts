@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { loadConfig } from '#config/config.js';
-import { createVerifier } from '#shared/auth.js';
+import { createVerifier } from '#shared/auth/auth.js';
 import { isLoopback } from '../gateway.demo.js';
 import { Client } from '../../../test/helpers/client.js';
 import { TEST_SECRET, startSystem, testEnv } from '../../../test/helpers/system.js';

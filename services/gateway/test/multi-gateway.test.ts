@@ -5,8 +5,8 @@
  * alike on both sides, with the local fast path on and off.
  */
 import t from 'tap';
-import { decode } from '#shared/bus.js';
-import { subjects } from '#shared/subjects.js';
+import { decode } from '#shared/runtime/bus.js';
+import { subjects } from '#shared/wire/subjects.js';
 import type { Client, Frame } from '../../../test/helpers/client.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';

@@ -4,13 +4,13 @@
  */
 import t, { type Test } from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { Bus } from '#shared/bus.js';
-import type { GrantsClaim } from '#shared/grants.js';
-import { createLogger } from '#shared/log.js';
-import type { LiveRoom } from '#shared/room.commands.js';
-import { streamNames } from '#shared/streams.js';
+import { Bus } from '#shared/runtime/bus.js';
+import type { GrantsClaim } from '#shared/auth/grants.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type { LiveRoom } from '#shared/room/room.commands.js';
+import { streamNames } from '#shared/runtime/streams.js';
 import { startSystem, type System } from '../../../test/helpers/system.js';
-import { startCatalog, type Catalog } from '../../room/catalog/catalog.service.js';
+import { startCatalog, type Catalog } from '../../catalog/catalog.service.js';
 import { JetStreamRoomLog } from '../../room/room.log.js';
 
 const log = createLogger('test', 'error');

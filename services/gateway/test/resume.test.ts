@@ -6,9 +6,9 @@
  */
 import t, { type Test } from 'tap';
 import type { Client, Frame } from '../../../test/helpers/client.js';
-import { decode } from '#shared/bus.js';
-import type { RoomBroadcast } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import { decode } from '#shared/runtime/bus.js';
+import type { RoomBroadcast } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
 import { startSystem, startTestTools, testEnv, type System } from '../../../test/helpers/system.js';

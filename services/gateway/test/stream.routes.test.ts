@@ -4,8 +4,8 @@
  * room's record with what the SRS API reports.
  */
 import t from 'tap';
-import type { PlayUrls, PublishUrls } from '#shared/stream.urls.js';
-import type { StreamStatus } from '#shared/stream.protocol.js';
+import type { PlayUrls, PublishUrls } from '#shared/stream/stream.urls.js';
+import type { StreamStatus } from '#shared/stream/stream.protocol.js';
 import { startStreamSystem, type StreamSystem } from '../../stream/test/stream.harness.js';
 
 const env = {

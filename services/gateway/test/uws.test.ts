@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { UwsUnavailableError, loadNativeUws } from '#shared/uws.js';
+import { UwsUnavailableError, loadNativeUws } from '#shared/runtime/uws.js';
 import { runServiceToExit } from '../../../test/helpers/processes.js';
 import { TEST_SECRET } from '../../../test/helpers/system.js';
 

@@ -1,6 +1,6 @@
 /** Fixtures the room's unit tests share. */
-import type { RoomPerms } from '#shared/grants.js';
-import type { RoomEventOf } from '#shared/room.events.js';
+import type { RoomPerms } from '#shared/auth/grants.js';
+import type { RoomEventOf } from '#shared/room/room.events.js';
 
 /** No grant at all. */
 export const none: RoomPerms = { publish: false, view: false, admin: false };

@@ -10,10 +10,15 @@
  * equal a replay of their log.
  */
 import t from 'tap';
-import { Bus } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
-import type { AnyRoomReply, RoomCommand, RoomReplies, RoomReply } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type {
+  AnyRoomReply,
+  RoomCommand,
+  RoomReplies,
+  RoomReply,
+} from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { stateHash } from '../room.actor.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';

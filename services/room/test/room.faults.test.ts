@@ -4,11 +4,11 @@
  * answer or a clear error; nothing acknowledged is lost.
  */
 import t from 'tap';
-import { Bus } from '#shared/bus.js';
-import { RoomcastError } from '#shared/errors.js';
-import { createLogger } from '#shared/log.js';
-import type { AnyRoomReply, RoomReplies, RoomReply } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { RoomcastError } from '#shared/wire/errors.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type { AnyRoomReply, RoomReplies, RoomReply } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { stateHash } from '../room.actor.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
-import { createLogger } from '#shared/log.js';
+import { createLogger } from '#shared/runtime/log.js';
 import { KvLeases, partitionOf } from '../room.leases.js';
 import { startNats } from '../../../test/helpers/nats.js';
 

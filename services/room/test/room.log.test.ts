@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
-import type { RoomEvent } from '#shared/room.events.js';
+import type { RoomEvent } from '#shared/room/room.events.js';
 import { JetStreamRoomLog, LogConflictError, MemoryRoomLog, type RoomLog } from '../room.log.js';
 import { startNats } from '../../../test/helpers/nats.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { RoomActor } from '../room.actor.js';
-import type { RoomEvent, RoomEventOf } from '#shared/room.events.js';
+import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { T0, created, join, none } from './fixtures.js';
 
 t.test('join: who may join, capacity and the single publisher', async (t) => {

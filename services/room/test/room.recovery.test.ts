@@ -3,10 +3,10 @@
  * behind by a few events, or missing; read room by room and with one scan.
  */
 import t from 'tap';
-import { Bus } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
 import { loadConfig } from '#config/config.js';
-import type { AnyRoomReply } from '#shared/room.commands.js';
+import type { AnyRoomReply } from '#shared/room/room.commands.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { KvSnapshotStore } from '../room.snapshots.js';
 import { RoomService } from '../room.service.js';

@@ -4,10 +4,15 @@
  * state; a paused owner (SIGSTOP past its lease) never writes again once resumed.
  */
 import t, { type Test } from 'tap';
-import { Bus } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
-import type { AnyRoomReply, RoomCommand, RoomReplies, RoomReply } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
+import type {
+  AnyRoomReply,
+  RoomCommand,
+  RoomReplies,
+  RoomReply,
+} from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 import { JetStreamRoomLog, type StoredBatch } from '../room.log.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';

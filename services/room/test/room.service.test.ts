@@ -3,12 +3,12 @@
  */
 import t, { type Test } from 'tap';
 import { loadConfig } from '#config/config.js';
-import { Bus } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
-import { createMetrics } from '#shared/metrics.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
+import { createMetrics } from '#shared/runtime/metrics.js';
 import { MemoryRoomLog } from '../room.log.js';
-import type { AnyRoomReply, RoomCommand } from '#shared/room.commands.js';
-import { subjects } from '#shared/subjects.js';
+import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
+import { subjects } from '#shared/wire/subjects.js';
 import type { LeaseListener, Leases } from '../room.leases.js';
 import { loadRooms } from '../room.recovery.js';
 import { RoomService, systemEnvironment, type RoomServiceOptions } from '../room.service.js';

@@ -5,7 +5,7 @@
  * that it failed.
  */
 import t from 'tap';
-import type { MetricPoint } from '#shared/metrics.js';
+import type { MetricPoint } from '#shared/runtime/metrics.js';
 import { SrsError } from '../../../test/srs/srs.standin.js';
 import { startStreamSystem, type StreamSystem } from './stream.harness.js';
 

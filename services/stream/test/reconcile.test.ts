@@ -4,7 +4,7 @@
  * garbage (then nothing is judged). Rounds run when the test calls them.
  */
 import t from 'tap';
-import type { StreamMetric } from '#shared/stream.protocol.js';
+import type { StreamMetric } from '#shared/stream/stream.protocol.js';
 import { startStreamSystem, type StreamSystem } from './stream.harness.js';
 
 const none = { publish: false, view: false, admin: false };

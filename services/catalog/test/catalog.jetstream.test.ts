@@ -2,8 +2,8 @@
 import t from 'tap';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { createLogger } from '#shared/log.js';
-import { startNats } from '../../../../test/helpers/nats.js';
+import { createLogger } from '#shared/runtime/log.js';
+import { startNats } from '../../../test/helpers/nats.js';
 import { JetStreamCatalogStore } from '../catalog.jetstream.js';
 import { catalogContract } from './catalog.contract.js';
 

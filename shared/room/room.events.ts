@@ -5,7 +5,7 @@
  * type's shape. Adding an event type or an optional field is compatible; changing
  * a field's meaning needs a new `v` and an upgrade in `upgradeEvent`.
  */
-import type { Role, RoomStatus } from './protocol.js';
+import type { Role, RoomStatus } from '../wire/protocol.js';
 
 /** Who holds a room's single publisher slot. */
 export type PublisherRef =

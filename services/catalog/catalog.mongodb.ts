@@ -20,10 +20,10 @@ import {
   type Filter,
   type WriteError,
 } from 'mongodb';
-import type { ArchivedEvent } from '#shared/catalog.js';
-import type { Role } from '#shared/protocol.js';
-import type { LiveRoom } from '#shared/room.commands.js';
-import type { RoomEvent } from '#shared/room.events.js';
+import type { ArchivedEvent } from '#shared/room/catalog.js';
+import type { Role } from '#shared/wire/protocol.js';
+import type { LiveRoom } from '#shared/room/room.commands.js';
+import type { RoomEvent } from '#shared/room/room.events.js';
 import type { CatalogRoom, CatalogStore, RoomListQuery, RoomListResult } from './catalog.store.js';
 
 export interface MongoCatalogOptions {

@@ -5,9 +5,9 @@
  * The user id in every command is the verified token's `sub`, set by the gateway
  * (or the stream service); a client never supplies it.
  */
-import type { ErrorBody } from './errors.js';
-import type { RoomPerms } from './grants.js';
-import type { MembershipFields, PeerInfo, Role, RoomNews, RoomStatus } from './protocol.js';
+import type { ErrorBody } from '../wire/errors.js';
+import type { RoomPerms } from '../auth/grants.js';
+import type { MembershipFields, PeerInfo, Role, RoomNews, RoomStatus } from '../wire/protocol.js';
 import type { StreamStopReason, StreamViewerLeftReason } from './room.events.js';
 
 /** Where a member's connection lives: the gateway process and its connection id. */

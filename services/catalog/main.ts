@@ -1,14 +1,14 @@
 /**
  * Catalogue entry point: the only file here that reads the environment, handles
- * signals and opens connections (through shared/service.main.ts).
+ * signals and opens connections (through shared/runtime/service.main.ts).
  *
  * `main.ts`: follow ROOM_EVENTS into the store and answer `catalog.query`.
  * `main.ts rebuild`: clear the store, project the whole log again, and exit (stop
  * the running catalogue processes first).
  */
-import { ServiceName, startMetrics } from '#shared/metrics.js';
-import { processInstanceId } from '#shared/telemetry.js';
-import { bootService, logReady, stopOnSignals } from '#shared/service.main.js';
+import { ServiceName, startMetrics } from '#shared/runtime/metrics.js';
+import { processInstanceId } from '#shared/runtime/telemetry.js';
+import { bootService, logReady, stopOnSignals } from '#shared/runtime/service.main.js';
 import { catalogProjector, openCatalogStore, startCatalog } from './catalog.service.js';
 
 const instance = processInstanceId();

@@ -17,7 +17,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { decode } from './bus.js';
 import type { Logger } from './log.js';
-import { subjects } from './subjects.js';
+import { subjects } from '../wire/subjects.js';
 
 /** Names of streams and buckets. */
 export const streamNames = {

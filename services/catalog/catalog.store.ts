@@ -11,10 +11,10 @@
  * - `appendEvents` is keyed by room and sequence: appending an event again changes nothing.
  * - `savePosition` only moves forward.
  */
-import type { ArchivedEvent, RoomViewer } from '#shared/catalog.js';
-import type { Role, RoomStatus } from '#shared/protocol.js';
-import type { LiveRoom } from '#shared/room.commands.js';
-import type { RoomEvent } from '#shared/room.events.js';
+import type { ArchivedEvent, RoomViewer } from '#shared/room/catalog.js';
+import type { Role, RoomStatus } from '#shared/wire/protocol.js';
+import type { LiveRoom } from '#shared/room/room.commands.js';
+import type { RoomEvent } from '#shared/room/room.events.js';
 
 /** A room as the catalogue keeps it. */
 export interface CatalogRoom {

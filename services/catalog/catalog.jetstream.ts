@@ -21,11 +21,11 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { decode, encode } from '#shared/bus.js';
-import { mayView, type ArchivedEvent } from '#shared/catalog.js';
-import type { Logger } from '#shared/log.js';
-import type { RoomEvent } from '#shared/room.events.js';
-import { bucketNames } from '#shared/streams.js';
+import { decode, encode } from '#shared/runtime/bus.js';
+import { mayView, type ArchivedEvent } from '#shared/room/catalog.js';
+import type { Logger } from '#shared/runtime/log.js';
+import type { RoomEvent } from '#shared/room/room.events.js';
+import { bucketNames } from '#shared/runtime/streams.js';
 import {
   compareRooms,
   positionOf,

@@ -6,12 +6,12 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import { decode, type Bus } from '#shared/bus.js';
-import type { CatalogQuery, CatalogReply, CatalogQueryType } from '#shared/catalog.js';
-import { ErrorCode, RoomcastError, errorBody } from '#shared/errors.js';
-import type { Logger } from '#shared/log.js';
-import type { LiveRoom } from '#shared/room.commands.js';
-import { isSubjectToken, subjects } from '#shared/subjects.js';
+import { decode, type Bus } from '#shared/runtime/bus.js';
+import type { CatalogQuery, CatalogReply, CatalogQueryType } from '#shared/room/catalog.js';
+import { ErrorCode, RoomcastError, errorBody } from '#shared/wire/errors.js';
+import type { Logger } from '#shared/runtime/log.js';
+import type { LiveRoom } from '#shared/room/room.commands.js';
+import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
 import { JetStreamCatalogStore } from './catalog.jetstream.js';
 import { MongoCatalogStore } from './catalog.mongodb.js';
 import { CatalogProjector } from './catalog.projector.js';

@@ -7,21 +7,21 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { loadConfig, type Config } from '#config/config.js';
-import { encode } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
-import { batchMsgId, type RoomEventBatch } from '#shared/room.events.js';
-import { streamNames } from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
+import { encode } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
+import { batchMsgId, type RoomEventBatch } from '#shared/room/room.events.js';
+import { streamNames } from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
 import {
   RoomScript,
   appendBatch,
   randomStep,
   roomEventsStream,
   seeded,
-} from '../../../../test/helpers/events.js';
-import { startNats, type NatsServer } from '../../../../test/helpers/nats.js';
-import { testEnv } from '../../../../test/helpers/system.js';
-import { applyEvent, initialState, toLiveRoom } from '../../room.state.js';
+} from '../../../test/helpers/events.js';
+import { startNats, type NatsServer } from '../../../test/helpers/nats.js';
+import { testEnv } from '../../../test/helpers/system.js';
+import { applyEvent, initialState, toLiveRoom } from '#shared/room/room.state.js';
 import { JetStreamCatalogStore } from '../catalog.jetstream.js';
 import { CatalogProjector, projectBatch, recordOf } from '../catalog.projector.js';
 import type { CatalogRoom, CatalogStore } from '../catalog.store.js';

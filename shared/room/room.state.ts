@@ -3,9 +3,9 @@
  * both go through `applyEvent`, so a room rebuilt from its log is the room that
  * wrote it.
  */
-import type { PeerInfo, Role, RoomStatus } from '#shared/protocol.js';
-import type { LiveRoom, StreamTiming } from '#shared/room.commands.js';
-import type { PublisherRef, RoomEvent, RoomEventOf, RoomSettings } from '#shared/room.events.js';
+import type { PeerInfo, Role, RoomStatus } from '#shared/wire/protocol.js';
+import type { LiveRoom, StreamTiming } from './room.commands.js';
+import type { PublisherRef, RoomEvent, RoomEventOf, RoomSettings } from './room.events.js';
 
 export interface Member {
   peerId: string;

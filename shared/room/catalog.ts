@@ -1,12 +1,12 @@
 /**
  * Queries to the room catalogue: request/reply on `catalog.query`, answered by the
- * catalogue service (services/room/catalog). The catalogue is a projection of
+ * catalogue service (services/catalog). The catalogue is a projection of
  * ROOM_EVENTS, so it trails the room actors by the projector's lag; one room's
  * truth is still its actor (`room.<id>.cmd`, `get`).
  */
-import type { ErrorBody } from './errors.js';
-import type { Grants } from './grants.js';
-import type { RoomStatus } from './protocol.js';
+import type { ErrorBody } from '../wire/errors.js';
+import type { Grants } from '../auth/grants.js';
+import type { RoomStatus } from '../wire/protocol.js';
 import type { LiveRoom } from './room.commands.js';
 import type { RoomEvent } from './room.events.js';
 

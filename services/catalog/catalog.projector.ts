@@ -31,13 +31,13 @@ import {
 } from '@nats-io/jetstream';
 import { nanos, type MsgHdrs } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import { decode, traceContextOf } from '#shared/bus.js';
-import type { Logger } from '#shared/log.js';
-import type { Role } from '#shared/protocol.js';
-import type { RoomEvent, RoomEventBatch } from '#shared/room.events.js';
-import { roomEventsConfig, streamNames } from '#shared/streams.js';
-import { subjects } from '#shared/subjects.js';
-import { SpanKind, isTraced, setSpanAttributes, withSpan } from '#shared/telemetry.js';
+import { decode, traceContextOf } from '#shared/runtime/bus.js';
+import type { Logger } from '#shared/runtime/log.js';
+import type { Role } from '#shared/wire/protocol.js';
+import type { RoomEvent, RoomEventBatch } from '#shared/room/room.events.js';
+import { roomEventsConfig, streamNames } from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
+import { SpanKind, isTraced, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import {
   applyEvent,
   initialState,
@@ -45,7 +45,7 @@ import {
   toLiveRoom,
   type Member,
   type RoomState,
-} from '../room.state.js';
+} from '#shared/room/room.state.js';
 import type { CatalogRoom, CatalogStore } from './catalog.store.js';
 
 /** The room state a record stands for. Members keep only their role; the rest is not projected. */

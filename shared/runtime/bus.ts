@@ -24,9 +24,9 @@ import {
   type Context,
   type TextMapGetter,
 } from '@opentelemetry/api';
-import { ErrorCode, RoomcastError } from './errors.js';
+import { ErrorCode, RoomcastError } from '../wire/errors.js';
 import type { Logger } from './log.js';
-import { subjectTemplate } from './subjects.js';
+import { subjectTemplate } from '../wire/subjects.js';
 import { failSpan, isTracing, runReceived, startSendSpan } from './telemetry.js';
 
 const encoder = new TextEncoder();

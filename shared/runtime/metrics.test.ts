@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { Msg } from '@nats-io/nats-core';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 import { loadConfig } from '#config/config.js';
-import { Bus, decode } from '#shared/bus.js';
-import { createLogger } from '#shared/log.js';
+import { Bus, decode } from './bus.js';
+import { createLogger } from './log.js';
 import {
   ProcessSampler,
   closeReason,
@@ -13,9 +13,9 @@ import {
   metricEvents,
   startMetrics,
   type MetricEvent,
-} from '#shared/metrics.js';
-import { isSubjectToken } from '#shared/subjects.js';
-import { startNats } from '../test/helpers/nats.js';
+} from './metrics.js';
+import { isSubjectToken } from '#shared/wire/subjects.js';
+import { startNats } from '../../test/helpers/nats.js';
 
 const log = createLogger('test', 'error');
 const telemetry = (env: Record<string, string> = {}) =>

@@ -4,9 +4,9 @@
  * test and tears it down after.
  */
 import type { Test } from 'tap';
-import type { RoomViewer } from '#shared/catalog.js';
-import type { RoomStatus } from '#shared/protocol.js';
-import type { RoomEvent } from '#shared/room.events.js';
+import type { RoomViewer } from '#shared/room/catalog.js';
+import type { RoomStatus } from '#shared/wire/protocol.js';
+import type { RoomEvent } from '#shared/room/room.events.js';
 import type { CatalogRoom, CatalogStore, RoomListQuery, RoomListResult } from '../catalog.store.js';
 import { positionOf } from '../catalog.store.js';
 

@@ -10,9 +10,9 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { ExportResultCode } from '@opentelemetry/core';
 import { loadConfig } from '#config/config.js';
-import { Bus } from '#shared/bus.js';
-import { RoomcastError } from '#shared/errors.js';
-import { createLogger } from '#shared/log.js';
+import { Bus } from './bus.js';
+import { RoomcastError } from '#shared/wire/errors.js';
+import { createLogger } from './log.js';
 import {
   isTracing,
   packageVersion,
@@ -20,8 +20,8 @@ import {
   startTracing,
   withSpan,
   type Telemetry,
-} from '#shared/telemetry.js';
-import { startNats } from '../test/helpers/nats.js';
+} from './telemetry.js';
+import { startNats } from '../../test/helpers/nats.js';
 
 const log = createLogger('test', 'error');
 const telemetryConfig = (env: Record<string, string> = {}) => loadConfig(env).telemetry;

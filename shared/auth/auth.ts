@@ -6,9 +6,9 @@
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '#config/config.js';
-import { ErrorCode, RoomcastError } from './errors.js';
+import { ErrorCode, RoomcastError } from '../wire/errors.js';
 import { readGrants, type Grants } from './grants.js';
-import { isSubjectToken } from './subjects.js';
+import { isSubjectToken } from '../wire/subjects.js';
 
 /** Who a verified token says the client is. */
 export interface Identity {

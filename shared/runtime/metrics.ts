@@ -32,9 +32,9 @@ import type {
 } from '@opentelemetry/sdk-metrics';
 import type { Config } from '#config/config.js';
 import type { Bus } from './bus.js';
-import { CloseCode } from './errors.js';
+import { CloseCode } from '../wire/errors.js';
 import type { Logger } from './log.js';
-import { subjects } from './subjects.js';
+import { subjects } from '../wire/subjects.js';
 
 /** The services, as they name themselves in metrics, traces and subjects. */
 export const ServiceName = {

@@ -296,7 +296,7 @@ export async function startTracing(o: TracingOptions): Promise<Telemetry> {
     sampler: new ParentBasedSampler({
       root: new TraceIdRatioBasedSampler((o.samplePercent ?? 100) / 100),
     }),
-    // Metrics have their own provider (shared/metrics.ts): they work with tracing off.
+    // Metrics have their own provider (shared/runtime/metrics.ts): they work with tracing off.
     metricReaders: [],
     // Without this the SDK would build an OTLP log exporter from OTEL_* defaults.
     logRecordProcessors: [],

@@ -4,8 +4,8 @@
  * `GET /api/rooms/:roomId/stream`) and the metric events it publishes on
  * `metric.stream.<name>` for the alert service.
  */
-import type { RoomStatus } from './protocol.js';
-import type { RoomReply } from './room.commands.js';
+import type { RoomStatus } from '../wire/protocol.js';
+import type { RoomReply } from '../room/room.commands.js';
 
 /** A room's stream as SRS carries it, joined with what the room recorded. */
 export interface StreamStatus {
