@@ -10,6 +10,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import {
+  RequestError,
   headers as natsHeaders,
   type Msg,
   type MsgHdrs,
@@ -24,7 +25,7 @@ import {
   type Context,
   type TextMapGetter,
 } from '@opentelemetry/api';
-import { ErrorCode, RoomcastError } from '../wire/errors.js';
+import { NoRespondersError, RequestTimeoutError } from '../wire/errors.js';
 import type { Logger } from './log.js';
 import { subjectTemplate } from '../wire/subjects.js';
 import { failSpan, isTracing, runReceived, startSendSpan } from './telemetry.js';
@@ -181,9 +182,11 @@ export class Bus {
   }
 
   /**
-   * Sends a request and decodes the reply. No responder or no answer in time is
-   * `UNAVAILABLE`: the caller cannot tell a dead service from a slow one, and both
-   * mean "try again".
+   * Sends a request and decodes the reply. Both failures are `UNAVAILABLE` on the
+   * wire (a client only needs "try again"), but they stay apart for callers, as in
+   * nats.js: `NoRespondersError` means nobody listens on the subject (try another
+   * replica now), `RequestTimeoutError` means someone may still be working on it
+   * (a retry may find the first attempt done).
    */
   async request<Reply>(
     subject: string,
@@ -213,13 +216,11 @@ export class Bus {
         failSpan(send.span, err);
         send.span.end();
       }
-      throw new RoomcastError(
-        ErrorCode.UNAVAILABLE,
-        `no answer on ${subject.split('.')[0] ?? ''} within ${timeoutMs} ms`,
-        {
-          cause: err,
-        },
-      );
+      const service = subject.split('.')[0] ?? '';
+      if (err instanceof RequestError && err.isNoResponders()) {
+        throw new NoRespondersError(service, { cause: err });
+      }
+      throw new RequestTimeoutError(service, timeoutMs, { cause: err });
     }
   }
 

@@ -127,6 +127,30 @@ export class RoomcastError extends Error {
   }
 }
 
+/**
+ * Nobody listens on the subject a request went to (the service is not running, or
+ * no replica has subscribed yet): retrying elsewhere or shortly is safe, and nothing
+ * was done. `UNAVAILABLE` on the wire.
+ */
+export class NoRespondersError extends RoomcastError {
+  readonly reason = 'no_responders';
+  constructor(service: string, options?: { cause?: unknown }) {
+    super(ErrorCode.UNAVAILABLE, `nothing answers on ${service}`, options);
+  }
+}
+
+/**
+ * A request reached a responder (or the server lost it) but no answer came within
+ * its deadline: the work may still be done, so a retry must be idempotent.
+ * `UNAVAILABLE` on the wire.
+ */
+export class RequestTimeoutError extends RoomcastError {
+  readonly reason = 'timeout';
+  constructor(service: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super(ErrorCode.UNAVAILABLE, `no answer on ${service} within ${timeoutMs} ms`, options);
+  }
+}
+
 /** Builds the wire error body for a code, with the table's message unless one is given. */
 export function errorBody(code: ErrorCode, message?: string): ErrorBody {
   return { code, message: message ?? errorTable[code].message };
