@@ -12,11 +12,10 @@
  * - It resumes where it stopped: the durable consumer remembers what was acked, and
  *   the store its position; a store that is behind the consumer (a new database, a
  *   restored backup) is caught up from the log first.
- * - The archive is written before the room record: the record's `seq` is the mark
- *   that a batch is applied, so a crash between the two writes only repeats the first.
  *
- * The room's record is computed with the room service's own reducer (`applyEvent`),
- * so the catalogue cannot drift from what the room actor holds.
+ * Which batch applies and what record it makes is `projectBatch`
+ * (catalog.projection.ts); this file is the JetStream side: consumers, settling,
+ * the saved position.
  */
 import {
   AckPolicy,
@@ -29,242 +28,17 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { nanos, type MsgHdrs } from '@nats-io/nats-core';
+import { nanos } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import { decode, traceContextOf } from '#shared/runtime/bus.js';
+import { traceContextOf } from '#shared/runtime/bus.js';
 import type { Logger } from '#shared/runtime/log.js';
-import type { Role } from '#shared/wire/protocol.js';
-import type { RoomEvent, RoomEventBatch } from '#shared/room/room.events.js';
+import type { RoomEventBatch } from '#shared/room/room.events.js';
 import { roomEventsConfig, streamNames } from '#shared/runtime/streams.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { SpanKind, isTraced, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
-import {
-  applyEvent,
-  initialState,
-  noStream,
-  toLiveRoom,
-  type Member,
-  type RoomState,
-} from '#shared/room/room.state.js';
-import type { CatalogRoom, CatalogStore } from './catalog.store.js';
-
-/** The room state a record stands for. Members keep only their role; the rest is not projected. */
-export function stateOf(r: CatalogRoom): RoomState {
-  const members: Record<string, Member> = {};
-  for (const [peerId, role] of Object.entries(r.members)) {
-    members[peerId] = {
-      peerId,
-      role,
-      userId: '',
-      gateway: '',
-      conn: '',
-      resumeHash: '',
-      joinedAt: 0,
-      awayUntil: null,
-    };
-  }
-  const { room } = r;
-  return {
-    roomId: room.id,
-    ownerId: room.userId,
-    settings: { title: room.title, isPrivate: room.isPrivate, maxViewers: room.maxViewers },
-    streamKey: room.streamKey,
-    status: room.status,
-    createdAt: room.createdAt,
-    startTime: room.startTime,
-    endTime: room.endTime,
-    members,
-    viewers: room.viewers,
-    peakViewers: room.peakViewers,
-    publisher: null,
-    stream: noStream,
-    streamViewers: Object.fromEntries(
-      (r.streamViewers ?? []).map((clientId) => [
-        clientId,
-        { clientId, userId: null, serviceId: null, at: 0 },
-      ]),
-    ),
-    seq: r.seq,
-  };
-}
-
-/** The record of a room state. */
-export function recordOf(s: RoomState): CatalogRoom {
-  const members: Record<string, Role> = {};
-  for (const m of Object.values(s.members)) members[m.peerId] = m.role;
-  return {
-    room: { ...toLiveRoom(s, false), streamKey: s.streamKey },
-    seq: s.seq,
-    members,
-    streamViewers: Object.keys(s.streamViewers),
-  };
-}
-
-/**
- * What applying a batch did: `applied`; `duplicate` (the record already reflects
- * it); `gap` (an earlier batch of the room is not applied yet: retry later);
- * `invalid` (it can never apply: not a batch, or a room that does not start with
- * `room_created`).
- */
-export type BatchOutcome = 'applied' | 'duplicate' | 'gap' | 'invalid';
-
-/** Reads a ROOM_EVENTS message as a batch, or undefined when it is not one. */
-export function readBatch(subject: string, data: Uint8Array): RoomEventBatch | undefined {
-  let value: unknown;
-  try {
-    value = decode<unknown>(data);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const b = value as Partial<RoomEventBatch>;
-  const ok =
-    b.v === 1 &&
-    b.roomId === subjects.roomIdOfEvents(subject) &&
-    Number.isSafeInteger(b.seq) &&
-    (b.seq ?? 0) >= 1 &&
-    Array.isArray(b.events) &&
-    b.events.length > 0;
-  return ok ? (b as RoomEventBatch) : undefined;
-}
-
-/** Applies one batch to the store, idempotently (see `BatchOutcome`). */
-export async function projectBatch(
-  store: CatalogStore,
-  batch: RoomEventBatch,
-): Promise<BatchOutcome> {
-  const stored = await store.getRoom(batch.roomId);
-  const last = stored?.seq ?? 0;
-  if (batch.seq + batch.events.length - 1 <= last) return 'duplicate';
-  if (batch.seq > last + 1) return 'gap';
-  let state = stored === undefined ? undefined : stateOf(stored);
-  batch.events.forEach((e: RoomEvent, i) => {
-    if (batch.seq + i <= last) return;
-    if (state !== undefined) state = applyEvent(state, e);
-    else if (e.type === 'room_created' && batch.seq + i === 1) state = initialState(e);
-  });
-  if (state === undefined) return 'invalid';
-  await store.appendEvents(batch.roomId, batch.seq, batch.events);
-  return (await store.putRoom(recordOf(state))) ? 'applied' : 'duplicate';
-}
-
-/** One message to project, wherever it came from (the durable consumer or a replay). */
-interface Delivery {
-  streamSeq: number;
-  subject: string;
-  data: Uint8Array;
-  /** The message headers: the trace context of the append that recorded the batch. */
-  headers: MsgHdrs | undefined;
-  /** How many times it has been delivered (1 the first time). */
-  attempt: number;
-  /**
-   * From the durable consumer: it comes again after `retry`. From a replay it does
-   * not: a failed write is retried in place, and a gap is a hole in the log.
-   */
-  redelivered: boolean;
-  /** Applied, or found applied: acknowledge. */
-  done(): void;
-  /** Not applied now: deliver again later. */
-  retry(): void;
-  /** Can never apply: stop delivering it. */
-  drop(): void;
-}
-
-/**
- * Runs tasks in lanes: one lane per room, in order within a lane, lanes in
- * parallel, at most `max` tasks admitted at once.
- */
-class Lanes {
-  private readonly tails = new Map<string, Promise<void>>();
-  private admitted = 0;
-  private waiters: (() => void)[] = [];
-
-  constructor(private readonly max: number) {}
-
-  /** Resolves when one more task may be admitted. */
-  async admit(): Promise<void> {
-    while (this.admitted >= this.max) await new Promise<void>((r) => this.waiters.push(r));
-  }
-
-  run(lane: string, task: () => Promise<void>): void {
-    this.admitted++;
-    const next = (this.tails.get(lane) ?? Promise.resolve()).then(task).finally(() => {
-      this.admitted--;
-      this.waiters.shift()?.();
-      if (this.tails.get(lane) === next) this.tails.delete(lane);
-    });
-    this.tails.set(lane, next);
-  }
-
-  /** Resolves when every admitted task has finished. */
-  async idle(): Promise<void> {
-    while (this.tails.size > 0) await Promise.allSettled([...this.tails.values()]);
-  }
-}
-
-/**
- * The stream sequence through which every delivery seen is settled. Deliveries
- * arrive in stream order (redeliveries aside), so that is the last delivered
- * sequence once all before it are done.
- */
-class Progress {
-  through = 0;
-  private readonly open = new Map<number, boolean>();
-  private readonly order: number[] = [];
-  private head = 0;
-  private waiters: { seq: number; resolve: () => void }[] = [];
-
-  constructor(private readonly onAdvance: (through: number) => void) {}
-
-  reset(through: number): void {
-    this.through = through;
-    this.open.clear();
-    this.order.length = 0;
-    this.head = 0;
-    this.wake();
-  }
-
-  delivered(seq: number): void {
-    if (seq <= this.through || this.open.has(seq)) return;
-    this.open.set(seq, false);
-    this.order.push(seq);
-  }
-
-  done(seq: number): void {
-    if (!this.open.has(seq)) return;
-    this.open.set(seq, true);
-    const before = this.through;
-    while (this.head < this.order.length) {
-      const s = this.order[this.head] as number;
-      if (this.open.get(s) !== true) break;
-      this.open.delete(s);
-      this.through = Math.max(this.through, s);
-      this.head++;
-    }
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order.splice(0, this.head);
-      this.head = 0;
-    }
-    if (this.through > before) {
-      this.wake();
-      this.onAdvance(this.through);
-    }
-  }
-
-  /** Resolves once everything through `seq` is settled. */
-  whenThrough(seq: number): Promise<void> {
-    if (this.through >= seq) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ seq, resolve }));
-  }
-
-  private wake(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (w.seq > this.through) return true;
-      w.resolve();
-      return false;
-    });
-  }
-}
+import { Lanes, Progress, type Delivery } from './catalog.delivery.js';
+import { projectBatch, readBatch, type BatchOutcome } from './catalog.projection.js';
+import type { CatalogStore } from './catalog.store.js';
 
 export interface ProjectorOptions {
   js: JetStreamClient;

@@ -23,7 +23,8 @@ import { startNats, type NatsServer } from '../../../test/helpers/nats.js';
 import { testEnv } from '../../../test/helpers/system.js';
 import { applyEvent, initialState, toLiveRoom } from '#shared/room/room.state.js';
 import { JetStreamCatalogStore } from '../catalog.jetstream.js';
-import { CatalogProjector, projectBatch, recordOf } from '../catalog.projector.js';
+import { CatalogProjector } from '../catalog.projector.js';
+import { projectBatch, recordOf } from '../catalog.projection.js';
 import type { CatalogRoom, CatalogStore } from '../catalog.store.js';
 
 const log = createLogger('test', 'error');
