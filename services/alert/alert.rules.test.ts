@@ -4,15 +4,9 @@ import { ConfigError, loadConfig } from '#config/config.js';
 import type { MetricEvent, MetricPoint, ServiceName } from '#shared/runtime/metrics.js';
 import type { AlertEvent } from '#shared/wire/alert.events.js';
 import type { RoomEvent, RoomEventBatch } from '#shared/room/room.events.js';
-import {
-  AlertEngine,
-  engineOptions,
-  idleTracker,
-  rulesFromConfig,
-  step,
-  type Rule,
-  type Tracker,
-} from './alert.rules.js';
+import { AlertEngine, engineOptions } from './alert.engine.js';
+import { idleTracker, step, type Tracker } from './alert.hysteresis.js';
+import { rulesFromConfig, type Rule } from './alert.rules.js';
 
 const rule: Rule = {
   id: 'gateway_connections',

@@ -50,7 +50,8 @@ import {
   streamNames,
 } from '#shared/runtime/streams.js';
 import { subjects } from '#shared/wire/subjects.js';
-import { AlertEngine, engineOptions, rulesFromConfig, type EngineSnapshot } from './alert.rules.js';
+import { AlertEngine, engineOptions, type EngineSnapshot } from './alert.engine.js';
+import { rulesFromConfig } from './alert.rules.js';
 import { WebhookSender, webhookOptions } from './alert.webhook.js';
 
 /** Durable name of the alert service's consumer of ROOM_EVENTS. */
