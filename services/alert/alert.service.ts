@@ -1,8 +1,9 @@
 /**
  * The alert service: takes in metric events (core NATS `metric.>`) and the room
  * log (ROOM_EVENTS, through a durable consumer), evaluates the rules
- * (alert.rules.ts), appends every raised and resolved alert to the ALERTS stream,
- * hands them to the webhook (alert.webhook.ts), and answers `alerts.query`.
+ * (alert.engine.ts, with the rules of alert.rules.ts), appends every raised and
+ * resolved alert to the ALERTS stream, hands them to the webhook
+ * (alert.webhook.ts), and answers `alerts.query`.
  *
  * What must hold:
  * - A room event is acknowledged only once the state it changed is saved (KV
