@@ -23,12 +23,13 @@ import { ErrorCode, RoomcastError, errorBody } from '#shared/wire/errors.js';
 import { permsFor, type RoomPerms } from '#shared/auth/grants.js';
 import type { Logger } from '#shared/runtime/log.js';
 import { createMetrics, type Metrics } from '#shared/runtime/metrics.js';
-import type {
-  RoomReplies,
-  RoomReply,
-  RoomStreamState,
-  StreamCommand,
-} from '#shared/room/room.commands.js';
+import type { RoomReplies, RoomStreamState } from '#shared/room/room.commands.js';
+import {
+  RoomClient,
+  RoomRefusedError,
+  type CallOptions,
+  type CommandArgs,
+} from '#shared/room/room.client.js';
 import type { StreamStopReason } from '#shared/room/room.events.js';
 import {
   metricNames,
@@ -58,9 +59,6 @@ export interface StreamServiceOptions {
 export type HookResult = 'allowed' | 'denied' | 'error';
 
 const noPerms: RoomPerms = { publish: false, view: false, admin: false };
-
-type StreamReply<T extends keyof RoomReplies> = RoomReply<RoomReplies[T]>;
-type Command<T extends StreamCommand['type']> = Extract<StreamCommand, { type: T }>;
 
 /** One hook being decided: its deadline, and whether the answer already went out. */
 interface Deciding {
@@ -92,6 +90,7 @@ export class StreamService {
   private readonly now: () => number;
   /** The registry hook calls and polls are counted in. */
   readonly metrics: Metrics;
+  private readonly rooms: RoomClient;
   private readonly watched = new Map<string, Watched>();
   /** Confirmation loops of granted publishers, by SRS client id. */
   private readonly confirming = new Map<string, AbortController>();
@@ -114,6 +113,7 @@ export class StreamService {
     this.cfg = o.config;
     this.now = o.now ?? Date.now;
     this.metrics = o.metrics ?? createMetrics();
+    this.rooms = new RoomClient(o.bus);
     this.stats.since = this.now();
   }
 
@@ -167,6 +167,7 @@ export class StreamService {
   async answer(hook: SrsHook, receivedAt: number = this.now()): Promise<HookAnswer> {
     const ctx: Deciding = { deadlineAt: receivedAt + this.cfg.hookDeadlineMs, late: false };
     const work = this.decide(hook, ctx).catch((err: unknown) => {
+      if (err instanceof RoomRefusedError) return refused(err);
       if (err instanceof RoomcastError) return deny(err.code, err.message);
       this.o.logger.error('hook failed', { action: hook.action, err });
       return deny(ErrorCode.INTERNAL);
@@ -224,7 +225,10 @@ export class StreamService {
       }
       case HookAction.onStop:
         this.forget(hook.clientId);
-        await this.command(roomId, stop(hook.clientId, 'stopped'), ctx);
+        // A refusal (no such room, no such viewer) leaves nothing to stop.
+        await ignoreRefusal(
+          this.rooms.streamStop(roomId, stopArgs(hook.clientId, 'stopped'), this.within(ctx)),
+        );
         return allow;
     }
   }
@@ -242,23 +246,21 @@ export class StreamService {
         'publish with ?key=<stream key> or ?token=<publish token>',
       );
     }
-    const cmd: Command<'stream_publish'> = {
-      type: 'stream_publish',
+    const args: CommandArgs<'stream_publish'> = {
       clientId: hook.clientId,
       serviceId: hook.serviceId,
       key,
       userId: identity?.userId ?? null,
       perms: identity === undefined ? noPerms : permsFor(identity.grants, roomId),
     };
-    let reply = await this.command(roomId, cmd, ctx);
-    if (
-      !reply.ok &&
-      reply.error.code === ErrorCode.PUBLISHER_TAKEN &&
-      (await this.freeStaleSlot(roomId, hook, ctx))
-    ) {
-      reply = await this.command(roomId, cmd, ctx);
+    let reply: RoomReplies['stream_publish'];
+    try {
+      reply = await this.rooms.streamPublish(roomId, args, this.within(ctx));
+    } catch (err) {
+      if (!(err instanceof RoomRefusedError) || err.code !== ErrorCode.PUBLISHER_TAKEN) throw err;
+      if (!(await this.freeStaleSlot(roomId, hook, ctx))) return refused(err);
+      reply = await this.rooms.streamPublish(roomId, args, this.within(ctx));
     }
-    if (!reply.ok) return deny(reply.error.code, reply.error.message);
     if (ctx.late) return allow;
     this.observe(roomId, reply.seq, reply.stream);
     this.confirm(roomId, hook);
@@ -271,8 +273,8 @@ export class StreamService {
    * so that a reconnecting encoder need not wait for the next reconcile round.
    */
   private async freeStaleSlot(roomId: string, hook: SrsHook, ctx: Deciding): Promise<boolean> {
-    const st = await this.command(roomId, { type: 'stream_status' }, ctx);
-    const holder = st.ok ? st.stream.publisher : null;
+    const st = await ignoreRefusal(this.rooms.streamStatus(roomId, this.within(ctx)));
+    const holder = st?.stream.publisher ?? null;
     if (holder === null) return false;
     let reason: StreamStopReason;
     if (
@@ -306,18 +308,16 @@ export class StreamService {
       if ('allow' in verified) return verified;
       identity = verified;
     }
-    const reply = await this.command(
+    await this.rooms.streamPlay(
       roomId,
       {
-        type: 'stream_play',
         clientId: hook.clientId,
         serviceId: hook.serviceId,
         userId: identity?.userId ?? null,
         perms: identity === undefined ? noPerms : permsFor(identity.grants, roomId),
       },
-      ctx,
+      this.within(ctx),
     );
-    if (!reply.ok) return deny(reply.error.code, reply.error.message);
     this.watch(roomId);
     return allow;
   }
@@ -346,15 +346,16 @@ export class StreamService {
     const roomId = hook.stream;
     if (hook.app !== this.cfg.app || !isSubjectToken(roomId)) return;
     this.forget(hook.clientId);
-    let cmd: StreamCommand;
+    let sent: Promise<unknown>;
     if (hook.action === HookAction.onPublish) {
-      cmd = this.unpublish(hook.clientId, 'hook_timeout');
+      sent = this.rooms.streamUnpublish(roomId, this.unpublishArgs(hook.clientId, 'hook_timeout'));
     } else if (hook.action === HookAction.onPlay) {
-      cmd = stop(hook.clientId, 'hook_timeout');
+      sent = this.rooms.streamStop(roomId, stopArgs(hook.clientId, 'hook_timeout'));
     } else {
       return;
     }
-    this.o.bus.request(subjects.roomCommand(roomId), cmd).catch((err: unknown) => {
+    // A refusal means there was nothing to take back; only a lost command is worth a warning.
+    ignoreRefusal(sent).catch((err: unknown) => {
       this.o.logger.warn('take-back not acknowledged', { roomId, clientId: hook.clientId, err });
     });
   }
@@ -365,13 +366,17 @@ export class StreamService {
     reason: StreamStopReason,
     ctx?: Deciding,
   ): Promise<void> {
-    const reply = await this.command(roomId, this.unpublish(clientId, reason), ctx);
-    if (reply.ok) this.observe(roomId, reply.seq, reply.stream);
+    const reply = await ignoreRefusal(
+      this.rooms.streamUnpublish(roomId, this.unpublishArgs(clientId, reason), this.within(ctx)),
+    );
+    if (reply !== undefined) this.observe(roomId, reply.seq, reply.stream);
   }
 
-  private unpublish(clientId: string, reason: StreamStopReason): Command<'stream_unpublish'> {
+  private unpublishArgs(
+    clientId: string,
+    reason: StreamStopReason,
+  ): CommandArgs<'stream_unpublish'> {
     return {
-      type: 'stream_unpublish',
       clientId,
       reason,
       graceMs: this.cfg.publisherGraceMs,
@@ -379,14 +384,9 @@ export class StreamService {
     };
   }
 
-  /** A command to the room, within what is left of the hook's deadline (if any). */
-  private command<C extends StreamCommand>(
-    roomId: string,
-    cmd: C,
-    ctx?: Deciding,
-  ): Promise<StreamReply<C['type']>> {
-    const timeout = ctx === undefined ? undefined : Math.max(1, ctx.deadlineAt - this.now());
-    return this.o.bus.request<StreamReply<C['type']>>(subjects.roomCommand(roomId), cmd, timeout);
+  /** A room command's options: within what is left of the hook's deadline (if any). */
+  private within(ctx?: Deciding): CallOptions {
+    return ctx === undefined ? {} : { timeoutMs: Math.max(1, ctx.deadlineAt - this.now()) };
   }
 
   private forget(clientId: string): void {
@@ -426,12 +426,10 @@ export class StreamService {
       }
       if (signal.aborted) return;
       if (stream !== undefined) {
-        const reply = await this.command(roomId, {
-          type: 'stream_confirm',
-          clientId: hook.clientId,
-          streamId: stream.id,
-        });
-        if (reply.ok) this.observe(roomId, reply.seq, reply.stream);
+        const reply = await ignoreRefusal(
+          this.rooms.streamConfirm(roomId, { clientId: hook.clientId, streamId: stream.id }),
+        );
+        if (reply !== undefined) this.observe(roomId, reply.seq, reply.stream);
         return;
       }
     }
@@ -619,10 +617,9 @@ export class StreamService {
       for (const id of carried.clients) await this.kick(roomId, id, 'unknown_room');
       return;
     }
-    let reply: StreamReply<'stream_sync'>;
+    let reply: RoomReplies['stream_sync'];
     try {
-      reply = await this.command(roomId, {
-        type: 'stream_sync',
+      reply = await this.rooms.streamSync(roomId, {
         serviceId,
         streamId: carried.streamId,
         publisher: carried.publisher,
@@ -632,16 +629,17 @@ export class StreamService {
         endAfterMs: this.cfg.endAfterMs,
       });
     } catch (err) {
+      if (err instanceof RoomRefusedError) return this.refusedSync(roomId, carried, err.body.code);
       this.o.logger.warn('room did not answer its sync', { roomId, err });
       return;
     }
-    if (reply.ok) {
-      this.observe(roomId, reply.seq, reply.stream);
-      for (const id of reply.kick) await this.kick(roomId, id, 'not_admitted');
-      if (carried === nothingCarried && isQuiet(reply.stream)) this.unwatch(roomId);
-      return;
-    }
-    const code = reply.error.code;
+    this.observe(roomId, reply.seq, reply.stream);
+    for (const id of reply.kick) await this.kick(roomId, id, 'not_admitted');
+    if (carried === nothingCarried && isQuiet(reply.stream)) this.unwatch(roomId);
+  }
+
+  /** The room refused a sync: if it ended or never was, whatever SRS carries for it goes. */
+  private async refusedSync(roomId: string, carried: Carried, code: ErrorCode): Promise<void> {
     if (code !== ErrorCode.ROOM_NOT_FOUND && code !== ErrorCode.ROOM_ENDED) return;
     this.gone(roomId, code);
     const reason = code === ErrorCode.ROOM_ENDED ? 'room_ended' : 'unknown_room';
@@ -673,16 +671,16 @@ export class StreamService {
   /** Answers `stream.<roomId>.status`: the room's record joined with SRS's view. */
   async status(roomId: string): Promise<StreamStatusReply> {
     if (!isSubjectToken(roomId)) return { ok: false, error: errorBody(ErrorCode.ROOM_NOT_FOUND) };
-    let reply: StreamReply<'stream_status'>;
+    let reply: RoomReplies['stream_status'];
     try {
-      reply = await this.command(roomId, { type: 'stream_status' });
+      reply = await this.rooms.streamStatus(roomId);
     } catch (err) {
-      return { ok: false, error: errorBody(ErrorCode.UNAVAILABLE, (err as Error).message) };
-    }
-    if (!reply.ok) {
-      return reply.error.code === ErrorCode.ROOM_ENDED
+      if (!(err instanceof RoomRefusedError)) {
+        return { ok: false, error: errorBody(ErrorCode.UNAVAILABLE, (err as Error).message) };
+      }
+      return err.body.code === ErrorCode.ROOM_ENDED
         ? { ok: true, stream: endedStatus(roomId) }
-        : reply;
+        : { ok: false, error: err.body };
     }
     const st = reply.stream;
     let srs: SrsStream | null = null;
@@ -771,12 +769,12 @@ export class StreamService {
     const delay = Math.max(0, due - this.now()) + this.cfg.confirmIntervalMs;
     w.timer = setTimeout(() => {
       w.timer = undefined;
-      this.command(roomId, { type: 'stream_expire' }).then(
-        (reply) => {
-          if (reply.ok) this.observe(roomId, reply.seq, reply.stream);
-          else this.gone(roomId, reply.error.code);
+      this.rooms.streamExpire(roomId).then(
+        (reply) => this.observe(roomId, reply.seq, reply.stream),
+        (err: unknown) => {
+          if (err instanceof RoomRefusedError) this.gone(roomId, err.body.code);
+          else this.o.logger.warn('room did not answer', { roomId, err });
         },
-        (err: unknown) => this.o.logger.warn('room did not answer', { roomId, err }),
       );
     }, delay);
     w.timer.unref();
@@ -857,14 +855,26 @@ export class StreamService {
   }
 }
 
-const stop = (
+const stopArgs = (
   clientId: string,
-  reason: Command<'stream_stop'>['reason'],
-): Command<'stream_stop'> => ({
-  type: 'stream_stop',
-  clientId,
-  reason,
-});
+  reason: CommandArgs<'stream_stop'>['reason'],
+): CommandArgs<'stream_stop'> => ({ clientId, reason });
+
+/** SRS is told the room's own refusal, code and message as the room gave them. */
+const refused = (err: RoomRefusedError): HookAnswer => deny(err.body.code, err.body.message);
+
+/**
+ * The reply, or undefined when the room refused the command: for the commands whose
+ * refusal leaves nothing to do. Transport failures (UNAVAILABLE) still reject.
+ */
+async function ignoreRefusal<T>(sent: Promise<T>): Promise<T | undefined> {
+  try {
+    return await sent;
+  } catch (err) {
+    if (err instanceof RoomRefusedError) return undefined;
+    throw err;
+  }
+}
 
 /** Nothing left to watch: no publisher, no player, no absence being timed. */
 const isQuiet = (st: RoomStreamState): boolean =>

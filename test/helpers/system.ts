@@ -10,7 +10,7 @@ import type { Bus } from '#shared/runtime/bus.js';
 import type { GrantsClaim } from '#shared/auth/grants.js';
 import { createLogger } from '#shared/runtime/log.js';
 import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { mintToken } from '#shared/auth/tokens.js';
 import { createVerifier } from '#shared/auth/auth.js';
 import { Gateway } from '../../services/gateway/gateway.server.js';
@@ -27,8 +27,10 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!!';
 /** What a test drives a system with, from a bus of its own. */
 export interface TestTools {
   config: Config;
-  /** A bus for the test itself (to send room commands, watch subjects). */
+  /** A bus for the test itself (to watch subjects). */
   bus: Bus;
+  /** Room commands from the test, on `bus`. */
+  rooms: RoomClient;
   token(
     sub: string,
     grants?: GrantsClaim,
@@ -42,7 +44,24 @@ export interface TestTools {
     owner: string,
     options?: { isPrivate?: boolean; maxViewers?: number },
   ): Promise<LiveRoom>;
+  /** Sends a prebuilt command; a refusal resolves as the `{ ok: false }` reply, for assertions. */
   command<T = object>(roomId: string, cmd: RoomCommand): Promise<RoomReply<T>>;
+}
+
+/** `rooms.send`, with a refusal turned back into its reply (transport failures still reject). */
+export async function replyOf<T = object>(
+  rooms: RoomClient,
+  roomId: string,
+  cmd: RoomCommand,
+): Promise<RoomReply<T>> {
+  try {
+    // The reply carries `ok: true` on the wire; RoomClient's type leaves it out.
+    const reply: object = await rooms.send(roomId, cmd);
+    return { ...reply, ok: true } as RoomReply<T>;
+  } catch (err) {
+    if (err instanceof RoomRefusedError) return { ok: false, error: err.body };
+    throw err;
+  }
 }
 
 export interface System extends TestTools {
@@ -83,13 +102,13 @@ export function testTools(t: Test, bus: Bus, config: Config): TestTools {
       grants,
       ...extra,
     });
-  const command: TestTools['command'] = (roomId, cmd) =>
-    bus.request(subjects.roomCommand(roomId), cmd);
+  const rooms = new RoomClient(bus);
   return {
     config,
     bus,
+    rooms,
     token,
-    command,
+    command: (roomId, cmd) => replyOf(rooms, roomId, cmd),
     async connect(url, sub, grants) {
       const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
       t.teardown(() => c.drop());
@@ -100,7 +119,7 @@ export function testTools(t: Test, bus: Bus, config: Config): TestTools {
       return c;
     },
     async createRoom(roomId, owner, options = {}) {
-      const reply = await command<{ room: LiveRoom }>(roomId, {
+      const reply = await replyOf<{ room: LiveRoom }>(rooms, roomId, {
         type: 'create',
         userId: owner,
         title: `Room ${roomId}`,

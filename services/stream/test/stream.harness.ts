@@ -16,6 +16,7 @@ import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room/room.command
 import type { RoomEvent } from '#shared/room/room.events.js';
 import type { StreamMetric } from '#shared/stream/stream.protocol.js';
 import { subjects } from '#shared/wire/subjects.js';
+import { RoomClient } from '#shared/room/room.client.js';
 import { mintToken } from '#shared/auth/tokens.js';
 import { loadNativeUws } from '#shared/runtime/uws.js';
 import { Gateway } from '../../gateway/gateway.server.js';
@@ -27,7 +28,7 @@ import { HookServer } from '../stream.http.js';
 import { StreamService } from '../stream.service.js';
 import { testBus } from '../../../test/helpers/bus.js';
 import { startNats, type NatsServer } from '../../../test/helpers/nats.js';
-import { TEST_SECRET } from '../../../test/helpers/system.js';
+import { TEST_SECRET, replyOf } from '../../../test/helpers/system.js';
 import { SrsStandIn } from '../../../test/srs/srs.standin.js';
 
 export const HOOK_SECRET = 'hook-secret-for-tests-0123456789';
@@ -198,8 +199,8 @@ export async function startStreamSystem(
     await Promise.all([roomBus.close(), streamBus.close(), gatewayBus.close(), bus.close()]);
     await nats.stop();
   });
-  const command: StreamSystem['command'] = (roomId, cmd) =>
-    bus.request(subjects.roomCommand(roomId), cmd);
+  const rooms = new RoomClient(bus);
+  const command: StreamSystem['command'] = (roomId, cmd) => replyOf(rooms, roomId, cmd);
   const until: StreamSystem['until'] = async (what, pred, timeoutMs = 5000) => {
     const end = Date.now() + timeoutMs;
     while (!pred()) {
