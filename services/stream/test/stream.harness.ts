@@ -1,36 +1,34 @@
 /**
- * The stream service in one test process, against what it really talks to: a real
- * nats-server, the room service (with an in-memory log the test can read and slow
- * down), the SRS stand-in posting hooks to the real hook endpoint (uWebSockets.js).
+ * The stream service in one test process, against what it really talks to: the
+ * in-process system of test/helpers/system.ts (a real nats-server, the room service,
+ * a gateway) started with its stream side (the stream service, its hook endpoint on
+ * uWebSockets.js, the SRS stand-in posting hooks to it). What this file adds are the
+ * stream tests' conveniences: a room log the test can read and slow down, the
+ * stream metric events, and views of the room's state.
  * Reconcile rounds run only when the test calls `stream.reconcile()`.
  */
 import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig, type Config } from '#config/config.js';
-import { createVerifier } from '#shared/auth/auth.js';
-import type { Bus } from '#shared/runtime/bus.js';
 import type { GrantsClaim } from '#shared/auth/grants.js';
-import { createLogger } from '#shared/runtime/log.js';
-import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room/room.commands.js';
+import type { LiveRoom } from '#shared/room/room.commands.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
+import type { RoomState } from '#shared/room/room.state.js';
 import type { StreamMetric } from '#shared/stream/stream.protocol.js';
 import { subjects } from '#shared/wire/subjects.js';
-import { mintToken } from '#shared/auth/tokens.js';
-import { loadNativeUws } from '#shared/runtime/uws.js';
-import { Gateway } from '../../gateway/gateway.server.js';
 import { MemoryRoomLog, type LogPosition } from '../../room/room.log.js';
-import { RoomService } from '../../room/room.service.js';
-import type { RoomState } from '#shared/room/room.state.js';
-import { SrsApi } from '../srs.api.js';
-import { HookServer } from '../stream.http.js';
-import { StreamService } from '../stream.service.js';
-import { testBus } from '../../../test/helpers/bus.js';
-import { startNats, type NatsServer } from '../../../test/helpers/nats.js';
-import { TEST_SECRET } from '../../../test/helpers/system.js';
-import { SrsStandIn } from '../../../test/srs/srs.standin.js';
+import type { SrsStandIn } from '../../../test/srs/srs.standin.js';
+import {
+  TEST_HOOK_SECRET,
+  startSystem,
+  type StreamParts,
+  type StreamPartsOptions,
+  type System,
+} from '../../../test/helpers/system.js';
+import type { HookServer } from '../stream.http.js';
+import type { StreamService } from '../stream.service.js';
 
-export const HOOK_SECRET = 'hook-secret-for-tests-0123456789';
+export const HOOK_SECRET = TEST_HOOK_SECRET;
 
 /** A room log whose appends can be made slow: a slow (or stalled) room service. */
 export class SlowLog extends MemoryRoomLog {
@@ -51,27 +49,22 @@ export class SlowLog extends MemoryRoomLog {
   }
 }
 
-export interface StreamSystem {
-  nats: NatsServer;
-  config: Config;
-  room: RoomService;
+/** The system with its stream side, and the stream tests' own tools. */
+export interface StreamSystem extends Omit<System, 'createRoom' | 'token' | 'stream'> {
   log: SlowLog;
   stream: StreamService;
   hooks: HookServer;
   srs: SrsStandIn;
-  /** The test's own bus. */
-  bus: Bus;
   /** Every metric event published on metric.stream.>, in order. */
   metrics: StreamMetric[];
   /** Hook base URLs: with the secret, and without it (address-checked). */
-  hookBase: { secret: string; plain: string };
-  /** The gateway's HTTP base URL, when started with `gateway: true`. */
+  hookBase: StreamParts['hookBase'];
+  /** The gateway's HTTP base URL. */
   gatewayUrl: string;
   createRoom(
     roomId: string,
     options?: { owner?: string; isPrivate?: boolean; maxViewers?: number },
   ): Promise<LiveRoom & { streamKey: string }>;
-  command<T = object>(roomId: string, cmd: RoomCommand): Promise<RoomReply<T>>;
   state(roomId: string): RoomState | undefined;
   /** The SRS client id holding the room's publisher slot, if a stream holds it. */
   holder(roomId: string): string | null;
@@ -87,16 +80,10 @@ export interface StreamSystem {
   resumeNats(): void;
 }
 
-export interface StreamSystemOptions {
+export interface StreamSystemOptions extends StreamPartsOptions {
   /** Environment overrides (config variables). */
   env?: Record<string, string>;
-  /** How long the stand-in's SRS waits for a hook, in ms (SRS: 30 s). */
-  srsHookTimeoutMs?: number;
-  /** Post hooks to the path without the secret (address-checked). */
-  plainHooks?: boolean;
-  /** Source address of the stand-in's hooks. */
-  hookLocalAddress?: string;
-  /** Also run a gateway (for the REST routes). */
+  /** Kept for callers that ask for the REST routes: a gateway always runs now. */
   gateway?: boolean;
 }
 
@@ -104,102 +91,20 @@ export async function startStreamSystem(
   t: Test,
   options: StreamSystemOptions = {},
 ): Promise<StreamSystem> {
-  const nats = await startNats();
-  const srs = new SrsStandIn({
-    hookBase: 'http://127.0.0.1:1/unset',
-    ...(options.srsHookTimeoutMs === undefined ? {} : { hookTimeoutMs: options.srsHookTimeoutMs }),
-    ...(options.hookLocalAddress === undefined
-      ? {}
-      : { hookLocalAddress: options.hookLocalAddress }),
-  });
-  await srs.start();
-  const config = loadConfig({
-    NATS_URL: nats.url,
-    AUTH_JWT_SECRET: TEST_SECRET,
-    LOG_LEVEL: 'error',
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: '0',
-    STREAM_HOST: '127.0.0.1',
-    STREAM_PORT: '0',
-    STREAM_HOOK_SECRET: HOOK_SECRET,
-    STREAM_SRS_API_URL: srs.apiUrl,
-    STREAM_SRS_API_TIMEOUT_MS: '500',
-    // Rounds are run by the tests; the timer is only a backstop.
-    STREAM_RECONCILE_INTERVAL_MS: '3600000',
-    STREAM_RECONCILE_MIN_AGE_MS: '0',
-    STREAM_CONFIRM_INTERVAL_MS: '20',
-    STREAM_CONFIRM_TIMEOUT_MS: '3000',
-    STREAM_PUBLISHER_GRACE_MS: '3600000',
-    STREAM_END_AFTER_MS: '7200000',
-    ...options.env,
-  });
-  const logger = createLogger('test', 'error');
-  const connect = (name: string) => testBus(config, name, logger);
-  const [roomBus, streamBus, gatewayBus, bus] = await Promise.all([
-    connect('room'),
-    connect('stream'),
-    connect('gateway'),
-    connect('test'),
-  ]);
+  const { env = {}, gateway: _gateway, ...stream } = options;
   const log = new SlowLog();
-  const room = new RoomService({ bus: roomBus, config: config.room, log, logger });
-  await room.start();
-  // The server must hold the subscriptions before anyone sends to them.
-  await roomBus.flush();
-  const stream = new StreamService({
-    bus: streamBus,
-    config: config.stream,
-    verify: createVerifier(config.auth),
-    srs: new SrsApi({
-      baseUrl: config.stream.srsApiUrl,
-      timeoutMs: config.stream.srsApiTimeoutMs,
-      pageSize: config.stream.srsPageSize,
-      maxPages: config.stream.srsMaxPages,
-    }),
-    logger,
+  const sys = await startSystem(t, env, { log: () => Promise.resolve(log), stream });
+  if (sys.stream === undefined) throw new Error('the system started without its stream side');
+  // Registered after the system's teardown, so it runs first: a stalled log would hold
+  // up the room service's stop.
+  t.teardown(() => {
+    log.delayMs = 0;
   });
-  const hooks = new HookServer({
-    uws: loadNativeUws(),
-    config: config.stream,
-    service: stream,
-    logger,
-  });
-  const port = await hooks.listen();
-  stream.start();
-  await streamBus.flush();
-  const hookBase = {
-    secret: `http://127.0.0.1:${port}/api/srs/hooks/${HOOK_SECRET}`,
-    plain: `http://127.0.0.1:${port}/api/srs/hooks`,
-  };
-  srs.hookBase = options.plainHooks === true ? hookBase.plain : hookBase.secret;
-  let gateway: Gateway | undefined;
-  if (options.gateway === true) {
-    gateway = new Gateway({
-      config,
-      bus: gatewayBus,
-      log: logger,
-      verify: createVerifier(config.auth),
-      uws: loadNativeUws(),
-    });
-    await gateway.listen();
-  }
   const metrics: StreamMetric[] = [];
-  bus.subscribe(subjects.metric('stream', '>'), (msg) => {
+  sys.bus.subscribe(subjects.metric('stream', '>'), (msg) => {
     metrics.push(JSON.parse(new TextDecoder().decode(msg.data)) as StreamMetric);
   });
-  await bus.flush();
-  t.teardown(async () => {
-    log.delayMs = 0;
-    await gateway?.close();
-    hooks.close();
-    await srs.stop();
-    await stream.stop();
-    await room.stop();
-    await Promise.all([roomBus.close(), streamBus.close(), gatewayBus.close(), bus.close()]);
-    await nats.stop();
-  });
-  const command: StreamSystem['command'] = (roomId, cmd) =>
-    bus.request(subjects.roomCommand(roomId), cmd);
+  await sys.bus.flush();
   const until: StreamSystem['until'] = async (what, pred, timeoutMs = 5000) => {
     const end = Date.now() + timeoutMs;
     while (!pred()) {
@@ -208,19 +113,16 @@ export async function startStreamSystem(
     }
   };
   const events = (roomId: string) => log.logs.get(roomId) ?? [];
+  const { room, nats } = sys;
   return {
-    nats,
-    config,
-    room,
+    ...sys,
     log,
-    stream,
-    hooks,
-    srs,
-    bus,
+    stream: sys.stream.service,
+    hooks: sys.stream.hooks,
+    srs: sys.stream.srs,
+    hookBase: sys.stream.hookBase,
     metrics,
-    hookBase,
-    gatewayUrl: `http://127.0.0.1:${gateway?.port ?? 0}`,
-    command,
+    gatewayUrl: `http://127.0.0.1:${sys.port}`,
     events,
     types: (roomId) => events(roomId).map((e) => e.type),
     state: (roomId) => room.stateOf(roomId),
@@ -229,25 +131,10 @@ export async function startStreamSystem(
       return p?.kind === 'stream' ? p.clientId : null;
     },
     async createRoom(roomId, o = {}) {
-      const reply = await command<{ room: LiveRoom }>(roomId, {
-        type: 'create',
-        userId: o.owner ?? 'owner',
-        title: `Room ${roomId}`,
-        isPrivate: o.isPrivate ?? false,
-        ...(o.maxViewers === undefined ? {} : { maxViewers: o.maxViewers }),
-      });
-      if (!reply.ok) throw new Error(`create ${roomId}: ${reply.error.code}`);
-      return reply.room as LiveRoom & { streamKey: string };
+      const room = await sys.createRoom(roomId, o.owner ?? 'owner', o);
+      return room as LiveRoom & { streamKey: string };
     },
-    token: (sub, grants, ttlS) =>
-      mintToken({
-        secret: TEST_SECRET,
-        issuer: config.auth.issuer,
-        audience: config.auth.audience,
-        sub,
-        ...(grants === undefined ? {} : { grants }),
-        ...(ttlS === undefined ? {} : { ttlS }),
-      }),
+    token: (sub, grants, ttlS) => sys.token(sub, grants, ttlS === undefined ? {} : { ttlS }),
     async pauseNats() {
       const pid = nats.process.pid;
       nats.process.kill('SIGSTOP');

@@ -1,0 +1,277 @@
+/**
+ * Reconciliation: reads every stream and client from the SRS API, syncs each room
+ * that SRS carries or that the service watches with what SRS shows, and kicks the
+ * SRS clients no room admitted (or whose room ended or never was).
+ *
+ * What must hold: a round that cannot read SRS completely judges nothing.
+ */
+import { RoomRefusedError } from '#shared/room/room.client.js';
+import type { RoomReplies, RoomStreamState } from '#shared/room/room.commands.js';
+import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
+import { ErrorCode } from '#shared/wire/errors.js';
+import { isSubjectToken } from '#shared/wire/subjects.js';
+import type { HookStats } from './hook.stats.js';
+import type { PublishConfirmer } from './publish.confirm.js';
+import type { RoomWatch } from './room.watch.js';
+import { SrsApiError, type SrsLists } from './srs.api.js';
+import type { StreamContext } from './stream.context.js';
+
+/** An SRS stream of one room as a reconcile round read it. */
+interface Carried {
+  streamId: string | null;
+  publisher: string | null;
+  viewers: string[];
+  /** Every client of the stream: what a kick for an unknown or ended room disconnects. */
+  clients: string[];
+}
+
+const nothingCarried: Carried = { streamId: null, publisher: null, viewers: [], clients: [] };
+
+export class Reconciler {
+  private srsService: string | null = null;
+  private lastLists: SrsLists | undefined;
+  /** How the SRS API failed in the last round; undefined while it answers. */
+  private srsFailure: string | undefined;
+  private round: Promise<void> | undefined;
+
+  constructor(
+    private readonly svc: StreamContext,
+    private readonly watch: RoomWatch,
+    private readonly confirmer: PublishConfirmer,
+    /** Its period ends with each round. */
+    private readonly stats: HookStats,
+  ) {}
+
+  /** The SRS process id the last complete round saw. */
+  get srsServiceId(): string | null {
+    return this.srsService;
+  }
+
+  /** The last complete lists read from SRS (for status answers and tests). */
+  get lastSrsLists(): SrsLists | undefined {
+    return this.lastLists;
+  }
+
+  /** Waits for the round under way, if any. */
+  async settled(): Promise<void> {
+    await this.round;
+  }
+
+  /**
+   * One reconcile round: reads every stream and client from SRS and syncs each room
+   * that SRS carries or that this service watches. Rounds never overlap: a call
+   * during a round waits for it.
+   *
+   * Each round is one trace: the room syncs it asks for and the kicks it decides are
+   * its children, so an operator finds why a stream was kicked or a room unpublished
+   * under the round that did it (not as a scatter of parentless room spans).
+   */
+  run(): Promise<void> {
+    this.round ??= withSpan('srs reconcile', {}, () => this.reconcileRound()).finally(() => {
+      this.round = undefined;
+    });
+    return this.round;
+  }
+
+  private async reconcileRound(): Promise<void> {
+    const started = this.svc.now();
+    this.stats.publish(started);
+    let lists: SrsLists;
+    try {
+      lists = await this.svc.srs.lists();
+    } catch (err) {
+      const failure = err instanceof SrsApiError ? err.failure : 'network';
+      this.svc.metrics.srsUp.set(0);
+      this.svc.metrics.srsPollErrors.add(1);
+      // Once per outage (and when its kind changes), not every round: SRS being away
+      // (npm start without SRS, say) must not drown the log. Metrics count every round.
+      if (this.srsFailure !== failure) {
+        this.svc.logger.warn('SRS API unusable: nothing is reconciled until it answers', {
+          failure,
+          err,
+        });
+      }
+      this.srsFailure = failure;
+      setSpanAttributes({ 'srs.api.error': failure });
+      this.svc.metric({
+        type: 'srs_api',
+        v: 1,
+        at: this.svc.now(),
+        ok: false,
+        latencyMs: this.svc.now() - started,
+        streams: 0,
+        clients: 0,
+        error: failure,
+      });
+      return;
+    }
+    if (this.srsFailure !== undefined)
+      this.svc.logger.info('SRS API answers again', { after: this.srsFailure });
+    this.srsFailure = undefined;
+    this.lastLists = lists;
+    this.recordPoll(lists);
+    this.svc.metric({
+      type: 'srs_api',
+      v: 1,
+      at: this.svc.now(),
+      ok: true,
+      latencyMs: this.svc.now() - started,
+      streams: lists.streams.length,
+      clients: lists.clients.length,
+    });
+    if (this.srsService !== null && lists.service !== this.srsService) {
+      this.svc.logger.warn('SRS restarted: reconciling every room', {
+        previous: this.srsService,
+        current: lists.service,
+      });
+      this.svc.metric({
+        type: 'srs_restarted',
+        v: 1,
+        at: this.svc.now(),
+        previous: this.srsService,
+        current: lists.service,
+      });
+    }
+    this.srsService = lists.service;
+    const { byRoom, foreign } = this.group(lists, started);
+    for (const id of foreign) await this.kick('(foreign app)', id, 'unknown_room');
+    const listAgeMs = this.svc.now() - started + this.svc.cfg.reconcileMinAgeMs;
+    const rooms = [...new Set([...byRoom.keys(), ...this.watch.roomIds()])];
+    setSpanAttributes({
+      'srs.service': lists.service,
+      'srs.streams': lists.streams.length,
+      'srs.clients': lists.clients.length,
+      'roomcast.rooms': rooms.length,
+    });
+    const step = this.svc.cfg.reconcileConcurrency;
+    for (let i = 0; i < rooms.length && !this.svc.stopped; i += step) {
+      await Promise.all(
+        rooms
+          .slice(i, i + step)
+          .map((roomId) =>
+            this.sync(roomId, byRoom.get(roomId) ?? nothingCarried, listAgeMs, lists.service),
+          ),
+      );
+    }
+  }
+
+  /** What a complete poll read: SRS is up, and the streams with an active publisher in our app. */
+  private recordPoll(lists: SrsLists): void {
+    const m = this.svc.metrics;
+    m.srsUp.set(1);
+    // Streams that stopped since the last poll must not linger as series.
+    m.streamRecvBytes.reset();
+    let active = 0;
+    for (const s of lists.streams) {
+      if (s.app !== this.svc.cfg.app || !s.publish.active) continue;
+      active++;
+      // Bytes, not SRS's `frames`: the recorded SRS 6 reports `frames: 0` on a stream
+      // that is plainly publishing, while its received bytes grow.
+      m.streamRecvBytes.set(s.recv_bytes ?? 0, { room: s.name });
+    }
+    m.streamsActive.set(active);
+  }
+
+  /** SRS's streams and clients by room; clients of streams in another app are foreign. */
+  private group(lists: SrsLists, started: number) {
+    // Clients gone since well before this round cannot be in its lists any more.
+    const horizon = started - this.svc.cfg.reconcileIntervalMs - 2 * this.svc.cfg.srsApiTimeoutMs;
+    this.confirmer.pruneGone(horizon);
+    const byRoom = new Map<string, Carried>();
+    const byStreamId = new Map<string, Carried>();
+    const foreign: string[] = [];
+    const foreignStreams = new Set<string>();
+    for (const s of lists.streams) {
+      if (s.app !== this.svc.cfg.app) {
+        foreignStreams.add(s.id);
+        continue;
+      }
+      const cid = s.publish.active ? (s.publish.cid ?? null) : null;
+      const publisher = cid !== null && this.confirmer.isRecentlyGone(cid) ? null : cid;
+      const carried: Carried = {
+        streamId: s.id,
+        publisher,
+        viewers: [],
+        clients: publisher === null ? [] : [publisher],
+      };
+      byRoom.set(s.name, carried);
+      byStreamId.set(s.id, carried);
+    }
+    for (const c of lists.clients) {
+      if (foreignStreams.has(c.stream)) {
+        foreign.push(c.id);
+        continue;
+      }
+      const carried = byStreamId.get(c.stream);
+      if (carried === undefined || c.publish || this.confirmer.isRecentlyGone(c.id)) continue;
+      carried.viewers.push(c.id);
+      carried.clients.push(c.id);
+    }
+    return { byRoom, foreign };
+  }
+
+  private async sync(
+    roomId: string,
+    carried: Carried,
+    listAgeMs: number,
+    serviceId: string,
+  ): Promise<void> {
+    if (!isSubjectToken(roomId)) {
+      for (const id of carried.clients) await this.kick(roomId, id, 'unknown_room');
+      return;
+    }
+    let reply: RoomReplies['stream_sync'];
+    try {
+      reply = await this.svc.rooms.streamSync(roomId, {
+        serviceId,
+        streamId: carried.streamId,
+        publisher: carried.publisher,
+        viewers: carried.viewers,
+        listAgeMs,
+        graceMs: this.svc.cfg.publisherGraceMs,
+        endAfterMs: this.svc.cfg.endAfterMs,
+      });
+    } catch (err) {
+      if (err instanceof RoomRefusedError) return this.refusedSync(roomId, carried, err.body.code);
+      this.svc.logger.warn('room did not answer its sync', { roomId, err });
+      return;
+    }
+    this.watch.observe(roomId, reply.seq, reply.stream);
+    for (const id of reply.kick) await this.kick(roomId, id, 'not_admitted');
+    if (carried === nothingCarried && isQuiet(reply.stream)) this.watch.unwatch(roomId);
+  }
+
+  /** The room refused a sync: if it ended or never was, whatever SRS carries for it goes. */
+  private async refusedSync(roomId: string, carried: Carried, code: ErrorCode): Promise<void> {
+    if (code !== ErrorCode.ROOM_NOT_FOUND && code !== ErrorCode.ROOM_ENDED) return;
+    this.watch.gone(roomId, code);
+    const reason = code === ErrorCode.ROOM_ENDED ? 'room_ended' : 'unknown_room';
+    for (const id of carried.clients) await this.kick(roomId, id, reason);
+  }
+
+  private async kick(
+    roomId: string,
+    clientId: string,
+    reason: 'unknown_room' | 'room_ended' | 'not_admitted',
+  ): Promise<void> {
+    let ok = true;
+    try {
+      // A span of its own (a failed kick marks it failed), under the round or hook that decided it.
+      await withSpan(
+        'srs kick',
+        { 'roomcast.room': roomId, 'srs.client': clientId, 'srs.kick.reason': reason },
+        () => this.svc.srs.kick(clientId),
+        { kind: SpanKind.CLIENT },
+      );
+    } catch (err) {
+      ok = false;
+      this.svc.logger.warn('kick failed', { roomId, clientId, err });
+    }
+    this.svc.logger.info('kicked an SRS client', { roomId, clientId, reason });
+    this.svc.metric({ type: 'srs_kick', v: 1, at: this.svc.now(), roomId, clientId, reason, ok });
+  }
+}
+
+/** Nothing left to watch: no publisher, no player, no absence being timed. */
+const isQuiet = (st: RoomStreamState): boolean =>
+  st.publisher === null && st.streamViewers === 0 && st.endAt === null;
