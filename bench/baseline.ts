@@ -25,7 +25,7 @@ import { loadConfig } from '#config/config.js';
 import { Bus, decode } from '#shared/runtime/bus.js';
 import { CloseCode, ErrorCode, errorBody, type ErrorBody } from '#shared/wire/errors.js';
 import { permsFor } from '#shared/auth/grants.js';
-import { createLogger, type LogLevel } from '#shared/runtime/log.js';
+import { createLogger } from '#shared/runtime/log.js';
 import {
   FrameError,
   PROTOCOL_VERSION,
@@ -41,7 +41,7 @@ import { TokenBucket } from '../services/gateway/gateway.limits.js';
 
 const config = loadConfig();
 const cfg = config.gateway;
-const log = createLogger('baseline', config.log.level as LogLevel);
+const log = createLogger('baseline', config.log.level);
 const id = `baseline-${process.pid}`;
 const verify = createVerifier(config.auth);
 const parse = compileFrameParser({

@@ -1,7 +1,8 @@
 /**
- * Renders the configuration table (config/config.ts `describeConfig`) into the
- * README between its `config-table` markers: `npm run config-doc`. A test fails
- * when the README's table is not the one this renders.
+ * Renders the configuration table (config/config.ts `describeConfig`, from the
+ * declarations in config/<group>.settings.ts) into the README between its
+ * `config-table` markers: `npm run config-doc`. A test fails when the README's
+ * table is not the one this renders.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -10,7 +10,7 @@
 import { loadConfig, type Config } from '#config/config.js';
 import { Bus } from './bus.js';
 import { ExitCode } from './exit.js';
-import { createLogger, type LogLevel, type Logger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 import type { MetricsHandle, ServiceName } from './metrics.js';
 import { packageVersion, setupTelemetry, type Telemetry } from './telemetry.js';
 import { UwsUnavailableError, loadNativeUws, type Uws } from './uws.js';
@@ -64,11 +64,7 @@ async function boot(
 ): Promise<ServiceBoot> {
   const config = loadConfig();
   const id = instance(config);
-  const log = createLogger(
-    name,
-    config.log.level as LogLevel,
-    o.logFields?.(id) ?? { instance: id },
-  );
+  const log = createLogger(name, config.log.level, o.logFields?.(id) ?? { instance: id });
   beforeConnect(log);
   const version = packageVersion();
   const telemetry =

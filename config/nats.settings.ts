@@ -1,0 +1,22 @@
+/** Connection to NATS and the JetStream replication every stream and bucket uses. */
+import { int, list, type SettingGroup, type Values } from './setting.define.js';
+
+export const natsSettings = {
+  servers: list('NATS_URL', ['nats://127.0.0.1:4222'], 'NATS server URL(s), comma-separated.'),
+  requestTimeoutMs: int(
+    'NATS_REQUEST_TIMEOUT_MS',
+    2000,
+    'Timeout of a request to another service, in ms.',
+    50,
+    60_000,
+  ),
+  replicas: int(
+    'NATS_JS_REPLICAS',
+    1,
+    'Replicas of every JetStream stream and bucket (3 on a production cluster).',
+    1,
+    5,
+  ),
+} satisfies SettingGroup;
+
+export type NatsConfig = Values<typeof natsSettings>;

@@ -1,0 +1,92 @@
+/** The room service: lifecycle limits, storage, partitions and leases, snapshots. */
+import { int, oneOf, str } from './setting.define.js';
+import type { Check, SettingGroup, Values } from './setting.define.js';
+import { SUBJECT_ID } from './setting.checks.js';
+
+export const roomSettings = {
+  resumeGraceMs: int(
+    'ROOM_RESUME_GRACE_MS',
+    20_000,
+    'How long a dropped member keeps its place and peer id, in ms.',
+    0,
+    3_600_000,
+  ),
+  maxTitleChars: int(
+    'ROOM_MAX_TITLE_CHARS',
+    200,
+    'Longest room title, in characters (checked by the REST API before the room service).',
+    1,
+    10_000,
+  ),
+  defaultMaxViewers: int(
+    'ROOM_DEFAULT_MAX_VIEWERS',
+    100,
+    'Capacity of a room created without maxViewers.',
+    1,
+    1_000_000,
+  ),
+  maxViewersLimit: int(
+    'ROOM_MAX_VIEWERS_LIMIT',
+    10_000,
+    'Largest maxViewers a room may ask for.',
+    1,
+    10_000_000,
+  ),
+  storage: oneOf(
+    'ROOM_STORAGE',
+    ['jetstream', 'memory'],
+    'jetstream',
+    'Where room events and snapshots live: `jetstream` (durable) or `memory` (nothing survives a restart).',
+  ),
+  replicaId: str(
+    'ROOM_REPLICA_ID',
+    undefined,
+    'Name of this room-service replica (leases, message ids); unique among live replicas. A stable name takes its own leases back at once after a crash. Defaults to host-pid-random.',
+  ),
+  partitions: int(
+    'ROOM_PARTITIONS',
+    16,
+    'Partitions rooms are spread over; each is owned by one replica. The same on every replica; change only on an empty system.',
+    1,
+    4096,
+  ),
+  leaseMs: int(
+    'ROOM_LEASE_MS',
+    6000,
+    "Lifetime of a partition lease; a dead replica's rooms move within about this long, in ms.",
+    300,
+    600_000,
+  ),
+  snapshotEvery: int(
+    'ROOM_SNAPSHOT_EVERY',
+    32,
+    'A room is snapshotted after this many new events.',
+    1,
+    1_000_000,
+  ),
+  snapshotIntervalMs: int(
+    'ROOM_SNAPSHOT_INTERVAL_MS',
+    5000,
+    'Rooms with events not yet in a snapshot are snapshotted this often, in ms (bounds the replay after a crash).',
+    100,
+    3_600_000,
+  ),
+  gatewayTimeoutMs: int(
+    'ROOM_GATEWAY_TIMEOUT_MS',
+    15_000,
+    'A gateway silent this long is taken for dead: its members are treated as dropped, in ms.',
+    1000,
+    3_600_000,
+  ),
+} satisfies SettingGroup;
+
+export type RoomConfig = Values<typeof roomSettings>;
+
+export const roomChecks: readonly Check<{ room: RoomConfig }>[] = [
+  {
+    rule: 'ROOM_REPLICA_ID is a subject-safe id',
+    names: ['ROOM_REPLICA_ID'],
+    broken: ({ room }) => room.replicaId !== undefined && !SUBJECT_ID.test(room.replicaId),
+    message: 'ROOM_REPLICA_ID: letters, digits, _ and - only',
+  },
+];
