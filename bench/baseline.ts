@@ -34,7 +34,8 @@ import {
   type FrameId,
   type ServerFrame,
 } from '#shared/wire/protocol.js';
-import type { Membership, RoomBroadcast, RoomReply } from '#shared/room/room.commands.js';
+import type { RoomBroadcast } from '#shared/room/room.commands.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { createVerifier, type Identity } from '#shared/auth/auth.js';
 import { TokenBucket } from '../services/gateway/gateway.limits.js';
@@ -55,6 +56,7 @@ const bus = await Bus.connect({
   requestTimeoutMs: config.nats.requestTimeoutMs,
   log,
 });
+const rooms = new RoomClient(bus);
 
 interface Conn {
   id: string;
@@ -110,18 +112,22 @@ async function join(c: Conn, frame: Extract<ClientFrame, { type: 'join' }>): Pro
   }
   const peerId = randomBytes(9).toString('base64url');
   const sub = bus.subscribe(subjects.roomSignal(room, peerId), (msg) => send(c, msg.data));
-  const reply = await bus.request<RoomReply<Membership>>(subjects.roomCommand(room), {
-    type: 'join',
-    peerId,
-    userId: c.identity.userId,
-    role,
-    perms: permsFor(c.identity.grants, room),
-    gateway: id,
-    conn: c.id,
-  });
-  if (!reply.ok) {
+  const reply = await rooms
+    .join(room, {
+      peerId,
+      userId: c.identity.userId,
+      role,
+      perms: permsFor(c.identity.grants, room),
+      gateway: id,
+      conn: c.id,
+    })
+    .catch((err: unknown) => {
+      if (err instanceof RoomRefusedError) return err;
+      throw err;
+    });
+  if (reply instanceof RoomRefusedError) {
     sub.unsubscribe();
-    fail(c, reply.error, frame.id, room);
+    fail(c, reply.body, frame.id, room);
     return;
   }
   const view = viewOf(room);

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type { AnyRoomReply } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { pool } from './bench.fleet.js';
 import { launch, type Child } from './bench.procs.js';
 
@@ -127,6 +126,7 @@ export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
       requestTimeoutMs: 10_000,
       log: createLogger('bench', 'error'),
     });
+    const rooms = new RoomClient(bus);
     return {
       server,
       nats,
@@ -140,14 +140,18 @@ export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
       },
       async createRooms(ids, maxViewers) {
         await pool(ids, 64, async (roomId) => {
-          const reply = await bus.request<AnyRoomReply>(subjects.roomCommand(roomId), {
-            type: 'create',
-            userId: 'bench',
-            title: `bench ${roomId}`,
-            isPrivate: false,
-            maxViewers,
-          });
-          if (!reply.ok) throw new Error(`create ${roomId}: ${reply.error.code}`);
+          await rooms
+            .create(roomId, {
+              userId: 'bench',
+              title: `bench ${roomId}`,
+              isPrivate: false,
+              maxViewers,
+            })
+            .catch((err: unknown) => {
+              if (err instanceof RoomRefusedError)
+                throw new Error(`create ${roomId}: ${err.body.code}`);
+              throw err;
+            });
         });
       },
       async stop() {

@@ -13,7 +13,7 @@ export interface Target {
   audience: string;
   /**
    * Authenticate with a first `auth` frame instead of `access_token`: for profiled
-   * runs (see profile.hook.ts). The relay path is the same either way.
+   * runs (see server.hook.ts). The relay path is the same either way.
    */
   authFrame?: boolean;
 }

@@ -5,27 +5,21 @@
  *
  * argv: natsUrl rooms concurrency seconds loaderIndex
  */
-import { connect } from '@nats-io/transport-node';
-import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
+import { Bus } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
 
 const [natsUrl = '', roomsArg = '0', concArg = '1', secondsArg = '1', indexArg = '0'] =
   process.argv.slice(2);
 const rooms = Number(roomsArg);
-const nc = await connect({ servers: natsUrl, noAsyncTraces: true });
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+const bus = await Bus.connect({
+  servers: [natsUrl],
+  name: `bench-load-rooms-${indexArg}`,
+  requestTimeoutMs: 10_000,
+  log: createLogger('bench', 'error'),
+});
+const client = new RoomClient(bus);
 const perms = { publish: false, view: false, admin: false };
-const request = async (room: string, cmd: RoomCommand): Promise<AnyRoomReply> =>
-  JSON.parse(
-    dec.decode(
-      (
-        await nc.request(subjects.roomCommand(room), enc.encode(JSON.stringify(cmd)), {
-          timeout: 10_000,
-        })
-      ).data,
-    ),
-  ) as AnyRoomReply;
 
 let acked = 0;
 let refused = 0;
@@ -39,27 +33,16 @@ await Promise.all(
       const peerId = `l${indexArg}w${w}n${n}`;
       const conn = { gateway: 'bench', conn: peerId };
       try {
-        const joined = await request(room, {
-          type: 'join',
-          peerId,
-          userId: peerId,
-          role: 'viewer',
-          perms,
-          ...conn,
-        });
-        if (!joined.ok) {
-          refused++;
-          continue;
-        }
+        await client.join(room, { peerId, userId: peerId, role: 'viewer', perms, ...conn });
         acked++;
-        const left = await request(room, { type: 'leave', peerId, userId: peerId, ...conn });
-        if (left.ok) acked++;
-        else refused++;
-      } catch {
-        failed++;
+        await client.leave(room, { peerId, userId: peerId, ...conn });
+        acked++;
+      } catch (err) {
+        if (err instanceof RoomRefusedError) refused++;
+        else failed++;
       }
     }
   }),
 );
-await nc.close();
+await bus.close();
 process.send?.({ acked, refused, failed });

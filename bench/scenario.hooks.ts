@@ -26,8 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type { AnyRoomReply } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { freePort } from '../test/helpers/net.js';
 import { startNats, type NatsServer } from '../test/helpers/nats.js';
 import { SrsStandIn } from '../test/srs/srs.standin.js';
@@ -230,10 +229,11 @@ async function startSut(
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (Date.now() > deadline) throw new Error('room or stream service did not start');
-    const roomUp = await bus
-      .request<AnyRoomReply>(subjects.roomCommand('bench-probe'), { type: 'get' }, 500)
+    // Any answer, a refusal too (no such room), means the room service is up.
+    const roomUp = await new RoomClient(bus)
+      .get('bench-probe', {}, { timeoutMs: 500 })
       .then(() => true)
-      .catch(() => false);
+      .catch((err: unknown) => err instanceof RoomRefusedError);
     const streamUp = await fetch(`http://127.0.0.1:${port}/healthz`)
       .then((r) => r.ok)
       .catch(() => false);
@@ -489,16 +489,14 @@ export async function run(options: HookBenchOptions = {}): Promise<HookBenchResu
   const client = new HookClient(sut.hookUrl, connections);
   try {
     const work = new Workload(sut.srs, sut.srsIds, options.viewersPerRoom ?? 20);
+    const rooms = new RoomClient(sut.bus);
     for (let i = 0; i < roomsN; i++) {
       const id = `bench-${i}`;
-      const r = await sut.bus.request<AnyRoomReply>(subjects.roomCommand(id), {
-        type: 'create',
-        userId: 'bench',
-        title: id,
-        isPrivate: false,
-        maxViewers: 100_000,
-      });
-      if (!r.ok || !('room' in r)) throw new Error(`create ${id} failed`);
+      const r = await rooms
+        .create(id, { userId: 'bench', title: id, isPrivate: false, maxViewers: 100_000 })
+        .catch((err: unknown) => {
+          throw err instanceof RoomRefusedError ? new Error(`create ${id} failed`) : err;
+        });
       work.add(id, r.room.streamKey ?? '');
     }
     const rounds: RoundResult[] = [];

@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type { AnyRoomReply } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
+import { ErrorCode } from '#shared/wire/errors.js';
 import { cpuBetween, launch, markCpu, machineBusyCores, type Child } from './bench.procs.js';
 import { fmt, median, type BenchContext, type Scenario, type Section } from './bench.scenario.js';
 import { pool } from './bench.fleet.js';
@@ -88,26 +88,30 @@ async function startRig(ctx: BenchContext): Promise<Rig> {
 async function createRooms(bus: Bus, count: number, members: number): Promise<void> {
   const ids = Array.from({ length: count }, (_, i) => `bench${i}`);
   const none = { publish: false, view: false, admin: false };
+  const rooms = new RoomClient(bus);
   await pool(ids, 128, async (id) => {
-    const r = await bus.request<AnyRoomReply>(subjects.roomCommand(id), {
-      type: 'create',
-      userId: 'bench',
-      title: id,
-      isPrivate: false,
-      maxViewers: 10_000,
-    });
-    if (!r.ok && r.error.code !== 'ROOM_EXISTS') throw new Error(`create ${id}: ${r.error.code}`);
+    await rooms
+      .create(id, { userId: 'bench', title: id, isPrivate: false, maxViewers: 10_000 })
+      .catch((err: unknown) => {
+        if (!(err instanceof RoomRefusedError)) throw err;
+        if (err.body.code !== ErrorCode.ROOM_EXISTS)
+          throw new Error(`create ${id}: ${err.body.code}`);
+      });
     for (let m = 0; m < members; m++) {
       const peerId = `m${m}`;
-      await bus.request(subjects.roomCommand(id), {
-        type: 'join',
-        peerId,
-        userId: peerId,
-        role: 'viewer',
-        perms: none,
-        gateway: 'bench',
-        conn: peerId,
-      });
+      // Members only fill the rooms' state: a refused join does not stop the run.
+      await rooms
+        .join(id, {
+          peerId,
+          userId: peerId,
+          role: 'viewer',
+          perms: none,
+          gateway: 'bench',
+          conn: peerId,
+        })
+        .catch((err: unknown) => {
+          if (!(err instanceof RoomRefusedError)) throw err;
+        });
     }
   });
 }
@@ -179,12 +183,14 @@ async function restart(
       0,
   );
   const ids = Array.from({ length: sample }, (_, i) => `bench${Math.floor((i * rooms) / sample)}`);
+  const client = new RoomClient(rig.bus);
   await pool(ids, 64, async (id) => {
     for (;;) {
-      const r = await rig.bus
-        .request<AnyRoomReply>(subjects.roomCommand(id), { type: 'get' }, 2000)
-        .catch(() => undefined);
-      if (r?.ok === true) return;
+      const answered = await client
+        .get(id, {}, { timeoutMs: 2000 })
+        .then(() => true)
+        .catch(() => false);
+      if (answered) return;
     }
   });
   const trouble = rig.room.lines.filter((l) => /"level":"(warn|error)"/.test(l));

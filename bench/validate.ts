@@ -1,8 +1,8 @@
 /**
  * Scenario `validate`: TypeBox's compiled check of our frame union beside a
  * hand-written one (validate.hand.ts), in ns per frame, on candidate, offer and
- * join frames; JSON.parse alone for scale. STYLE.md asks for this measurement
- * before anyone trades the schema for hand-written code.
+ * join frames; JSON.parse alone for scale. The project's style guide asks for this
+ * measurement before anyone trades the schema for hand-written code.
  *
  * Both checks must agree on every sample (valid and invalid) before anything is
  * timed: a faster check that accepts other frames proves nothing.

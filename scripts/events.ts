@@ -14,7 +14,7 @@ import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { loadConfig } from '#config/config.js';
 import { Bus, decode } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type { RoomReplies, RoomReply } from '#shared/room/room.commands.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import type { RoomEvent, RoomEventBatch } from '#shared/room/room.events.js';
 import { streamNames } from '#shared/runtime/streams.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
@@ -129,18 +129,16 @@ async function main(): Promise<number> {
           return 1;
         }
         const rebuilt = stateHash(entry.actor);
-        const live = await bus
-          .request<RoomReply<RoomReplies['state']>>(subjects.roomCommand(room), { type: 'state' })
-          .catch((err: unknown) => err as Error);
+        const live = await new RoomClient(bus).state(room).catch((err: unknown) => err as Error);
         const events = batches.reduce((n, b) => n + b.events.length, 0);
         process.stdout.write(
           `${room}: rebuilt from ${batches.length} batches (${events} events), sequence ${entry.actor.state.seq}, status ${entry.actor.status}\n`,
         );
         process.stdout.write(`  rebuilt hash ${rebuilt}\n`);
-        if (live instanceof Error || !live.ok) {
-          process.stdout.write(
-            `  live room: unavailable (${live instanceof Error ? live.message : live.error.code})\n`,
-          );
+        if (live instanceof Error) {
+          // A refusal shows the room's code; a transport failure its message.
+          const why = live instanceof RoomRefusedError ? live.body.code : live.message;
+          process.stdout.write(`  live room: unavailable (${why})\n`);
           return 1;
         }
         process.stdout.write(

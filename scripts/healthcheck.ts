@@ -15,7 +15,7 @@ import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
 import type { CatalogQuery } from '#shared/room/catalog.js';
-import type { RoomCommand } from '#shared/room/room.commands.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { subjects } from '#shared/wire/subjects.js';
 
 /** Time the probe may take, in ms (compose's own timeout is longer). */
@@ -54,7 +54,10 @@ async function probe(): Promise<boolean> {
       return (await http(config.gateway.port, '/healthz')).ok;
     case 'room':
       return nats(async (bus) => {
-        await bus.request(subjects.roomCommand(PROBE_ROOM), { type: 'get' } satisfies RoomCommand);
+        // Any answer, a refusal too, means the room service is there.
+        await new RoomClient(bus).get(PROBE_ROOM).catch((err: unknown) => {
+          if (!(err instanceof RoomRefusedError)) throw err;
+        });
         return true;
       });
     case 'catalog':

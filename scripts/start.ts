@@ -18,8 +18,8 @@ import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/runtime/bus.js';
 import { ExitCode } from '#shared/runtime/exit.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type { AnyRoomReply } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
+import { ErrorCode } from '#shared/wire/errors.js';
 import { mintToken } from '#shared/auth/tokens.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -228,15 +228,16 @@ async function main(): Promise<void> {
   await waitFor('gateway', async () => (await fetch(`${http}/healthz`)).ok);
 
   // The demo rooms; after the first start they exist already.
+  const rooms = new RoomClient(bus);
   for (const room of config.gateway.demoRooms) {
     await waitFor(`room service (creating room "${room}")`, async () => {
-      const reply = await bus.request<AnyRoomReply>(subjects.roomCommand(room), {
-        type: 'create',
-        userId: 'demo',
-        title: `Demo room ${room}`,
-        isPrivate: false,
-      });
-      return reply.ok || reply.error.code === 'ROOM_EXISTS';
+      try {
+        await rooms.create(room, { userId: 'demo', title: `Demo room ${room}`, isPrivate: false });
+        return true;
+      } catch (err) {
+        if (err instanceof RoomRefusedError && err.code === ErrorCode.ROOM_EXISTS) return true;
+        throw err;
+      }
     });
   }
   await bus.close();

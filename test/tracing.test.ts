@@ -20,6 +20,7 @@
  */
 import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { startNats } from './helpers/nats.js';
 import { OtlpKind, startOtlpReceiver, type ReceivedSpan } from './helpers/otlp.js';
 import { startService } from './helpers/processes.js';
@@ -108,9 +109,13 @@ t.test('one trace per client frame and per SRS callback, across every process', 
 
   // An SRS callback: the encoder publishes with the room's stream key.
   t.ok((await srs.publish('tr', `?key=${String(created.streamKey)}`)).ok, 'on_publish allowed');
+  const rooms = new RoomClient(sys.bus);
   for (let live = false, tries = 0; !live; await new Promise((r) => setTimeout(r, 50))) {
-    const reply = await sys.command<{ room: { status: string } }>('tr', { type: 'get' });
-    live = reply.ok && reply.room.status === 'live';
+    const reply = await rooms.get('tr').catch((err: unknown) => {
+      if (err instanceof RoomRefusedError) return err.toBody();
+      throw err;
+    });
+    live = 'room' in reply && reply.room.status === 'live';
     if (++tries > 200) throw new Error(`not live: ${JSON.stringify(reply)}`);
   }
 

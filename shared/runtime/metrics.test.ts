@@ -239,7 +239,7 @@ t.test('METRICS_ENABLED=false serves no endpoint', async (t) => {
 });
 
 t.test('the Grafana dashboard queries only metrics the registry exports', async (t) => {
-  const file = new URL('../observability/grafana/dashboards/roomcast.json', import.meta.url);
+  const file = new URL('../../observability/grafana/dashboards/roomcast.json', import.meta.url);
   const dashboard = JSON.parse(readFileSync(file, 'utf8')) as {
     panels: { title: string; targets?: { expr: string; datasource: { uid: string } }[] }[];
   };

@@ -14,10 +14,6 @@
  *   events would bury the traces that matter); a message received with no trace
  *   context gets no span either.
  */
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ROOT_CONTEXT,
   SpanKind,
@@ -33,8 +29,11 @@ import {
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Config } from '#config/config.js';
 import type { Logger } from './log.js';
+import { packageVersion } from './service.identity.js';
 
 export { SpanKind };
+// Re-exported: the services' main.ts files import them from here.
+export { packageVersion, processInstanceId } from './service.identity.js';
 
 /** The tracer while tracing is on; `undefined` is the whole "off" switch. */
 let tracer: Tracer | undefined;
@@ -296,7 +295,7 @@ export async function startTracing(o: TracingOptions): Promise<Telemetry> {
     sampler: new ParentBasedSampler({
       root: new TraceIdRatioBasedSampler((o.samplePercent ?? 100) / 100),
     }),
-    // Metrics have their own provider (shared/runtime/metrics.ts): they work with tracing off.
+    // Metrics have their own provider (metrics.prometheus.ts): they work with tracing off.
     metricReaders: [],
     // Without this the SDK would build an OTLP log exporter from OTEL_* defaults.
     logRecordProcessors: [],
@@ -331,32 +330,4 @@ export async function startTracing(o: TracingOptions): Promise<Telemetry> {
       }
     },
   };
-}
-
-let version: string | undefined;
-
-/** The version in the nearest package.json above this file (source or dist alike). */
-export function packageVersion(): string {
-  if (version !== undefined) return version;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        version?: unknown;
-      };
-      if (typeof pkg.version === 'string') return (version = pkg.version);
-    } catch {
-      // not here: look one level up
-    }
-    const up = dirname(dir);
-    if (up === dir) return (version = '0.0.0');
-    dir = up;
-  }
-}
-
-/** An instance id for a service without a configured one: host and pid. */
-export function processInstanceId(): string {
-  return `${hostname()
-    .replace(/[^A-Za-z0-9_-]/g, '_')
-    .slice(0, 32)}-${process.pid}`;
 }

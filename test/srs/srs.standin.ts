@@ -1,6 +1,7 @@
 /**
- * An SRS 6 stand-in for tests and benchmarks: behaves as ../shared/fixtures/srs-6.0.157
- * shows a real SRS 6.0.157 does, byte for byte where it matters.
+ * An SRS 6 stand-in for tests and benchmarks: behaves as the recordings in
+ * fixtures/srs-6.0.157 (beside this file) show a real SRS 6.0.157 does, byte for
+ * byte where it matters.
  *
  * - Hooks: posts the recorded bodies (same keys, same order, fresh ids) with SRS's
  *   headers, and applies SRS's rule to the answer: allowed only on HTTP 200/201 with
