@@ -41,6 +41,8 @@ import type {
   RoomReply,
 } from '#shared/room/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import { encodeGatewayBeacon } from '#shared/wire/gateway.beacon.js';
+import { encodeSignalFrame } from '#shared/wire/signal.frame.js';
 import { SpanKind, isTracing, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { toAuthError, type Verify } from '#shared/auth/auth.js';
 import { Conn, inSocketCallback, type LocalMember, type WsData } from './gateway.conn.js';
@@ -586,20 +588,7 @@ export class Gateway {
       this.fail(conn, errorBody(ErrorCode.NOT_IN_ROOM), frame.id, frame.room);
       return;
     }
-    const out =
-      frame.type === 'candidate'
-        ? JSON.stringify({
-            type: 'candidate',
-            room: frame.room,
-            from: member.peerId,
-            candidate: frame.candidate,
-          })
-        : JSON.stringify({
-            type: frame.type,
-            room: frame.room,
-            from: member.peerId,
-            sdp: frame.sdp,
-          });
+    const out = encodeSignalFrame(frame, member.peerId);
     if (!this.rooms.relay(view, frame.to, out, frame.type))
       this.fail(conn, errorBody(ErrorCode.PEER_NOT_FOUND), frame.id, frame.room);
   }
@@ -667,10 +656,8 @@ export class Gateway {
 
   /** Tells the room service this gateway (and so its members) is alive. */
   private beacon(): void {
-    this.o.bus.publish(subjects.gatewayHeartbeat(this.id), {
-      gateway: this.id,
-      connections: this.conns.size,
-    });
+    const { subject, beacon } = encodeGatewayBeacon(this.id, this.conns.size);
+    this.o.bus.publish(subject, beacon);
   }
 }
 
