@@ -18,6 +18,7 @@ import {
   type ErrorBody,
 } from '#shared/wire/errors.js';
 import type { Logger } from '#shared/runtime/log.js';
+import type { RoomClient } from '#shared/room/room.client.js';
 import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { registerAlertRoutes } from './gateway.alerts.routes.js';
 import type { Identity, Verify } from '#shared/auth/auth.js';
@@ -31,6 +32,8 @@ export interface HttpContext {
   bus: Bus;
   log: Logger;
   verify: Verify;
+  /** Room commands go through this client only. */
+  rooms: RoomClient;
   gatewayId: string;
   /** Live figures for /healthz. */
   stats(): { connections: number; rooms: number };

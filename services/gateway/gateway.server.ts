@@ -34,13 +34,9 @@ import {
   type FrameParser,
   type ServerFrame,
 } from '#shared/wire/protocol.js';
-import type {
-  AnyRoomReply,
-  Membership,
-  RoomCommand,
-  RoomReply,
-} from '#shared/room/room.commands.js';
-import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import type { Membership } from '#shared/room/room.commands.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
+import { parseResumeToken } from '#shared/room/resume.token.js';
 import { encodeGatewayBeacon } from '#shared/wire/gateway.beacon.js';
 import { encodeSignalFrame } from '#shared/wire/signal.frame.js';
 import { SpanKind, isTracing, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
@@ -83,6 +79,7 @@ export class Gateway {
   /** Upgrades waiting for their token to verify: they count against the connection limit. */
   private upgrading = 0;
   private readonly rooms: Rooms;
+  private readonly roomClient: RoomClient;
   private readonly frames: FrameMetrics;
   private readonly parse: FrameParser;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -100,6 +97,7 @@ export class Gateway {
       maxSdpBytes: this.cfg.maxSdpBytes,
       maxCandidateBytes: this.cfg.maxCandidateBytes,
     });
+    this.roomClient = new RoomClient(o.bus);
     this.rooms = new Rooms({
       bus: o.bus,
       gatewayId: this.id,
@@ -226,6 +224,7 @@ export class Gateway {
       bus: this.o.bus,
       log: this.o.log,
       verify: this.o.verify,
+      rooms: this.roomClient,
       gatewayId: this.id,
       stats: () => ({ connections: this.conns.size, rooms: this.rooms.size }),
     });
@@ -425,10 +424,6 @@ export class Gateway {
     });
   }
 
-  private async request<T>(room: string, cmd: RoomCommand): Promise<RoomReply<T>> {
-    return this.o.bus.request<RoomReply<T>>(subjects.roomCommand(room), cmd);
-  }
-
   private async join(conn: Conn, frame: ClientFrameOf<'join'>): Promise<void> {
     const identity = conn.identity;
     if (identity === undefined) return;
@@ -445,8 +440,7 @@ export class Gateway {
     const view = this.rooms.acquire(room);
     const member = this.rooms.prepare(view, randomBytes(9).toString('base64url'), role);
     try {
-      const reply = await this.request<Membership>(room, {
-        type: 'join',
+      const reply = await this.roomClient.join(room, {
         peerId: member.peerId,
         userId: identity.userId,
         role,
@@ -454,21 +448,10 @@ export class Gateway {
         gateway: this.id,
         conn: conn.id,
       });
-      if (!reply.ok) {
-        this.rooms.abandon(view, member);
-        this.fail(conn, reply.error, id, room);
-        return;
-      }
       if (conn.closed) {
         // The client left while the room was admitting it: give the place back.
         this.rooms.abandon(view, member);
-        await this.request(room, {
-          type: 'leave',
-          peerId: member.peerId,
-          userId: identity.userId,
-          gateway: this.id,
-          conn: conn.id,
-        });
+        await this.leaveCommand(conn, identity.userId, member).catch(ignoreRefusal);
         return;
       }
       this.rooms.admit(view, conn, member, reply);
@@ -476,21 +459,15 @@ export class Gateway {
       member.attach(conn);
     } catch (err) {
       this.rooms.abandon(view, member);
+      if (err instanceof RoomRefusedError) {
+        this.fail(conn, err.body, id, room);
+        return;
+      }
       // No answer in time does not mean no join: a slow room may still admit the
       // peer, and nobody would ever take it out again (a ghost holding the publisher
       // slot). The room handles commands in order, so this leave follows that join.
-      if (isUnavailable(err)) {
-        this.background(
-          this.request(room, {
-            type: 'leave',
-            peerId: member.peerId,
-            userId: identity.userId,
-            gateway: this.id,
-            conn: conn.id,
-          }),
-          room,
-        );
-      }
+      if (isUnavailable(err))
+        this.background(this.leaveCommand(conn, identity.userId, member), room);
       throw err;
     } finally {
       conn.endJoining(room);
@@ -502,11 +479,12 @@ export class Gateway {
     const identity = conn.identity;
     if (identity === undefined) return;
     const { room, id } = frame;
-    const peerId = frame.resume.split('.')[0] ?? '';
-    if (!isSubjectToken(peerId) || !frame.resume.includes('.')) {
+    const token = parseResumeToken(frame.resume);
+    if (token === null) {
       this.fail(conn, errorBody(ErrorCode.RESUME_FAILED), id, room);
       return;
     }
+    const { peerId } = token;
     if (conn.memberships.has(room) || conn.isJoining(room)) {
       this.fail(conn, errorBody(ErrorCode.ALREADY_JOINED), id, room);
       return;
@@ -517,18 +495,12 @@ export class Gateway {
     const held = view.local.get(peerId);
     const member = this.rooms.prepare(view, peerId, held?.role ?? 'viewer');
     try {
-      const reply = await this.request<Membership>(room, {
-        type: 'resume',
+      const reply = await this.roomClient.resume(room, {
         token: frame.resume,
         userId: identity.userId,
         gateway: this.id,
         conn: conn.id,
       });
-      if (!reply.ok) {
-        this.rooms.abandon(view, member);
-        this.fail(conn, reply.error, id, room);
-        return;
-      }
       this.rooms.admit(view, conn, member, reply);
       if (conn.closed) {
         // The room now holds the member on a connection that is gone: keep it here,
@@ -545,6 +517,10 @@ export class Gateway {
       // the disconnect that follows it (commands are handled in order) starts the
       // grace clock instead of leaving the member attached to nothing.
       this.rooms.abandon(view, member);
+      if (err instanceof RoomRefusedError) {
+        this.fail(conn, err.body, id, room);
+        return;
+      }
       if (isUnavailable(err)) this.disconnect(conn, member);
       throw err;
     } finally {
@@ -561,20 +537,15 @@ export class Gateway {
       this.fail(conn, errorBody(ErrorCode.NOT_IN_ROOM), frame.id, frame.room);
       return;
     }
-    const reply: AnyRoomReply = await this.request(frame.room, {
-      type: 'leave',
-      peerId: member.peerId,
-      userId: identity.userId,
-      gateway: this.id,
-      conn: conn.id,
-    });
-    if (
-      !reply.ok &&
-      reply.error.code !== ErrorCode.NOT_IN_ROOM &&
-      reply.error.code !== ErrorCode.ROOM_ENDED
-    ) {
-      this.fail(conn, reply.error, frame.id, frame.room);
-      return;
+    try {
+      await this.leaveCommand(conn, identity.userId, member);
+    } catch (err) {
+      if (!(err instanceof RoomRefusedError)) throw err;
+      // Not in the room (any more) is what the client asked for.
+      if (err.body.code !== ErrorCode.NOT_IN_ROOM && err.body.code !== ErrorCode.ROOM_ENDED) {
+        this.fail(conn, err.body, frame.id, frame.room);
+        return;
+      }
     }
     this.rooms.remove(member);
     this.send(conn, { type: 'left', room: frame.room, id: frame.id });
@@ -607,11 +578,20 @@ export class Gateway {
     conn.memberships.clear();
   }
 
+  /** Asks the room to let `member` of `conn`'s user go: the one leave every path sends. */
+  private leaveCommand(conn: Conn, userId: string, member: LocalMember): Promise<unknown> {
+    return this.roomClient.leave(member.room, {
+      peerId: member.peerId,
+      userId,
+      gateway: this.id,
+      conn: conn.id,
+    });
+  }
+
   /** Tells the room that `member` lost its connection `conn` (a no-op if it has moved on since). */
   private disconnect(conn: Conn, member: LocalMember): void {
     this.background(
-      this.request(member.room, {
-        type: 'disconnect',
+      this.roomClient.disconnect(member.room, {
         peerId: member.peerId,
         gateway: this.id,
         conn: conn.id,
@@ -620,11 +600,14 @@ export class Gateway {
     );
   }
 
-  /** A room command nobody waits for; shutdown waits for it, a failure is only logged. */
+  /**
+   * A room command nobody waits for; shutdown waits for it. A refusal is an answer
+   * (nothing to do); a transport failure is only logged.
+   */
   private background(work: Promise<unknown>, room: string): void {
-    const p = work.catch((err: unknown) =>
-      this.o.log.warn('room command not delivered', { room, err }),
-    );
+    const p = work
+      .catch(ignoreRefusal)
+      .catch((err: unknown) => this.o.log.warn('room command not delivered', { room, err }));
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p));
   }
@@ -659,6 +642,11 @@ export class Gateway {
     const { subject, beacon } = encodeGatewayBeacon(this.id, this.conns.size);
     this.o.bus.publish(subject, beacon);
   }
+}
+
+/** Swallows a room's refusal (a command whose answer nobody needs); rethrows anything else. */
+function ignoreRefusal(err: unknown): void {
+  if (!(err instanceof RoomRefusedError)) throw err;
 }
 
 function isUnavailable(err: unknown): boolean {
