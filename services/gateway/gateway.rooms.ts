@@ -18,6 +18,7 @@ import { subjects } from '#shared/wire/subjects.js';
 import { LocalMember, type Conn, type ResumeBufferLimits } from './gateway.conn.js';
 import { signalFrameType } from '#shared/wire/signal.frame.js';
 import type { FrameMetrics } from './gateway.metrics.js';
+import type { ClientReplies } from './gateway.replies.js';
 
 export class RoomView {
   /** Peer ids of every member, local or not: the addressees a frame may name. */
@@ -43,6 +44,8 @@ export interface RoomsOptions {
   log: Logger;
   /** Where frames handed to clients are counted. */
   frames: FrameMetrics;
+  /** How a frame of the gateway's own (`kicked`) reaches a client. */
+  replies: ClientReplies;
 }
 
 export class Rooms {
@@ -281,8 +284,6 @@ export class Rooms {
   }
 
   private kick(conn: Conn, frame: Extract<ServerFrame, { type: 'kicked' }>): void {
-    if (!conn.open) return;
-    this.o.frames.out(frame.type);
-    conn.sendFrame(frame);
+    this.o.replies.send(conn, frame);
   }
 }

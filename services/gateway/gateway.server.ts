@@ -79,6 +79,7 @@ export class Gateway {
       resumeBuffer: { frames: this.cfg.resumeBufferFrames, bytes: this.cfg.resumeBufferBytes },
       log: o.log,
       frames: this.frames,
+      replies: this.replies,
     });
     this.sessions = new Sessions({
       config: o.config,
