@@ -37,6 +37,7 @@ import {
 import type { RoomBroadcast } from '#shared/room/room.commands.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { subjects } from '#shared/wire/subjects.js';
+import { encodeGatewayBeacon } from '#shared/wire/gateway.beacon.js';
 import { createVerifier, type Identity } from '#shared/auth/auth.js';
 import { TokenBucket } from '../services/gateway/gateway.limits.js';
 
@@ -255,7 +256,10 @@ wss.on('listening', () => {
   process.stderr.write(JSON.stringify({ msg: 'baseline ready', port }) + '\n');
 });
 const beacon = setInterval(
-  () => bus.publish(subjects.gatewayHeartbeat(id), { gateway: id, connections: wss.clients.size }),
+  () => {
+    const { subject, beacon } = encodeGatewayBeacon(id, wss.clients.size);
+    bus.publish(subject, beacon);
+  },
   Math.max(250, config.room.gatewayTimeoutMs / 3),
 );
 

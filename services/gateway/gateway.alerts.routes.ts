@@ -23,7 +23,7 @@ function parseQuery(query: string): AlertsQuery {
   return { limit: Number(limit) };
 }
 
-/** Registers the alert routes (called from `registerHttp`). */
+/** Registers the alert routes (called from gateway.routes.ts). */
 export function registerAlertRoutes(app: TemplatedApp, ctx: HttpContext): void {
   authenticatedRoute(app, ctx, 'GET', '/api/alerts', queryOf, async (identity, query, reply) => {
     if (!isOperator(identity.grants))

@@ -135,10 +135,6 @@ export class Conn {
     return this.ws !== undefined && !this.closed;
   }
 
-  get userId(): string | undefined {
-    return this.identity?.userId;
-  }
-
   /**
    * Sends a text frame: queued, and written together with the other frames for
    * this client that come in the same burst (see `scheduleFlush`). A client whose
@@ -275,10 +271,6 @@ export class LocalMember {
     public seq: number,
     private readonly limits: ResumeBufferLimits,
   ) {}
-
-  get key(): string {
-    return `${this.room}/${this.peerId}`;
-  }
 
   /** Sends `data` to the client, or keeps it while the client is away; `seq` > 0 for broadcasts. */
   deliver(data: string | Uint8Array, seq = 0): void {

@@ -1,7 +1,8 @@
 /**
- * The gateway's HTTP side: health, and the helpers every HTTP route uses (JSON
- * answers, bounded body reading, authenticated and traced routes). Route groups (REST API,
- * demo page) register themselves in `registerHttp`.
+ * The helpers every HTTP route of the gateway uses: JSON answers, bounded body
+ * reading, authenticated and traced routes. Route files import this module and
+ * nothing imports them but gateway.routes.ts, which registers them all: the
+ * dependencies point one way.
  *
  * uWebSockets.js rules that hold here: everything needed from `req` is copied
  * before the first `await`; every async route registers `onAborted`; writes made
@@ -18,12 +19,9 @@ import {
   type ErrorBody,
 } from '#shared/wire/errors.js';
 import type { Logger } from '#shared/runtime/log.js';
+import type { RoomClient } from '#shared/room/room.client.js';
 import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
-import { registerAlertRoutes } from './gateway.alerts.routes.js';
 import type { Identity, Verify } from '#shared/auth/auth.js';
-import { registerDemo } from './gateway.demo.js';
-import { registerRest } from './gateway.rest.js';
-import { registerStreamRoutes } from './gateway.stream.routes.js';
 
 /** What HTTP routes may use. */
 export interface HttpContext {
@@ -31,6 +29,8 @@ export interface HttpContext {
   bus: Bus;
   log: Logger;
   verify: Verify;
+  /** Room commands go through this client only. */
+  rooms: RoomClient;
   gatewayId: string;
   /** Live figures for /healthz. */
   stats(): { connections: number; rooms: number };
@@ -190,26 +190,4 @@ export function authenticatedRoute<T>(
 export function queryOf(req: HttpRequest): string {
   const query = (req.getQuery() as string | undefined) ?? '';
   return query;
-}
-
-/** Registers every HTTP route of the gateway. `/signaling` is registered by the server. */
-export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
-  app.get('/healthz', (res) => {
-    const natsUp = !ctx.bus.nc.isClosed();
-    sendJson(res, natsUp ? 200 : 503, {
-      status: natsUp ? 'ok' : 'nats-down',
-      gateway: ctx.gatewayId,
-      ...ctx.stats(),
-    });
-  });
-
-  // Route groups register here, before the catch-all.
-  registerDemo(app, ctx);
-  registerAlertRoutes(app, ctx);
-  registerRest(app, ctx);
-  registerStreamRoutes(app, ctx);
-
-  app.any('/*', (res) => {
-    sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });
-  });
 }

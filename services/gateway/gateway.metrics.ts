@@ -16,25 +16,6 @@ import {
 /** `type` label values of frames the gateway refused before reading their type. */
 export const RefusedFrame = { invalid: 'invalid', rateLimited: 'rate_limited' } as const;
 
-// Byte 9 of a relayed frame: the first letter of its type (see `signalFrameType`).
-const LETTER_O = 0x6f;
-const LETTER_A = 0x61;
-const LETTER_C = 0x63;
-
-/**
- * The type of a peer-to-peer frame as it arrives from NATS, read off its bytes.
- * Gateways serialize these frames with `type` first (Gateway.relay), so they
- * start with `{"type":"` and the next byte tells offer, answer and candidate
- * apart; decoding the frame only to count it would cost more than relaying it.
- */
-export function signalFrameType(data: Uint8Array): 'offer' | 'answer' | 'candidate' | 'other' {
-  const letter = data[9];
-  if (letter === LETTER_C) return 'candidate';
-  if (letter === LETTER_O) return 'offer';
-  if (letter === LETTER_A) return 'answer';
-  return 'other';
-}
-
 /** Frames in and out, and how long handling a frame took, by frame type. */
 export class FrameMetrics {
   private readonly ins = new Map<string, BoundCounter>();

@@ -27,7 +27,8 @@ import {
 } from '#shared/wire/errors.js';
 import { permsFor, type RoomPerms } from '#shared/auth/grants.js';
 import type { RoomStatus } from '#shared/wire/protocol.js';
-import type { LiveRoom, RoomCommand, RoomReplies, RoomReply } from '#shared/room/room.commands.js';
+import type { LiveRoom } from '#shared/room/room.commands.js';
+import { RoomRefusedError } from '#shared/room/room.client.js';
 import { SUBJECT_TOKEN_PATTERN, isSubjectToken, subjects } from '#shared/wire/subjects.js';
 import type { Identity } from '#shared/auth/auth.js';
 import { Reply, authenticatedRoute, queryOf, readBody, type HttpContext } from './gateway.http.js';
@@ -139,13 +140,6 @@ class RestApi {
     };
   }
 
-  private command<K extends keyof RoomReplies>(
-    roomId: string,
-    cmd: RoomCommand & { type: K },
-  ): Promise<RoomReply<RoomReplies[K]>> {
-    return this.ctx.bus.request<RoomReply<RoomReplies[K]>>(subjects.roomCommand(roomId), cmd);
-  }
-
   /** Reads and checks a JSON body: content type, size (TOO_LARGE), JSON, schema. */
   private async body<K extends 'create' | 'update'>(req: RestRequest, kind: K): Promise<Input<K>> {
     if (!JSON_TYPE.test(req.contentType)) {
@@ -170,9 +164,8 @@ class RestApi {
     roomId: string,
   ): Promise<{ room: LiveRoom; perms: RoomPerms }> {
     const perms = permsFor(identity.grants, roomId);
-    const reply = await this.command(roomId, { type: 'get', userId: identity.userId, perms });
-    if (!reply.ok) throw refused(reply.error);
-    return { room: reply.room, perms };
+    const { room } = await this.ctx.rooms.get(roomId, { userId: identity.userId, perms });
+    return { room, perms };
   }
 
   async create(req: RestRequest): Promise<Answer> {
@@ -183,17 +176,15 @@ class RestApi {
     const input = await this.body(req, 'create');
     // 16 characters of base64url: a subject token, and 96 bits make a collision moot.
     const roomId = input.roomId ?? randomBytes(12).toString('base64url');
-    const reply = await this.command(roomId, {
-      type: 'create',
+    const { room } = await this.ctx.rooms.create(roomId, {
       userId: identity.userId,
       title: input.title,
       isPrivate: input.isPrivate,
       ...(input.maxViewers === undefined ? {} : { maxViewers: input.maxViewers }),
     });
-    if (!reply.ok) throw refused(reply.error);
     return {
       status: 201,
-      body: { room: reply.room },
+      body: { room },
       headers: { location: `/api/rooms/${roomId}` },
     };
   }
@@ -241,23 +232,24 @@ class RestApi {
     // DELETE ends the room; a room that has ended already stays as it is.
     if (target === 'ended' && room.status === 'ended') return { status: 200, body: { room } };
     if (to === 'preparing' || room.status === 'ended') return invalidTransition(room.status, to);
-    const reply = await this.command(roomId, {
-      type: 'set_status',
-      status: to,
-      userId: identity.userId,
-      perms,
-    });
-    if (reply.ok) return { status: 200, body: { room: reply.room } };
-    if (
-      reply.error.code === ErrorCode.ROOM_ENDED ||
-      reply.error.code === ErrorCode.INVALID_TRANSITION
-    ) {
-      // It changed since we looked: answer with what it is now.
-      const now = (await this.visibleRoom(identity, roomId)).room;
-      if (target === 'ended' && now.status === 'ended') return { status: 200, body: { room: now } };
-      return invalidTransition(now.status, to);
+    try {
+      const reply = await this.ctx.rooms.setStatus(roomId, {
+        status: to,
+        userId: identity.userId,
+        perms,
+      });
+      return { status: 200, body: { room: reply.room } };
+    } catch (err) {
+      if (
+        !(err instanceof RoomRefusedError) ||
+        (err.code !== ErrorCode.ROOM_ENDED && err.code !== ErrorCode.INVALID_TRANSITION)
+      )
+        throw err;
     }
-    throw refused(reply.error);
+    // It changed since we looked: answer with what it is now.
+    const now = (await this.visibleRoom(identity, roomId)).room;
+    if (target === 'ended' && now.status === 'ended') return { status: 200, body: { room: now } };
+    return invalidTransition(now.status, to);
   }
 }
 

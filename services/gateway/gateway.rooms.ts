@@ -16,7 +16,9 @@ import type { Role, RoomStatus, ServerFrame } from '#shared/wire/protocol.js';
 import type { Membership, RoomBroadcast } from '#shared/room/room.commands.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { LocalMember, type Conn, type ResumeBufferLimits } from './gateway.conn.js';
-import { signalFrameType, type FrameMetrics } from './gateway.metrics.js';
+import { signalFrameType } from '#shared/wire/signal.frame.js';
+import type { FrameMetrics } from './gateway.metrics.js';
+import type { ClientReplies } from './gateway.replies.js';
 
 export class RoomView {
   /** Peer ids of every member, local or not: the addressees a frame may name. */
@@ -42,6 +44,8 @@ export interface RoomsOptions {
   log: Logger;
   /** Where frames handed to clients are counted. */
   frames: FrameMetrics;
+  /** How a frame of the gateway's own (`kicked`) reaches a client. */
+  replies: ClientReplies;
 }
 
 export class Rooms {
@@ -146,8 +150,8 @@ export class Rooms {
   }
 
   /**
-   * Sends a peer-to-peer frame (already serialized for the receiver, `type` first:
-   * see `signalFrameType`) to `to`. Returns false when `to` is not a member of the
+   * Sends a peer-to-peer frame (encoded for the receiver by `encodeSignalFrame`) to
+   * `to`. Returns false when `to` is not a member of the
    * room as far as we know.
    */
   relay(
@@ -280,8 +284,6 @@ export class Rooms {
   }
 
   private kick(conn: Conn, frame: Extract<ServerFrame, { type: 'kicked' }>): void {
-    if (!conn.open) return;
-    this.o.frames.out(frame.type);
-    conn.sendFrame(frame);
+    this.o.replies.send(conn, frame);
   }
 }

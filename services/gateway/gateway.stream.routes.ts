@@ -10,7 +10,7 @@
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
 import { permsFor, type GrantsClaim } from '#shared/auth/grants.js';
-import type { LiveRoom, RoomReply } from '#shared/room/room.commands.js';
+import type { LiveRoom } from '#shared/room/room.commands.js';
 import type { StreamStatusReply } from '#shared/stream/stream.protocol.js';
 import { playUrls, publishUrls } from '#shared/stream/stream.urls.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
@@ -21,13 +21,11 @@ import { authenticatedRoute, type HttpContext } from './gateway.http.js';
 /** The room as its requester may see it; throws ROOM_NOT_FOUND for a private room it may not. */
 async function roomFor(ctx: HttpContext, roomId: string, identity: Identity): Promise<LiveRoom> {
   if (!isSubjectToken(roomId)) throw new RoomcastError(ErrorCode.ROOM_NOT_FOUND);
-  const reply = await ctx.bus.request<RoomReply<{ room: LiveRoom }>>(subjects.roomCommand(roomId), {
-    type: 'get',
+  const { room } = await ctx.rooms.get(roomId, {
     userId: identity.userId,
     perms: permsFor(identity.grants, roomId),
   });
-  if (!reply.ok) throw new RoomcastError(reply.error.code, reply.error.message);
-  return reply.room;
+  return room;
 }
 
 export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void {

@@ -24,6 +24,7 @@ import type {
 } from '#shared/room/room.commands.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
+import { readGatewayBeacon } from '#shared/wire/gateway.beacon.js';
 import type { Metrics } from '#shared/runtime/metrics.js';
 import { setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { RoomActor, stateHash, type Decision } from './room.actor.js';
@@ -157,7 +158,7 @@ export class RoomService {
     this.subs.push(this.o.bus.subscribe(subjects.roomCommandAll, (msg) => this.onCommand(msg)));
     this.subs.push(
       this.o.bus.subscribe(subjects.gatewayHeartbeatAll, (msg) => {
-        this.gatewaysSeen.set(msg.subject.split('.')[1] ?? '', this.env.now());
+        this.gatewaysSeen.set(readGatewayBeacon(msg.subject, msg.data).gateway, this.env.now());
       }),
     );
     // Registered with the server before the first lease: the owner of a room hears its commands.

@@ -1,0 +1,33 @@
+/**
+ * Every HTTP route of the gateway, registered in order: health, the route groups,
+ * then the catch-all 404. `/signaling` is the server's (gateway.server.ts).
+ */
+import type { TemplatedApp } from 'uWebSockets.js';
+import { ErrorCode, errorBody } from '#shared/wire/errors.js';
+import { registerAlertRoutes } from './gateway.alerts.routes.js';
+import { registerDemo } from './gateway.demo.js';
+import { sendJson, type HttpContext } from './gateway.http.js';
+import { registerRest } from './gateway.rest.js';
+import { registerStreamRoutes } from './gateway.stream.routes.js';
+
+/** Registers every HTTP route of the gateway. `/signaling` is registered by the server. */
+export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
+  app.get('/healthz', (res) => {
+    const natsUp = !ctx.bus.nc.isClosed();
+    sendJson(res, natsUp ? 200 : 503, {
+      status: natsUp ? 'ok' : 'nats-down',
+      gateway: ctx.gatewayId,
+      ...ctx.stats(),
+    });
+  });
+
+  // Route groups register here, before the catch-all.
+  registerDemo(app, ctx);
+  registerAlertRoutes(app, ctx);
+  registerRest(app, ctx);
+  registerStreamRoutes(app, ctx);
+
+  app.any('/*', (res) => {
+    sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });
+  });
+}
