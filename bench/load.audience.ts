@@ -50,12 +50,10 @@ const bump = (t: Tally, k: string, n = 1) => {
 
 function frameType(buf: Buffer, start: number, end: number): string {
   const at = start + TYPE_PREFIX.length;
-  if (
-    end > at &&
-    buf.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, start, at) === 0 &&
-    buf.indexOf(QUOTE, at) < end
-  )
-    return buf.toString('latin1', at, buf.indexOf(QUOTE, at));
+  if (end > at && buf.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, start, at) === 0) {
+    const quote = buf.indexOf(QUOTE, at);
+    if (quote >= at && quote < end) return buf.toString('latin1', at, quote);
+  }
   try {
     const f = JSON.parse(buf.toString('utf8', start, end)) as { type?: unknown };
     return String(f.type);
@@ -105,6 +103,10 @@ async function open(target: Target, user: string, localAddress: string): Promise
     onText: (buf, start, end) => onText(v, buf, start, end),
     onClose: (ws) => {
       if (!closing) bump(counters.closed, String(ws.closeCode ?? 1006));
+      // A request the connection took with it is answered, so no phase waits for it.
+      for (const p of v.pending.values())
+        p.resolve({ type: 'error', code: 'CONNECTION_CLOSED' }, 0);
+      v.pending.clear();
     },
   });
   v.ws.socket.on('data', (chunk: Buffer) => {
