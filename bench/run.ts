@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { CORES, killAll, loadAverage } from './bench.procs.js';
 import { renderSection, type BenchContext, type Scenario, type Section } from './bench.scenario.js';
 import type { ServerKind } from './bench.system.js';
+import { audience } from './scenario.audience.js';
 import { hooksScenario } from './scenario.hooks.js';
 import { idle } from './scenario.idle.js';
 import { latency } from './scenario.latency.js';
@@ -31,7 +32,7 @@ import { rooms } from './scenario.rooms.js';
 import { validate } from './validate.js';
 
 /** Every scenario, in the order they run. A new one is a module and a line here. */
-const scenarios: Scenario[] = [validate, relay, latency, idle, rooms, hooksScenario];
+const scenarios: Scenario[] = [validate, relay, latency, idle, rooms, hooksScenario, audience];
 
 const { values } = parseArgs({
   options: {
