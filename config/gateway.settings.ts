@@ -11,6 +11,13 @@ export const gatewaySettings = {
     'Name of this gateway process in logs and subjects. Defaults to host-pid-random.',
   ),
   host: str('GATEWAY_HOST', '0.0.0.0', 'Address the gateway listens on.'),
+  workers: int(
+    'GATEWAY_WORKERS',
+    0,
+    'Gateway processes `npm start` runs on GATEWAY_PORT (shared with SO_REUSEPORT), worker n with the id <GATEWAY_ID or a per-run name>-<n> and /metrics on GATEWAY_METRICS_PORT + 100 × (n − 1); 0 runs one per core (os.availableParallelism()). A gateway started on its own is one process whatever this says.',
+    0,
+    64,
+  ),
   port: int('GATEWAY_PORT', 8090, 'Port of /signaling, /healthz and the REST API.', 0, 65_535),
   maxFrameBytes: int(
     'GATEWAY_MAX_FRAME_BYTES',

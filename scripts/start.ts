@@ -4,13 +4,18 @@
  * service that is built as its own process, and prints where to connect. Ctrl-C
  * (or SIGTERM) stops them all, services first so that they drain into NATS.
  *
+ * The gateway runs as GATEWAY_WORKERS processes (one per core by default) that all
+ * listen on GATEWAY_PORT, each with a gateway id of its own: a room spans them as it
+ * spans gateways on different hosts (see start.workers.ts).
+ *
  * Environment: ROOMCAST_DATA_DIR (default .data), NATS_PORT (4222; or NATS_URL to
- * use a nats-server of your own), GATEWAY_PORT (8090), and every variable of
- * config/config.ts, passed on to the services.
+ * use a nats-server of your own), GATEWAY_PORT (8090), GATEWAY_WORKERS, and every
+ * variable of config/config.ts, passed on to the services.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -21,6 +26,7 @@ import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { mintToken } from '#shared/auth/tokens.js';
+import { gatewayWorkers, workerCount } from './start.workers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? join(root, '.data'));
@@ -93,6 +99,21 @@ const env: NodeJS.ProcessEnv = {
   ROOM_REPLICA_ID: process.env.ROOM_REPLICA_ID ?? 'local-room',
 };
 const config = loadConfig(env);
+/**
+ * Without GATEWAY_ID the workers' ids are new on every run (host, this script's pid and
+ * a random tag, as a lone gateway's default id): the room service lets go of a dead
+ * gateway's members when its beacon stops, which a successor with the same id would
+ * keep alive for ever.
+ */
+const runId = `${hostname()
+  .replace(/[^A-Za-z0-9_-]/g, '_')
+  .slice(0, 32)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+const workers = gatewayWorkers({
+  count: workerCount(config.gateway.workers, availableParallelism()),
+  baseId: process.env.GATEWAY_ID ?? runId,
+  metricsPort: config.telemetry.gatewayMetricsPort,
+});
+const isGateway = (name: string) => workers.some((w) => w.name === name);
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -110,10 +131,19 @@ function prefixed(name: string, child: ChildProcess): void {
   }
 }
 
-function launch(name: string, cmd: string, args: string[]): ChildProcess {
+function launch(
+  name: string,
+  cmd: string,
+  args: string[],
+  own: NodeJS.ProcessEnv = {},
+): ChildProcess {
   // A process group of its own: Ctrl-C reaches only this script, which then stops
   // the services before NATS, so they can drain.
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(cmd, args, {
+    env: { ...env, ...own },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   prefixed(name, child);
   children.set(name, child);
   writeRunFile();
@@ -123,7 +153,7 @@ function launch(name: string, cmd: string, args: string[]): ChildProcess {
     if (stopping) return;
     // A service may find it has nothing to do here (exit 0); a crash, or losing
     // NATS or the gateway, stops everything.
-    if (code === 0 && name !== 'nats' && name !== 'gateway') {
+    if (code === 0 && name !== 'nats' && !isGateway(name)) {
       process.stderr.write(`[start] ${name} exited with 0; the others go on\n`);
       writeRunFile();
       return;
@@ -131,7 +161,7 @@ function launch(name: string, cmd: string, args: string[]): ChildProcess {
     // 75 (EX_TEMPFAIL): "start me again", as an alert service that lost its lease asks.
     if (code === ExitCode.startAgain) {
       process.stderr.write(`[start] ${name} asked to be started again\n`);
-      launch(name, cmd, args);
+      launch(name, cmd, args, own);
       return;
     }
     process.stderr.write(
@@ -182,7 +212,10 @@ async function stop(code: number): Promise<void> {
   process.stderr.write('[start] stopping\n');
   // In reverse start order: the gateway first (no new clients; its members'
   // disconnects still reach the room service), NATS last.
-  for (const name of [...services].reverse()) await terminate(children.get(name));
+  for (const name of [...services].reverse()) {
+    if (name === 'gateway') await Promise.all(workers.map((w) => terminate(children.get(w.name))));
+    else await terminate(children.get(name));
+  }
   await terminate(children.get('nats'));
   rmSync(runFile, { force: true });
   process.stderr.write('[start] stopped\n');
@@ -222,10 +255,21 @@ async function main(): Promise<void> {
   const bus = connected;
   if (bus === undefined) throw new Error('no NATS connection');
 
-  for (const name of services) launch(name, process.execPath, [entry(name)]);
+  for (const name of services) {
+    if (name !== 'gateway') launch(name, process.execPath, [entry(name)]);
+    else
+      for (const w of workers)
+        launch(w.name, process.execPath, [entry(name)], {
+          GATEWAY_ID: w.id,
+          GATEWAY_METRICS_PORT: String(w.metricsPort),
+        });
+  }
   const port = config.gateway.port;
   const http = `http://127.0.0.1:${port}`;
-  await waitFor('gateway', async () => (await fetch(`${http}/healthz`)).ok);
+  if (services.includes('gateway'))
+    await waitFor(`${workers.length} gateway process(es) on port ${port}`, () =>
+      everyWorkerAnswers(http),
+    );
 
   // The demo rooms; after the first start they exist already.
   const rooms = new RoomClient(bus);
@@ -262,6 +306,10 @@ async function main(): Promise<void> {
       `  NATS:                  ${config.nats.servers.join(',')}`,
       `  data directory:        ${dataDir}`,
       `  services:              ${services.join(', ')}${skipped.length > 0 ? `  (not built yet: ${skipped.join(', ')})` : ''}`,
+      `  gateway processes:     ${workers.length} on port ${port} (GATEWAY_WORKERS; ids ${workers[0]?.id ?? ''}${workers.length > 1 ? ` … ${workers.at(-1)?.id ?? ''}` : ''})`,
+      ...(config.telemetry.metricsEnabled
+        ? [`  gateway /metrics:      ports ${workers.map((w) => w.metricsPort).join(', ')}`]
+        : []),
       `  development JWT secret (HS256): ${devSecret}`,
       `  token for user "demo" (24 h; may create, publish, view and administer every room):`,
       `    ${token}`,
@@ -270,6 +318,23 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** Ids of gateway processes seen answering /healthz on the shared port, so far. */
+const answered = new Set<string>();
+/**
+ * Whether every gateway worker answered /healthz on the shared port. Each probe is a
+ * connection of its own (the kernel picks a worker per connection), a round of them
+ * at a time so that many workers are all met within a few rounds.
+ */
+async function everyWorkerAnswers(http: string): Promise<boolean> {
+  const probes = Array.from({ length: 2 * workers.length }, async () => {
+    const res = await fetch(`${http}/healthz`, { headers: { connection: 'close' } });
+    const body = (await res.json()) as { gateway?: unknown };
+    if (res.ok && typeof body.gateway === 'string') answered.add(body.gateway);
+  });
+  await Promise.allSettled(probes);
+  return workers.every((w) => answered.has(w.id));
 }
 
 /**
