@@ -13,6 +13,7 @@ import { ErrorCode } from '#shared/wire/errors.js';
 import type { RoomPerms } from '#shared/auth/grants.js';
 import type { Role, RoomStatus } from '#shared/wire/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
+import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
 import { applyEvent, initialState, type RoomState } from '#shared/room/room.state.js';
 import {
   reaches,
@@ -75,12 +76,11 @@ const mayAdminister = (s: RoomState, userId: string, perms: RoomPerms) =>
 /** Why `join` is refused, or null. Order matters: permission before capacity. */
 export function joinRefusal(s: RoomState, e: Ev<'join'>): Refusal {
   if (s.members[e.peerId] !== undefined) return { code: ErrorCode.ALREADY_JOINED };
-  const owner = isOwner(s, e.userId);
-  if (s.settings.isPrivate && !(owner || e.perms.view || e.perms.publish || e.perms.admin)) {
+  if (!maySeeRoom(privacyOf(s), e.userId, e.perms)) {
     return { code: ErrorCode.NOT_ALLOWED, message: 'this room is private' };
   }
   if (e.role === 'publisher') {
-    if (!(owner || e.perms.publish))
+    if (!(isOwner(s, e.userId) || e.perms.publish))
       return { code: ErrorCode.NOT_ALLOWED, message: 'no publish grant for this room' };
     if (s.publisher !== null) return { code: ErrorCode.PUBLISHER_TAKEN };
   } else if (s.viewers >= s.settings.maxViewers) {

@@ -23,6 +23,7 @@ import type {
   RoomCommand,
 } from '#shared/room/room.commands.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
+import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
 import type { Metrics } from '#shared/runtime/metrics.js';
 import { setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
@@ -393,11 +394,9 @@ export class RoomService {
     if (cmd.type === 'get') {
       const withKey = cmd.userId === undefined || cmd.userId === room.state.ownerId;
       const s = room.state;
-      if (s.settings.isPrivate && cmd.userId !== undefined && cmd.userId !== s.ownerId) {
-        const p = cmd.perms;
-        if (p === undefined || !(p.view || p.publish || p.admin))
-          return fail(ErrorCode.ROOM_NOT_FOUND);
-      }
+      // Services ask without a user: they see every room.
+      if (cmd.userId !== undefined && !maySeeRoom(privacyOf(s), cmd.userId, cmd.perms))
+        return fail(ErrorCode.ROOM_NOT_FOUND);
       return { ok: true, room: toLiveRoom(s, withKey), peers: peersOf(s) };
     }
     if (room.ended) return fail(ErrorCode.ROOM_ENDED);

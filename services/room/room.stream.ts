@@ -10,13 +10,13 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '#shared/wire/errors.js';
-import type { RoomPerms } from '#shared/auth/grants.js';
 import type { RoomStatus } from '#shared/wire/protocol.js';
 import type { StreamCommand } from '#shared/room/room.commands.js';
 import type { RoomEvent, StreamStopReason } from '#shared/room/room.events.js';
 import type { AnyRoomReply, RoomStreamState } from '#shared/room/room.commands.js';
 import type { PublisherRef } from '#shared/room/room.events.js';
 import type { RoomMachineEvent } from './room.machine.js';
+import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
 import type { RoomState } from '#shared/room/room.state.js';
 
 interface Stamp {
@@ -131,14 +131,10 @@ export function streamReleaseEvents(
   ];
 }
 
-const mayView = (s: RoomState, userId: string | null, perms: RoomPerms): boolean =>
-  !s.settings.isPrivate ||
-  (userId !== null && (userId === s.ownerId || perms.view || perms.publish || perms.admin));
-
 /** Why `stream_play` is refused, or null. Permission before capacity, as for `join`. */
 export function streamPlayRefusal(s: RoomState, e: Ev<'stream_play'>): Refusal {
   if (s.streamViewers[e.clientId] !== undefined) return null;
-  if (!mayView(s, e.userId, e.perms)) {
+  if (!maySeeRoom(privacyOf(s), e.userId, e.perms)) {
     return {
       code: ErrorCode.NOT_ALLOWED,
       message: 'this room is private: play with a valid token in the URL',
