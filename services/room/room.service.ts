@@ -9,7 +9,7 @@
  * - Everything nondeterministic (time, ids, secrets) is made here and passed into
  *   the machine inside the command.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
 import { decode, type Bus } from '#shared/runtime/bus.js';
@@ -24,6 +24,11 @@ import type {
 } from '#shared/room/room.commands.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
 import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
+import {
+  formatResumeToken,
+  parseResumeToken,
+  resumeSecretHash,
+} from '#shared/room/resume.token.js';
 import { parseRoomCommand, type ParsedCommand } from '#shared/room/room.commands.schema.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
 import type { Metrics } from '#shared/runtime/metrics.js';
@@ -59,8 +64,6 @@ export interface RoomServiceOptions {
   logger: Logger;
   env?: RoomEnvironment;
 }
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 const leaveReasons: Partial<Record<RoomEvent['type'], LeaveReason>> = {
   member_left: 'left',
@@ -417,19 +420,21 @@ export class RoomService {
           perms: cmd.perms,
           gateway: cmd.gateway,
           conn: cmd.conn,
-          resumeHash: sha256(secret),
+          resumeHash: resumeSecretHash(secret),
           at,
         });
         return d.refused
           ? refusal(d)
-          : { ok: true, ...this.membership(room.state, peerId, `${peerId}.${secret}`) };
+          : { ok: true, ...this.membership(room.state, peerId, formatResumeToken(peerId, secret)) };
       }
       case 'resume': {
-        const [peerId = '', secret = ''] = cmd.token.split('.');
+        const token = parseResumeToken(cmd.token);
+        if (token === null) return fail(ErrorCode.RESUME_FAILED);
+        const { peerId } = token;
         const d = await this.commit(roomId, entry, {
           type: 'resume',
           peerId,
-          resumeHash: sha256(secret),
+          resumeHash: resumeSecretHash(token.secret),
           userId: cmd.userId,
           gateway: cmd.gateway,
           conn: cmd.conn,

@@ -112,3 +112,24 @@ t.test('malformed commands are refused with BAD_FRAME and change nothing', async
   });
   t.equal(again.seq, before.seq + 1, 'the service keeps serving');
 });
+
+t.test('a resume token that does not parse is RESUME_FAILED', async (t) => {
+  const { rooms } = await serviceUnderTest(t, { log: new MemoryRoomLog() });
+  await rooms.create('r', { userId: 'o', title: 't', isPrivate: false });
+  const joined = await rooms.join('r', {
+    peerId: 'm',
+    userId: 'u',
+    ...conn,
+    role: 'viewer',
+    perms: none,
+  });
+  for (const token of ['', 'm', 'm.', '.secret', 'm.a.b', 'a*.b']) {
+    const err = await rooms.resume('r', { token, userId: 'u', ...conn }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.equal((err as RoomRefusedError | undefined)?.code, 'RESUME_FAILED', JSON.stringify(token));
+  }
+  const resumed = await rooms.resume('r', { token: joined.resume, userId: 'u', ...conn });
+  t.equal(resumed.resume, joined.resume, 'the token it was given still resumes');
+});
