@@ -11,8 +11,13 @@
 import { assertEvent, emit, enqueueActions, setup } from 'xstate';
 import { ErrorCode } from '#shared/wire/errors.js';
 import type { RoomPerms } from '#shared/auth/grants.js';
-import type { Role, RoomStatus } from '#shared/wire/protocol.js';
-import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
+import type { RoomStatus } from '#shared/wire/protocol.js';
+import {
+  joiningMember,
+  type JoiningMember,
+  type RoomEvent,
+  type RoomEventOf,
+} from '#shared/room/room.events.js';
 import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
 import { applyEvent, initialState, type RoomState } from '#shared/room/room.state.js';
 import {
@@ -30,16 +35,7 @@ interface Stamp {
 
 /** Events the machine accepts: commands (decided here) and replayed facts. */
 export type RoomMachineEvent =
-  | (Stamp & {
-      type: 'join';
-      peerId: string;
-      userId: string;
-      role: Role;
-      perms: RoomPerms;
-      gateway: string;
-      conn: string;
-      resumeHash: string;
-    })
+  | (Stamp & { type: 'join'; perms: RoomPerms } & JoiningMember)
   | (Stamp & { type: 'leave'; peerId: string; userId: string })
   | (Stamp & { type: 'disconnect'; peerId: string; conn: string; awayUntil: number })
   | (Stamp & {
@@ -119,17 +115,7 @@ function releaseIfPublisher(s: RoomState, peerId: string, at: number): RoomEvent
 }
 
 function joinEvents(s: RoomState, e: Ev<'join'>): RoomEvent[] {
-  const joined: RoomEvent = {
-    type: 'member_joined',
-    v: 1,
-    at: e.at,
-    peerId: e.peerId,
-    userId: e.userId,
-    role: e.role,
-    gateway: e.gateway,
-    conn: e.conn,
-    resumeHash: e.resumeHash,
-  };
+  const joined: RoomEvent = { type: 'member_joined', v: 1, at: e.at, ...joiningMember(e) };
   if (e.role !== 'publisher') return [joined];
   return [
     joined,

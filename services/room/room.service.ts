@@ -413,13 +413,7 @@ export class RoomService {
         const peerId = cmd.peerId;
         const secret = this.env.id(24);
         const d = await this.commit(roomId, entry, {
-          type: 'join',
-          peerId,
-          userId: cmd.userId,
-          role: cmd.role,
-          perms: cmd.perms,
-          gateway: cmd.gateway,
-          conn: cmd.conn,
+          ...cmd,
           resumeHash: resumeSecretHash(secret),
           at,
         });

@@ -50,6 +50,34 @@ export interface RoomSettings {
   maxViewers: number;
 }
 
+/**
+ * A member as it joins: who, in which role, and where its connection lives. The
+ * `join` command, the `member_joined` event and the room's member all carry this one
+ * shape; `joiningMember` is the one place its fields are listed.
+ */
+export interface JoiningMember {
+  peerId: string;
+  userId: string;
+  role: Role;
+  /** The connection that holds the member (`gateway` and connection id). */
+  gateway: string;
+  conn: string;
+  /** SHA-256 of the resume secret; the secret itself is never stored. */
+  resumeHash: string;
+}
+
+/** Exactly the joining member's fields of `x`: what a command or event carries besides stays out. */
+export function joiningMember(x: JoiningMember): JoiningMember {
+  return {
+    peerId: x.peerId,
+    userId: x.userId,
+    role: x.role,
+    gateway: x.gateway,
+    conn: x.conn,
+    resumeHash: x.resumeHash,
+  };
+}
+
 interface Base {
   v: 1;
   /** When the room actor accepted the transition, ms since the epoch. */
@@ -65,17 +93,7 @@ export type RoomEvent =
       /** Publishing key for the encoder (RTMP `?key=`), shown only to the owner. */
       streamKey: string;
     })
-  | (Base & {
-      type: 'member_joined';
-      peerId: string;
-      userId: string;
-      role: Role;
-      /** The connection that holds the member (`gateway` and connection id). */
-      gateway: string;
-      conn: string;
-      /** SHA-256 of the resume secret; the secret itself is never stored. */
-      resumeHash: string;
-    })
+  | (Base & { type: 'member_joined' } & JoiningMember)
   | (Base & { type: 'member_left'; peerId: string })
   | (Base & { type: 'member_disconnected'; peerId: string; conn: string; awayUntil: number })
   | (Base & { type: 'member_resumed'; peerId: string; gateway: string; conn: string })
