@@ -39,7 +39,8 @@ import { LogConflictError, type LogPosition, type RoomLog } from './room.log.js'
 import { loadRooms, rebuildRoom, type RoomEntry } from './room.recovery.js';
 import { MemorySnapshotStore, type SnapshotRecord, type SnapshotStore } from './room.snapshots.js';
 import { peersOf, toLiveRoom, type RoomState } from '#shared/room/room.state.js';
-import { streamCommand, streamDeadlines, streamReply } from './room.stream.js';
+import { streamDeadlines } from './room.stream.js';
+import { streamCommand, streamReply } from './room.stream.reply.js';
 
 /** Sources of everything the machine must not make itself. */
 export interface RoomEnvironment {
