@@ -109,7 +109,6 @@ function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroadcast |
     case 'publisher_granted':
     case 'publisher_released':
     case 'publisher_refused':
-    case 'settings_changed':
     case 'stream_confirmed':
     case 'stream_stopped':
     case 'publisher_gone':

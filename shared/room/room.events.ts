@@ -43,7 +43,7 @@ export const StreamViewerLeftReason = {
 export type StreamViewerLeftReason =
   (typeof StreamViewerLeftReason)[keyof typeof StreamViewerLeftReason];
 
-/** The settings chosen at creation and changed by `settings_changed`. */
+/** The settings chosen at creation (no command changes them). */
 export interface RoomSettings {
   title: string;
   isPrivate: boolean;
@@ -127,8 +127,7 @@ export type RoomEvent =
       userId: string | null;
       serviceId: string | null;
     })
-  | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason })
-  | (Base & { type: 'settings_changed'; settings: Partial<RoomSettings>; by: string });
+  | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason });
 
 export type RoomEventType = RoomEvent['type'];
 export type RoomEventOf<T extends RoomEventType> = Extract<RoomEvent, { type: T }>;
@@ -146,7 +145,6 @@ export const roomEventTypes = [
   'publisher_released',
   'publisher_refused',
   'status_changed',
-  'settings_changed',
   'stream_confirmed',
   'stream_stopped',
   'publisher_gone',

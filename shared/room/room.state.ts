@@ -180,8 +180,6 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
         };
       }
       return { ...s, status: e.to };
-    case 'settings_changed':
-      return { ...s, settings: { ...s.settings, ...e.settings } };
     case 'stream_confirmed':
       return {
         ...s,
