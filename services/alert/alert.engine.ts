@@ -150,7 +150,6 @@ export class AlertEngine {
         case 'member_timed_out':
         case 'member_kicked':
         case 'publisher_refused':
-        case 'settings_changed':
         // The stream side's own bookkeeping: publisher_granted/released already say who publishes.
         case 'stream_confirmed':
         case 'stream_stopped':

@@ -22,7 +22,8 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { decode, encode } from '#shared/runtime/bus.js';
-import { mayView, type ArchivedEvent } from '#shared/room/catalog.js';
+import type { ArchivedEvent } from '#shared/room/catalog.js';
+import { viewerMaySee } from '#shared/room/room.access.js';
 import type { Logger } from '#shared/runtime/log.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
 import { bucketNames } from '#shared/runtime/streams.js';
@@ -121,7 +122,7 @@ class RoomIndex {
       const r = entry.room;
       if (q.status !== undefined && r.status !== q.status) continue;
       if (q.owner !== undefined && r.userId !== q.owner) continue;
-      if (!mayView(r, q.viewer)) continue;
+      if (!viewerMaySee(r, q.viewer)) continue;
       if (rooms.length === q.limit) return { rooms, more: true };
       rooms.push(r);
     }

@@ -6,12 +6,8 @@ import { createHash } from 'node:crypto';
 import { createActor, type Actor, type Snapshot } from 'xstate';
 import type { RoomStatus } from '#shared/wire/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
-import {
-  roomMachine,
-  type CommandRefused,
-  type RoomEmitted,
-  type RoomMachineEvent,
-} from './room.machine.js';
+import { roomMachine } from './room.machine.js';
+import type { CommandRefused, RoomEmitted, RoomMachineEvent } from './room.machine.events.js';
 import type { RoomState } from '#shared/room/room.state.js';
 
 /** What one command did: the events to record, or why it was refused (never both empty and refused). */

@@ -10,192 +10,42 @@
  */
 import { assertEvent, emit, enqueueActions, setup } from 'xstate';
 import { ErrorCode } from '#shared/wire/errors.js';
-import type { RoomPerms } from '#shared/auth/grants.js';
-import type { Role, RoomStatus } from '#shared/wire/protocol.js';
+import type { RoomStatus } from '#shared/wire/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { applyEvent, initialState, type RoomState } from '#shared/room/room.state.js';
+import { reaches, streamEvents, streamRefusal } from './room.stream.js';
 import {
-  reaches,
-  streamEvents,
-  streamExpiredEvents,
-  streamRefusal,
-  type StreamMachineEvent,
-} from './room.stream.js';
-
-interface Stamp {
-  /** When the service received the command, ms since the epoch. */
-  at: number;
-}
-
-/** Events the machine accepts: commands (decided here) and replayed facts. */
-export type RoomMachineEvent =
-  | (Stamp & {
-      type: 'join';
-      peerId: string;
-      userId: string;
-      role: Role;
-      perms: RoomPerms;
-      gateway: string;
-      conn: string;
-      resumeHash: string;
-    })
-  | (Stamp & { type: 'leave'; peerId: string; userId: string })
-  | (Stamp & { type: 'disconnect'; peerId: string; conn: string; awayUntil: number })
-  | (Stamp & {
-      type: 'resume';
-      peerId: string;
-      resumeHash: string;
-      userId: string;
-      gateway: string;
-      conn: string;
-    })
-  /** Gives up the places of members whose resume grace is over at `at`. */
-  | (Stamp & { type: 'expire' })
-  | (Stamp & { type: 'set_status'; status: RoomStatus; userId: string; perms: RoomPerms })
-  | (Stamp & { type: 'kick'; peerId: string; reason: string; userId: string; perms: RoomPerms })
-  /** Commands of the stream service (SRS's side); decided in room.stream.ts. */
-  | StreamMachineEvent
-  | { type: 'replay'; event: RoomEvent };
-
-export interface CommandRefused {
-  type: 'command_refused';
-  code: ErrorCode;
-  message?: string;
-}
-/** What the machine emits: recorded events, or the reason a command was refused. */
-export type RoomEmitted = RoomEvent | CommandRefused;
-
-type Ev<T extends RoomMachineEvent['type']> = Extract<RoomMachineEvent, { type: T }>;
-type Refusal = { code: ErrorCode; message?: string } | null;
-
-const isOwner = (s: RoomState, userId: string) => s.ownerId === userId;
-const mayAdminister = (s: RoomState, userId: string, perms: RoomPerms) =>
-  isOwner(s, userId) || perms.admin;
-
-/** Why `join` is refused, or null. Order matters: permission before capacity. */
-export function joinRefusal(s: RoomState, e: Ev<'join'>): Refusal {
-  if (s.members[e.peerId] !== undefined) return { code: ErrorCode.ALREADY_JOINED };
-  const owner = isOwner(s, e.userId);
-  if (s.settings.isPrivate && !(owner || e.perms.view || e.perms.publish || e.perms.admin)) {
-    return { code: ErrorCode.NOT_ALLOWED, message: 'this room is private' };
-  }
-  if (e.role === 'publisher') {
-    if (!(owner || e.perms.publish))
-      return { code: ErrorCode.NOT_ALLOWED, message: 'no publish grant for this room' };
-    if (s.publisher !== null) return { code: ErrorCode.PUBLISHER_TAKEN };
-  } else if (s.viewers >= s.settings.maxViewers) {
-    return { code: ErrorCode.ROOM_FULL };
-  }
-  return null;
-}
-
-function memberRefusal(s: RoomState, peerId: string, userId: string): Refusal {
-  const m = s.members[peerId];
-  return m === undefined || m.userId !== userId ? { code: ErrorCode.NOT_IN_ROOM } : null;
-}
-
-function resumeRefusal(s: RoomState, e: Ev<'resume'>): Refusal {
-  const m = s.members[e.peerId];
-  if (m === undefined || m.userId !== e.userId || m.resumeHash !== e.resumeHash)
-    return { code: ErrorCode.RESUME_FAILED };
-  if (m.awayUntil !== null && m.awayUntil <= e.at) {
-    return { code: ErrorCode.RESUME_FAILED, message: 'the resume grace period is over' };
-  }
-  return null;
-}
-
-function kickRefusal(s: RoomState, e: Ev<'kick'>): Refusal {
-  if (!mayAdminister(s, e.userId, e.perms))
-    return { code: ErrorCode.NOT_ALLOWED, message: 'only the owner or an admin may kick' };
-  return s.members[e.peerId] === undefined ? { code: ErrorCode.PEER_NOT_FOUND } : null;
-}
-
-/** The publisher slot, if `peerId` holds it, as the event releasing it. */
-function releaseIfPublisher(s: RoomState, peerId: string, at: number): RoomEvent[] {
-  const p = s.publisher;
-  return p?.kind === 'peer' && p.peerId === peerId
-    ? [{ type: 'publisher_released', v: 1, at, publisher: p }]
-    : [];
-}
-
-function joinEvents(s: RoomState, e: Ev<'join'>): RoomEvent[] {
-  const joined: RoomEvent = {
-    type: 'member_joined',
-    v: 1,
-    at: e.at,
-    peerId: e.peerId,
-    userId: e.userId,
-    role: e.role,
-    gateway: e.gateway,
-    conn: e.conn,
-    resumeHash: e.resumeHash,
-  };
-  if (e.role !== 'publisher') return [joined];
-  return [
-    joined,
-    {
-      type: 'publisher_granted',
-      v: 1,
-      at: e.at,
-      publisher: { kind: 'peer', peerId: e.peerId, userId: e.userId },
-    },
-  ];
-}
-
-/** Members whose grace is over, then what the stream's absence has made due. */
-function expiredEvents(s: RoomState, at: number): RoomEvent[] {
-  const members = expiredMembers(s, at);
-  return [...members, ...streamExpiredEvents(members.reduce(applyEvent, s), at)];
-}
-
-function expiredMembers(s: RoomState, at: number): RoomEvent[] {
-  const out: RoomEvent[] = [];
-  for (const m of Object.values(s.members)) {
-    if (m.awayUntil !== null && m.awayUntil <= at) {
-      out.push(
-        { type: 'member_timed_out', v: 1, at, peerId: m.peerId },
-        ...releaseIfPublisher(s, m.peerId, at),
-      );
-    }
-  }
-  return out;
-}
-
-function publisherRefused(e: Ev<'join'>): RoomEvent {
-  return {
-    type: 'publisher_refused',
-    v: 1,
-    at: e.at,
-    userId: e.userId,
-    reason: ErrorCode.PUBLISHER_TAKEN,
-  };
-}
+  expiredEvents,
+  joinEvents,
+  joinRefusal,
+  kickRefusal,
+  mayAdminister,
+  memberRefusal,
+  publisherRefused,
+  releaseIfPublisher,
+  resumeRefusal,
+  statusChanged,
+} from './room.members.js';
+import type {
+  CommandRefused,
+  Refusal,
+  RoomEmitted,
+  RoomMachineEvent,
+  StreamMachineEvent,
+} from './room.machine.events.js';
 
 /** Never used: a guard has just found a refusal; this keeps the types honest. */
 const internal = { code: ErrorCode.INTERNAL } as const;
-
-const statusChanged = (s: RoomState, e: Ev<'set_status'>): RoomEvent[] => [
-  { type: 'status_changed', v: 1, at: e.at, from: s.status, to: e.status, by: e.userId },
-];
 
 const isStreamEvent = (e: RoomMachineEvent): e is StreamMachineEvent =>
   e.type.startsWith('stream_');
 
 /** A stream command's events, or the expiry's: the two kinds of event that can move the status. */
 function decidedEvents(s: RoomState, e: RoomMachineEvent): RoomEvent[] {
-  // The guards and the action of one transition ask with the same state and event:
-  // decide once. (Pure: the result is a function of the two objects.)
-  if (last.s === s && last.e === e) return last.out;
-  const out =
-    e.type === 'expire' ? expiredEvents(s, e.at) : isStreamEvent(e) ? streamEvents(s, e) : [];
-  last = { s, e, out };
-  return out;
+  // Pure, so the guards and the action of one transition, asking with the same state
+  // and event, get the same events: no cache (it would be shared by every room).
+  return e.type === 'expire' ? expiredEvents(s, e.at) : isStreamEvent(e) ? streamEvents(s, e) : [];
 }
-let last: { s: RoomState | null; e: RoomMachineEvent | null; out: RoomEvent[] } = {
-  s: null,
-  e: null,
-  out: [],
-};
 
 interface Args {
   context: RoomState;

@@ -2,12 +2,9 @@ import t from 'tap';
 import { T0, created, join, none } from './test/fixtures.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { RoomActor } from './room.actor.js';
-import {
-  streamDeadlines,
-  streamSyncKicks,
-  toStreamState,
-  type StreamMachineEvent,
-} from './room.stream.js';
+import { streamDeadlines, streamSyncKicks } from './room.stream.js';
+import { toStreamState } from './room.stream.reply.js';
+import type { StreamMachineEvent } from './room.machine.events.js';
 
 const GRACE = 1000;
 const END = 5000;

@@ -10,28 +10,14 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '#shared/wire/errors.js';
-import type { RoomPerms } from '#shared/auth/grants.js';
 import type { RoomStatus } from '#shared/wire/protocol.js';
-import type { StreamCommand } from '#shared/room/room.commands.js';
 import type { RoomEvent, StreamStopReason } from '#shared/room/room.events.js';
-import type { AnyRoomReply, RoomStreamState } from '#shared/room/room.commands.js';
 import type { PublisherRef } from '#shared/room/room.events.js';
-import type { RoomMachineEvent } from './room.machine.js';
+import type { Refusal, StreamMachineEvent } from './room.machine.events.js';
+import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
 import type { RoomState } from '#shared/room/room.state.js';
 
-interface Stamp {
-  /** When the room service received the command, ms since the epoch. */
-  at: number;
-}
-
-/** Stream commands as the machine receives them: the wire command, stamped. */
-export type StreamMachineEvent = Exclude<
-  StreamCommand,
-  { type: 'stream_status' | 'stream_expire' }
-> &
-  Stamp;
 type Ev<T extends StreamMachineEvent['type']> = Extract<StreamMachineEvent, { type: T }>;
-type Refusal = { code: ErrorCode; message?: string } | null;
 
 /** Who signs in to SRS as the publisher: the owner with the stream key, or a token's user. */
 function publishUser(s: RoomState, e: Ev<'stream_publish'>): string | null {
@@ -131,14 +117,10 @@ export function streamReleaseEvents(
   ];
 }
 
-const mayView = (s: RoomState, userId: string | null, perms: RoomPerms): boolean =>
-  !s.settings.isPrivate ||
-  (userId !== null && (userId === s.ownerId || perms.view || perms.publish || perms.admin));
-
 /** Why `stream_play` is refused, or null. Permission before capacity, as for `join`. */
 export function streamPlayRefusal(s: RoomState, e: Ev<'stream_play'>): Refusal {
   if (s.streamViewers[e.clientId] !== undefined) return null;
-  if (!mayView(s, e.userId, e.perms)) {
+  if (!maySeeRoom(privacyOf(s), e.userId, e.perms)) {
     return {
       code: ErrorCode.NOT_ALLOWED,
       message: 'this room is private: play with a valid token in the URL',
@@ -314,47 +296,4 @@ export function streamDeadlines(s: RoomState): number[] {
   if (s.stream.goneAt !== null && !s.stream.gone) out.push(s.stream.goneAt);
   if (s.stream.endAt !== null) out.push(s.stream.endAt);
   return out;
-}
-
-/** The room's stream side as `stream_status` answers it. */
-export function toStreamState(s: RoomState): RoomStreamState {
-  const p = streamPublisher(s);
-  return {
-    status: s.status,
-    isPrivate: s.settings.isPrivate,
-    publisher:
-      p === undefined
-        ? null
-        : { clientId: p.clientId, userId: p.userId, serviceId: p.serviceId ?? null },
-    peerPublishing: s.publisher?.kind === 'peer',
-    ...s.stream,
-    streamViewers: Object.keys(s.streamViewers).length,
-    viewers: s.viewers,
-    maxViewers: s.settings.maxViewers,
-  };
-}
-
-/**
- * The room service's side of a stream command: the machine event it becomes (stamped
- * with `at`), and, for a sync, the clients to kick (judged on the state before it).
- */
-export function streamCommand(
-  s: RoomState,
-  cmd: Exclude<StreamCommand, { type: 'stream_status' }>,
-  at: number,
-): { event: Exclude<RoomMachineEvent, { type: 'replay' }>; kick: string[] } {
-  if (cmd.type === 'stream_expire') return { event: { type: 'expire', at }, kick: [] };
-  const event = { ...cmd, at };
-  return { event, kick: event.type === 'stream_sync' ? streamSyncPlan(s, event).kick : [] };
-}
-
-/** The reply to an accepted stream command (see RoomReplies in shared/room/room.commands.ts). */
-export function streamReply(s: RoomState, cmd: StreamCommand, kick: string[]): AnyRoomReply {
-  const seq = s.seq;
-  if (cmd.type === 'stream_play' || cmd.type === 'stream_stop') return { ok: true, seq };
-  const stream = toStreamState(s);
-  if (cmd.type === 'stream_publish')
-    return { ok: true, userId: stream.publisher?.userId ?? '', seq, stream };
-  if (cmd.type === 'stream_sync') return { ok: true, kick, seq, stream };
-  return { ok: true, seq, stream };
 }

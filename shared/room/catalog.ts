@@ -58,19 +58,3 @@ export function viewerOf(userId: string, grants: Grants): RoomViewer {
   const granted = new Set([...grants.view, ...grants.publish, ...grants.admin]);
   return { userId, granted: granted.has('*') ? ['*'] : [...granted] };
 }
-
-/**
- * True when `viewer` may see `room`: any public room; a private one only for its
- * owner and those whose token names it (the rule `join` and `get` apply too).
- */
-export function mayView(
-  room: Pick<LiveRoom, 'id' | 'userId' | 'isPrivate'>,
-  viewer: RoomViewer,
-): boolean {
-  return (
-    !room.isPrivate ||
-    room.userId === viewer.userId ||
-    viewer.granted.includes('*') ||
-    viewer.granted.includes(room.id)
-  );
-}

@@ -7,8 +7,8 @@
  */
 import type { ErrorBody } from '../wire/errors.js';
 import type { RoomPerms } from '../auth/grants.js';
-import type { MembershipFields, PeerInfo, Role, RoomNews, RoomStatus } from '../wire/protocol.js';
-import type { StreamStopReason, StreamViewerLeftReason } from './room.events.js';
+import type { MembershipFields, PeerInfo, RoomNews, RoomStatus } from '../wire/protocol.js';
+import type { JoiningMember, StreamStopReason, StreamViewerLeftReason } from './room.events.js';
 
 /** Where a member's connection lives: the gateway process and its connection id. */
 export interface ConnRef {
@@ -29,7 +29,7 @@ export type RoomCommand =
    * `peerId` is chosen by the gateway (random, a subject token) so that it can
    * subscribe to the peer's frames before the room admits it.
    */
-  | ({ type: 'join'; peerId: string; userId: string; role: Role; perms: RoomPerms } & ConnRef)
+  | ({ type: 'join'; perms: RoomPerms } & Omit<JoiningMember, 'resumeHash'>)
   | ({ type: 'leave'; peerId: string; userId: string } & ConnRef)
   /** The member's connection dropped; its place is kept for the resume grace period. */
   | ({ type: 'disconnect'; peerId: string } & ConnRef)

@@ -43,11 +43,39 @@ export const StreamViewerLeftReason = {
 export type StreamViewerLeftReason =
   (typeof StreamViewerLeftReason)[keyof typeof StreamViewerLeftReason];
 
-/** The settings chosen at creation and changed by `settings_changed`. */
+/** The settings chosen at creation (no command changes them). */
 export interface RoomSettings {
   title: string;
   isPrivate: boolean;
   maxViewers: number;
+}
+
+/**
+ * A member as it joins: who, in which role, and where its connection lives. The
+ * `join` command, the `member_joined` event and the room's member all carry this one
+ * shape; `joiningMember` is the one place its fields are listed.
+ */
+export interface JoiningMember {
+  peerId: string;
+  userId: string;
+  role: Role;
+  /** The connection that holds the member (`gateway` and connection id). */
+  gateway: string;
+  conn: string;
+  /** SHA-256 of the resume secret; the secret itself is never stored. */
+  resumeHash: string;
+}
+
+/** Exactly the joining member's fields of `x`: what a command or event carries besides stays out. */
+export function joiningMember(x: JoiningMember): JoiningMember {
+  return {
+    peerId: x.peerId,
+    userId: x.userId,
+    role: x.role,
+    gateway: x.gateway,
+    conn: x.conn,
+    resumeHash: x.resumeHash,
+  };
 }
 
 interface Base {
@@ -65,17 +93,7 @@ export type RoomEvent =
       /** Publishing key for the encoder (RTMP `?key=`), shown only to the owner. */
       streamKey: string;
     })
-  | (Base & {
-      type: 'member_joined';
-      peerId: string;
-      userId: string;
-      role: Role;
-      /** The connection that holds the member (`gateway` and connection id). */
-      gateway: string;
-      conn: string;
-      /** SHA-256 of the resume secret; the secret itself is never stored. */
-      resumeHash: string;
-    })
+  | (Base & { type: 'member_joined' } & JoiningMember)
   | (Base & { type: 'member_left'; peerId: string })
   | (Base & { type: 'member_disconnected'; peerId: string; conn: string; awayUntil: number })
   | (Base & { type: 'member_resumed'; peerId: string; gateway: string; conn: string })
@@ -109,8 +127,7 @@ export type RoomEvent =
       userId: string | null;
       serviceId: string | null;
     })
-  | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason })
-  | (Base & { type: 'settings_changed'; settings: Partial<RoomSettings>; by: string });
+  | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason });
 
 export type RoomEventType = RoomEvent['type'];
 export type RoomEventOf<T extends RoomEventType> = Extract<RoomEvent, { type: T }>;
@@ -128,7 +145,6 @@ export const roomEventTypes = [
   'publisher_released',
   'publisher_refused',
   'status_changed',
-  'settings_changed',
   'stream_confirmed',
   'stream_stopped',
   'publisher_gone',

@@ -3,17 +3,18 @@
  * both go through `applyEvent`, so a room rebuilt from its log is the room that
  * wrote it.
  */
-import type { PeerInfo, Role, RoomStatus } from '#shared/wire/protocol.js';
+import type { PeerInfo, RoomStatus } from '#shared/wire/protocol.js';
 import type { LiveRoom, StreamTiming } from './room.commands.js';
-import type { PublisherRef, RoomEvent, RoomEventOf, RoomSettings } from './room.events.js';
+import {
+  joiningMember,
+  type JoiningMember,
+  type PublisherRef,
+  type RoomEvent,
+  type RoomEventOf,
+  type RoomSettings,
+} from './room.events.js';
 
-export interface Member {
-  peerId: string;
-  userId: string;
-  role: Role;
-  gateway: string;
-  conn: string;
-  resumeHash: string;
+export interface Member extends JoiningMember {
   joinedAt: number;
   /** Set while the member's connection is down: the instant its place is given up. */
   awayUntil: number | null;
@@ -129,16 +130,7 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
     case 'room_created':
       return initialState(e);
     case 'member_joined': {
-      const member: Member = {
-        peerId: e.peerId,
-        userId: e.userId,
-        role: e.role,
-        gateway: e.gateway,
-        conn: e.conn,
-        resumeHash: e.resumeHash,
-        joinedAt: e.at,
-        awayUntil: null,
-      };
+      const member: Member = { ...joiningMember(e), joinedAt: e.at, awayUntil: null };
       const viewers = s.viewers + (e.role === 'viewer' ? 1 : 0);
       return {
         ...s,
@@ -188,8 +180,6 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
         };
       }
       return { ...s, status: e.to };
-    case 'settings_changed':
-      return { ...s, settings: { ...s.settings, ...e.settings } };
     case 'stream_confirmed':
       return {
         ...s,

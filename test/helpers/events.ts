@@ -129,12 +129,6 @@ export class RoomScript {
     ]);
   }
 
-  rename(title: string): RoomEventBatch {
-    return this.batch([
-      { type: 'settings_changed', v: 1, at: this.at(), settings: { title }, by: this.ownerId },
-    ]);
-  }
-
   setStatus(to: RoomStatus): RoomEventBatch {
     const from = this.status;
     this.status = to;
@@ -168,7 +162,6 @@ export function randomStep(room: RoomScript, rnd: () => number): RoomEventBatch 
   if (r < 0.67) return room.leave(pick(), 'member_timed_out');
   if (r < 0.72) return room.kick(pick());
   if (r < 0.8) return room.disconnect(pick());
-  if (r < 0.85) return room.rename(`title ${Math.floor(rnd() * 1000)}`);
   if (r < 0.93 && room.status === 'preparing') return room.setStatus('live');
   if (r > 0.985) return room.setStatus('ended');
   return room.join('viewer');

@@ -177,7 +177,7 @@ t.test('events CLI', async (t) => {
     const [last] = (await intruder.readRoom('r2', 0)).slice(-1);
     await intruder.append(
       'r2',
-      [{ type: 'settings_changed', v: 1, at: Date.now(), settings: { title: 'Changed' }, by: 'x' }],
+      [{ type: 'publisher_refused', v: 1, at: Date.now(), userId: 'x', reason: 'PUBLISHER_TAKEN' }],
       {
         seq: last!.batch.seq,
         streamSeq: last!.streamSeq,

@@ -11,14 +11,10 @@
  */
 import t from 'tap';
 import { Bus } from '#shared/runtime/bus.js';
+import { RoomClient } from '#shared/room/room.client.js';
+import { asReply } from './reply.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type {
-  AnyRoomReply,
-  RoomCommand,
-  RoomReplies,
-  RoomReply,
-} from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import type { AnyRoomReply, RoomCommand, RoomReplies } from '#shared/room/room.commands.js';
 import { stateHash } from '../room.actor.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';
@@ -68,6 +64,7 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
     requestTimeoutMs: 5000,
     log: logger,
   });
+  const client = new RoomClient(bus);
   let service = await startService(t, 'room', env);
   t.teardown(async () => {
     await service.signal('SIGKILL');
@@ -90,7 +87,7 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
     for (const [i, cmd] of steps.entries()) {
       let reply: AnyRoomReply;
       try {
-        reply = await bus.request<AnyRoomReply>(subjects.roomCommand(roomId), cmd, timeoutMs);
+        reply = await asReply(client.send(roomId, cmd, { timeoutMs: timeoutMs }));
       } catch {
         stop('no answer');
         return; // the service died under this command: it is the one in flight
@@ -103,13 +100,9 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
         return;
       }
       acks++;
-      const state = await bus
-        .request<RoomReply<RoomReplies['state']>>(
-          subjects.roomCommand(roomId),
-          { type: 'state' },
-          timeoutMs,
-        )
-        .catch(() => undefined);
+      const state = await asReply<RoomReplies['state']>(
+        client.send(roomId, { type: 'state' }, { timeoutMs: timeoutMs }),
+      ).catch(() => undefined);
       if (state?.ok !== true) {
         stop('no state');
         return;
@@ -155,10 +148,8 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   const wrong: string[] = [];
   for (const roomId of rooms) {
     const acked = lastAcked.get(roomId);
-    const reply = await bus.request<RoomReply<RoomReplies['state']>>(
-      subjects.roomCommand(roomId),
-      { type: 'state' },
-      10_000,
+    const reply = await asReply<RoomReplies['state']>(
+      client.send(roomId, { type: 'state' }, { timeoutMs: 10_000 }),
     );
     if (!reply.ok) {
       // Never acknowledged (not even created) before the kill: it may or may not exist now.

@@ -5,10 +5,11 @@
  */
 import t from 'tap';
 import { Bus } from '#shared/runtime/bus.js';
+import { RoomClient } from '#shared/room/room.client.js';
+import { asReply } from './reply.js';
 import { RoomcastError } from '#shared/wire/errors.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type { AnyRoomReply, RoomReplies, RoomReply } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import type { AnyRoomReply, RoomReplies } from '#shared/room/room.commands.js';
 import { stateHash } from '../room.actor.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';
@@ -33,6 +34,7 @@ t.test(
       requestTimeoutMs: 1500,
       log: createLogger('test', 'error'),
     });
+    const client = new RoomClient(bus);
     t.teardown(async () => {
       await room.signal('SIGKILL');
       await bus.close();
@@ -41,13 +43,15 @@ t.test(
 
     const rooms = Array.from({ length: 20 }, (_, i) => `f${i}`);
     for (const id of rooms) {
-      const r = await bus.request<AnyRoomReply>(subjects.roomCommand(id), {
-        type: 'create',
-        userId: 'o',
-        title: id,
-        isPrivate: false,
-        maxViewers: 1000,
-      });
+      const r = await asReply(
+        client.send(id, {
+          type: 'create',
+          userId: 'o',
+          title: id,
+          isPrivate: false,
+          maxViewers: 1000,
+        }),
+      );
       t.ok(r.ok, `created ${id}`);
     }
     /** peer ids whose join was acknowledged, per room */
@@ -59,15 +63,17 @@ t.test(
       while (!stop) {
         const peerId = `p${n++}`;
         try {
-          const r = await bus.request<AnyRoomReply>(subjects.roomCommand(id), {
-            type: 'join',
-            peerId,
-            userId: peerId,
-            role: 'viewer',
-            perms: none,
-            gateway: 'g',
-            conn: peerId,
-          });
+          const r = await asReply(
+            client.send(id, {
+              type: 'join',
+              peerId,
+              userId: peerId,
+              role: 'viewer',
+              perms: none,
+              gateway: 'g',
+              conn: peerId,
+            }),
+          );
           if (r.ok) acked.get(id)!.push(peerId);
           else failures.set(r.error.code, (failures.get(r.error.code) ?? 0) + 1);
         } catch (err) {
@@ -112,10 +118,8 @@ t.test(
       timeoutMs: 3000,
     });
     for (const id of rooms) {
-      const r = await bus.request<RoomReply<RoomReplies['state']>>(
-        subjects.roomCommand(id),
-        { type: 'state' },
-        5000,
+      const r = await asReply<RoomReplies['state']>(
+        client.send(id, { type: 'state' }, { timeoutMs: 5000 }),
       );
       if (!r.ok) {
         t.fail(`${id}: ${r.error.code}`);
@@ -140,30 +144,31 @@ t.test('a command for a room whose owner just died gets UNAVAILABLE, not silence
     requestTimeoutMs: 1000,
     log: createLogger('test', 'error'),
   });
+  const client = new RoomClient(bus);
   t.teardown(async () => {
     await room.signal('SIGKILL');
     await bus.close();
     await nats.stop();
   });
-  const created = await bus.request<AnyRoomReply>(subjects.roomCommand('orphan'), {
-    type: 'create',
-    userId: 'o',
-    title: 't',
-    isPrivate: false,
-  });
+  const created = await asReply(
+    client.send('orphan', {
+      type: 'create',
+      userId: 'o',
+      title: 't',
+      isPrivate: false,
+    }),
+  );
   t.ok(created.ok);
   await room.signal('SIGKILL');
   await t.rejects(
-    bus.request(subjects.roomCommand('orphan'), { type: 'get' }),
+    asReply(client.send('orphan', { type: 'get' })),
     { name: 'RoomcastError', code: 'UNAVAILABLE' },
     'no owner: a clear, typed error at once',
   );
   room = await startService(t, 'room', env);
   let reply: AnyRoomReply | undefined;
   while (reply === undefined) {
-    reply = await bus
-      .request<AnyRoomReply>(subjects.roomCommand('orphan'), { type: 'get' })
-      .catch(() => undefined);
+    reply = await asReply(client.send('orphan', { type: 'get' })).catch(() => undefined);
   }
   t.ok(reply.ok, 'a new owner answers for the room again');
 });

@@ -5,14 +5,10 @@
  */
 import t, { type Test } from 'tap';
 import { Bus } from '#shared/runtime/bus.js';
+import { RoomClient } from '#shared/room/room.client.js';
+import { asReply } from './reply.js';
 import { createLogger } from '#shared/runtime/log.js';
-import type {
-  AnyRoomReply,
-  RoomCommand,
-  RoomReplies,
-  RoomReply,
-} from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import type { RoomCommand, RoomReplies, RoomReply } from '#shared/room/room.commands.js';
 import { JetStreamRoomLog, type StoredBatch } from '../room.log.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
@@ -37,6 +33,7 @@ async function setup(t: Test, rooms: number) {
     requestTimeoutMs: 3000,
     log: createLogger('test', 'error'),
   });
+  const client = new RoomClient(bus);
   const a = await startService(t, 'room', env('replica-a'));
   const b = await startService(t, 'room', env('replica-b'));
   t.teardown(async () => {
@@ -54,7 +51,7 @@ async function setup(t: Test, rooms: number) {
   const ask = async <T>(roomId: string, cmd: RoomCommand): Promise<RoomReply<T>> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        const r = await bus.request<RoomReply<T>>(subjects.roomCommand(roomId), cmd, 1000);
+        const r = await asReply<T>(client.send(roomId, cmd, { timeoutMs: 1000 }));
         if (r.ok || r.error.code !== 'UNAVAILABLE' || attempt >= 20) return r;
         await new Promise((resolve) => setTimeout(resolve, 50));
       } catch (err) {
@@ -97,7 +94,7 @@ async function setup(t: Test, rooms: number) {
     if (owners.size === 2) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { nats, bus, a, b, ids, ask, state };
+  return { nats, bus, client, a, b, ids, ask, state };
 }
 
 /** A room's log must be one writer's history: room sequences follow each other with no gap and no repeat. */
@@ -133,7 +130,7 @@ t.test('replicas share the rooms and a dead owner’s rooms move with their stat
 });
 
 t.test('a replica paused past its lease never writes again', async (t) => {
-  const { a, b, bus, ids, ask, state } = await setup(t, 60);
+  const { a, b, bus, client, ids, ask, state } = await setup(t, 60);
   const ofA = (await Promise.all(ids.map(state)))
     .filter((s) => s.owner === 'replica-a')
     .map((s) => (s.state as { roomId: string }).roomId);
@@ -141,9 +138,9 @@ t.test('a replica paused past its lease never writes again', async (t) => {
 
   // Traffic to a's rooms, and a is frozen in the middle of it.
   const burst = ofA.map((id, k) =>
-    bus
-      .request<AnyRoomReply>(
-        subjects.roomCommand(id),
+    asReply(
+      client.send(
+        id,
         {
           type: 'join',
           peerId: `x${k}`,
@@ -153,9 +150,9 @@ t.test('a replica paused past its lease never writes again', async (t) => {
           gateway: 'g',
           conn: `cx${k}`,
         },
-        1000,
-      )
-      .catch(() => undefined),
+        { timeoutMs: 1000 },
+      ),
+    ).catch(() => undefined),
   );
   await a.signal('SIGSTOP');
   await Promise.all(burst);

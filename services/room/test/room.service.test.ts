@@ -1,20 +1,16 @@
 /**
  * Room-service rules that depend on its clock and timers, with an injected clock.
  */
-import t, { type Test } from 'tap';
-import { loadConfig } from '#config/config.js';
-import { Bus } from '#shared/runtime/bus.js';
-import { createLogger } from '#shared/runtime/log.js';
+import t from 'tap';
 import { createMetrics } from '#shared/runtime/metrics.js';
 import { MemoryRoomLog } from '../room.log.js';
-import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
-import { subjects } from '#shared/wire/subjects.js';
+import type { RoomCommand } from '#shared/room/room.commands.js';
 import type { LeaseListener, Leases } from '../room.leases.js';
 import { loadRooms } from '../room.recovery.js';
-import { RoomService, systemEnvironment, type RoomServiceOptions } from '../room.service.js';
+import { systemEnvironment } from '../room.service.js';
+import { outcome, serviceUnderTest } from './service.harness.js';
 import { MemorySnapshotStore } from '../room.snapshots.js';
 import { until } from '../../../test/helpers/deadline.js';
-import { startNats } from '../../../test/helpers/nats.js';
 
 const none = { publish: false, view: false, admin: false };
 
@@ -28,30 +24,6 @@ const viewerJoin: RoomCommand = {
   gateway: 'g',
   conn: 'c',
 };
-
-/** A room service on a NATS of its own (stopped with the test), built from `options`. */
-async function serviceUnderTest(
-  t: Test,
-  options: Omit<RoomServiceOptions, 'bus' | 'logger' | 'config'>,
-  configEnv: Record<string, string> = {},
-): Promise<{ service: RoomService; bus: Bus }> {
-  const nats = await startNats();
-  const logger = createLogger('test', 'error');
-  const bus = await Bus.connect({
-    servers: [nats.url],
-    name: 'svc',
-    requestTimeoutMs: 2000,
-    log: logger,
-  });
-  const service = new RoomService({ ...options, bus, logger, config: loadConfig(configEnv).room });
-  await service.start();
-  t.teardown(async () => {
-    await service.stop();
-    await bus.close();
-    await nats.stop();
-  });
-  return { service, bus };
-}
 
 /** A log whose appends can be held open (the actor has decided, the log has not confirmed) or fail. */
 class HeldLog extends MemoryRoomLog {
@@ -213,9 +185,17 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
 t.test('a lease lost and taken back while a command is under way keeps the command', async (t) => {
   const { leases, owned, report } = handedLeases();
   const log = new HeldLog();
-  const { bus } = await serviceUnderTest(t, { log, snapshots: new MemorySnapshotStore(), leases });
-  const ask = (cmd: RoomCommand) => bus.request<AnyRoomReply>(subjects.roomCommand('r'), cmd, 2000);
-  t.ok((await ask({ type: 'create', userId: 'o', title: 't', isPrivate: false })).ok, 'created');
+  const { rooms } = await serviceUnderTest(t, {
+    log,
+    snapshots: new MemorySnapshotStore(),
+    leases,
+  });
+  const ask = (cmd: RoomCommand) => rooms.send('r', cmd, { timeoutMs: 2000 });
+  t.equal(
+    await outcome(ask({ type: 'create', userId: 'o', title: 't', isPrivate: false })),
+    'ok',
+    'created',
+  );
 
   const release = log.holdAppends();
   const join = ask(viewerJoin);
@@ -225,17 +205,14 @@ t.test('a lease lost and taken back while a command is under way keeps the comma
   void report([], [0]);
   owned.add(0);
   void report([0], []);
-  const state = ask({ type: 'state' });
+  const state = rooms.state('r', { timeoutMs: 2000 });
   await new Promise((r) => setTimeout(r, 50));
   release();
-  t.ok((await join).ok, 'the join is acknowledged');
+  t.equal(await outcome(join), 'ok', 'the join is acknowledged');
   const s = await state;
-  t.ok(s.ok && 'seq' in s && s.seq === 2, 'a read after it sees it');
-  const again = await ask({ type: 'state' });
-  t.ok(
-    again.ok && 'state' in again && 'p' in (again.state as { members: object }).members,
-    'and the room holds the member',
-  );
+  t.ok(s.seq === 2, 'a read after it sees it');
+  const again = await rooms.state('r', { timeoutMs: 2000 });
+  t.ok('p' in (again.state as { members: object }).members, 'and the room holds the member');
 });
 
 t.test(
@@ -243,14 +220,17 @@ t.test(
   async (t) => {
     const { leases, owned, report } = handedLeases();
     const log = new HeldLog();
-    const { bus, service } = await serviceUnderTest(t, {
+    const { rooms, service } = await serviceUnderTest(t, {
       log,
       snapshots: new MemorySnapshotStore(),
       leases,
     });
-    const ask = (cmd: RoomCommand, ms = 2000) =>
-      bus.request<AnyRoomReply>(subjects.roomCommand('r'), cmd, ms);
-    t.ok((await ask({ type: 'create', userId: 'o', title: 't', isPrivate: false })).ok, 'created');
+    const ask = (cmd: RoomCommand) => outcome(rooms.send('r', cmd, { timeoutMs: 2000 }));
+    t.equal(
+      await ask({ type: 'create', userId: 'o', title: 't', isPrivate: false }),
+      'ok',
+      'created',
+    );
 
     const release = log.holdAppends();
     const first = ask(viewerJoin);
@@ -258,21 +238,17 @@ t.test(
     const second = ask({ ...viewerJoin, peerId: 'q', conn: 'c2' });
     // Commands are taken in the order they arrive: once a later one (for another room,
     // not queued behind the held append) is answered, the second join is in the mailbox.
-    const barrier = await bus.request<AnyRoomReply>(
-      subjects.roomCommand('elsewhere'),
-      { type: 'state' },
-      2000,
-    );
-    t.notOk(barrier.ok, 'the barrier command was answered');
+    const barrier = await outcome(rooms.state('elsewhere', { timeoutMs: 2000 }));
+    t.not(barrier, 'ok', 'the barrier command was answered');
     // The partition is given back (a replica joined) while the first join's append is open
     // and the second join waits behind it in the room's mailbox.
     owned.delete(0);
     const handedOver = report([], [0]);
     release();
-    t.ok((await first).ok, 'the join that was under way is answered: its event is in the log');
+    t.equal(await first, 'ok', 'the join that was under way is answered: its event is in the log');
     const moved = await second;
     t.same(
-      moved.ok ? 'ok' : moved.error.code,
+      moved,
       'UNAVAILABLE',
       'the join that had not started is answered UNAVAILABLE at once (its retry reaches the new owner)',
     );
