@@ -32,6 +32,20 @@ export const roomSettings = {
     1,
     10_000_000,
   ),
+  stageMax: int(
+    'ROOM_STAGE_MAX',
+    6,
+    "Most members on a room's stage (the publisher and its co-hosts, who see each other as peers); everyone else is audience.",
+    1,
+    64,
+  ),
+  statsIntervalMs: int(
+    'ROOM_STATS_INTERVAL_MS',
+    1000,
+    'Shortest time between two `room_stats` frames of a room (its viewer count, sent while it changes), in ms.',
+    50,
+    60_000,
+  ),
   storage: oneOf(
     'ROOM_STORAGE',
     ['jetstream', 'memory'],

@@ -14,6 +14,7 @@ import type { Conn } from './gateway.conn.js';
 import { RefusedFrame, type FrameMetrics } from './gateway.metrics.js';
 import type { ClientReplies } from './gateway.replies.js';
 import type { Sessions } from './gateway.session.js';
+import type { StageCommands } from './gateway.stage.js';
 
 export interface FrameDispatchOptions {
   config: Config['gateway'];
@@ -21,6 +22,7 @@ export interface FrameDispatchOptions {
   frames: FrameMetrics;
   replies: ClientReplies;
   sessions: Sessions;
+  stage: StageCommands;
   log: Logger;
 }
 
@@ -139,6 +141,11 @@ export class FrameDispatch {
       case 'candidate':
         this.sessions.relay(conn, frame);
         return undefined;
+      case 'raise_hand':
+      case 'lower_hand':
+      case 'invite':
+      case 'demote':
+        return this.track(conn, frame, this.o.stage.handle(conn, frame), startedAt);
     }
   }
 

@@ -221,6 +221,9 @@ export class Rooms {
     if (b.seq <= view.seq) return;
     view.seq = b.seq;
     switch (b.type) {
+      case 'hand_raised':
+      case 'hand_lowered':
+        break; // stage-only news: delivered once the stage lands in the gateway
       case 'peer_joined':
         view.members.add(b.peer.peerId);
         this.fanOut(view, b.type, b.seq, data, b.peer.peerId);

@@ -33,6 +33,7 @@ import { FrameMetrics } from './gateway.metrics.js';
 import { ClientReplies } from './gateway.replies.js';
 import { Rooms } from './gateway.rooms.js';
 import { registerHttp } from './gateway.routes.js';
+import { StageCommands } from './gateway.stage.js';
 import { Sessions } from './gateway.session.js';
 
 export interface GatewayOptions {
@@ -100,6 +101,7 @@ export class Gateway {
       frames: this.frames,
       replies: this.replies,
       sessions: this.sessions,
+      stage: new StageCommands(this.roomClient, this.replies),
       log: o.log,
     });
     this.app = o.uws.App();

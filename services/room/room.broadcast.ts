@@ -51,6 +51,10 @@ export function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroa
     case 'publisher_gone':
     case 'stream_viewer_joined':
     case 'stream_viewer_left':
+    case 'hand_raised':
+    case 'hand_lowered':
+    case 'member_promoted':
+    case 'member_demoted':
       return undefined;
   }
 }

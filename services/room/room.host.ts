@@ -177,6 +177,20 @@ export class RoomHost {
         });
         return d.refused ? refusal(d) : { ok: true, seq: room.state.seq };
       }
+      case 'raise_hand':
+      case 'lower_hand': {
+        const d = await this.commit(roomId, entry, { ...cmd, at });
+        return d.refused ? refusal(d) : { ok: true, seq: room.state.seq };
+      }
+      case 'invite':
+      case 'demote': {
+        const d = await this.commit(roomId, entry, {
+          ...cmd,
+          stageMax: this.o.config.stageMax,
+          at,
+        });
+        return d.refused ? refusal(d) : { ok: true, seq: room.state.seq };
+      }
       // The stream service (SRS's side): decided in room.stream.ts. The absence of a
       // stopped stream is timed with the member expiry timers.
       case 'stream_publish':

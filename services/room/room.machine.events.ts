@@ -39,6 +39,15 @@ export type RoomMachineEvent =
   | (Stamp & { type: 'expire' })
   | (Stamp & { type: 'set_status'; status: RoomStatus; userId: string; perms: RoomPerms })
   | (Stamp & { type: 'kick'; peerId: string; reason: string; userId: string; perms: RoomPerms })
+  /** Stage commands (room.stage.ts); `stageMax` is the service's configured cap. */
+  | (Stamp & { type: 'raise_hand' | 'lower_hand'; peerId: string; userId: string })
+  | (Stamp & {
+      type: 'invite' | 'demote';
+      peerId: string;
+      userId: string;
+      perms: RoomPerms;
+      stageMax: number;
+    })
   /** Commands of the stream service (SRS's side); decided in room.stream.ts. */
   | StreamMachineEvent
   | { type: 'replay'; event: RoomEvent };

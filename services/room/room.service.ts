@@ -129,7 +129,7 @@ export class RoomService {
   /** Sets the room gauges from the rooms this replica holds (called before each metrics sample). */
   reportMetrics(m: Metrics): void {
     const byStatus = { preparing: 0, live: 0, ended: 0 };
-    const byRole = { publisher: 0, viewer: 0 };
+    const byRole = { publisher: 0, cohost: 0, viewer: 0 };
     const byKind = { peer: 0, stream: 0 };
     for (const { actor } of this.host.rooms.values()) {
       const s = actor.state;

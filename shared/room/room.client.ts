@@ -75,6 +75,18 @@ export class RoomClient {
   kick(roomId: string, args: CommandArgs<'kick'>, options?: CallOptions) {
     return this.send(roomId, { type: 'kick', ...args }, options);
   }
+  raiseHand(roomId: string, args: CommandArgs<'raise_hand'>, options?: CallOptions) {
+    return this.send(roomId, { type: 'raise_hand', ...args }, options);
+  }
+  lowerHand(roomId: string, args: CommandArgs<'lower_hand'>, options?: CallOptions) {
+    return this.send(roomId, { type: 'lower_hand', ...args }, options);
+  }
+  invite(roomId: string, args: CommandArgs<'invite'>, options?: CallOptions) {
+    return this.send(roomId, { type: 'invite', ...args }, options);
+  }
+  demote(roomId: string, args: CommandArgs<'demote'>, options?: CallOptions) {
+    return this.send(roomId, { type: 'demote', ...args }, options);
+  }
   get(roomId: string, args: CommandArgs<'get'> = {}, options?: CallOptions) {
     return this.send(roomId, { type: 'get', ...args }, options);
   }

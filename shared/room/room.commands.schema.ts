@@ -62,6 +62,10 @@ export const roomCommandSchemas = {
     userId: Nullable(Type.String()),
     perms: Perms,
   }),
+  raise_hand: command('raise_hand', { peerId: Id, userId: Type.String() }),
+  lower_hand: command('lower_hand', { peerId: Id, userId: Type.String() }),
+  invite: command('invite', { peerId: Id, userId: Type.String(), perms: Perms }),
+  demote: command('demote', { peerId: Id, userId: Type.String(), perms: Perms }),
   stream_confirm: command('stream_confirm', {
     clientId: Type.String(),
     streamId: Nullable(Type.String()),

@@ -37,6 +37,11 @@ export type RoomCommand =
   | { type: 'set_status'; status: RoomStatus; userId: string; perms: RoomPerms }
   | { type: 'kick'; peerId: string; reason: string; userId: string; perms: RoomPerms }
   | { type: 'get'; userId?: string; perms?: RoomPerms }
+  /** Stage: `peerId` is the member acting (raise/lower) or the one acted on (invite/demote). */
+  | { type: 'raise_hand'; peerId: string; userId: string }
+  | { type: 'lower_hand'; peerId: string; userId: string }
+  | { type: 'invite'; peerId: string; userId: string; perms: RoomPerms }
+  | { type: 'demote'; peerId: string; userId: string; perms: RoomPerms }
   /** Operators and tests: the whole state with its hash. Never forwarded from clients. */
   | { type: 'state' }
   | StreamCommand;
@@ -172,6 +177,10 @@ export interface RoomReplies {
   disconnect: { seq: number };
   set_status: { room: LiveRoom };
   kick: { seq: number };
+  raise_hand: { seq: number };
+  lower_hand: { seq: number };
+  invite: { seq: number };
+  demote: { seq: number };
   get: { room: LiveRoom; peers: PeerInfo[] };
   /** `owner` is the replica that answered. */
   state: { seq: number; status: RoomStatus; hash: string; state: unknown; owner: string };

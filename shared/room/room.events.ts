@@ -127,7 +127,14 @@ export type RoomEvent =
       userId: string | null;
       serviceId: string | null;
     })
-  | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason });
+  | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason })
+  /** An audience member asked to come on stage (or withdrew). */
+  | (Base & { type: 'hand_raised'; peerId: string })
+  | (Base & { type: 'hand_lowered'; peerId: string })
+  /** An audience member with a raised hand was invited on stage: it is now a co-host. */
+  | (Base & { type: 'member_promoted'; peerId: string; by: string })
+  /** A co-host left the stage (demoted by `by`, or stepped down when `by` is itself). */
+  | (Base & { type: 'member_demoted'; peerId: string; by: string });
 
 export type RoomEventType = RoomEvent['type'];
 export type RoomEventOf<T extends RoomEventType> = Extract<RoomEvent, { type: T }>;
@@ -150,6 +157,10 @@ export const roomEventTypes = [
   'publisher_gone',
   'stream_viewer_joined',
   'stream_viewer_left',
+  'hand_raised',
+  'hand_lowered',
+  'member_promoted',
+  'member_demoted',
 ] as const satisfies readonly RoomEventType[];
 
 /**

@@ -40,6 +40,12 @@ export const ErrorCode = {
   NOT_IN_ROOM: 'NOT_IN_ROOM',
   /** The addressed peer is not a member of that room. */
   PEER_NOT_FOUND: 'PEER_NOT_FOUND',
+  /** The stage has as many members as `ROOM_STAGE_MAX` allows. */
+  STAGE_FULL: 'STAGE_FULL',
+  /** `invite` names a member who has not raised its hand (consent comes first). */
+  HAND_NOT_RAISED: 'HAND_NOT_RAISED',
+  /** The stage command needs a member on stage (demote) or in the audience (raise_hand). */
+  NOT_ON_STAGE: 'NOT_ON_STAGE',
   /** The connection has joined as many rooms as the gateway allows. */
   TOO_MANY_ROOMS: 'TOO_MANY_ROOMS',
   /** The resume token is unknown, for another user, or its grace period is over. */
@@ -88,6 +94,9 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorSpec>> = {
   ALREADY_JOINED: { message: 'already a member of this room', httpStatus: 409 },
   NOT_IN_ROOM: { message: 'not a member of this room', httpStatus: 409 },
   PEER_NOT_FOUND: { message: 'no such peer in this room', httpStatus: 404 },
+  STAGE_FULL: { message: 'the stage is full', httpStatus: 409 },
+  HAND_NOT_RAISED: { message: 'that member has not raised its hand', httpStatus: 409 },
+  NOT_ON_STAGE: { message: 'not possible from where that member stands', httpStatus: 409 },
   TOO_MANY_ROOMS: { message: 'too many rooms on one connection', httpStatus: 429 },
   RESUME_FAILED: { message: 'session cannot be resumed', httpStatus: 409 },
   INVALID_TRANSITION: { message: 'room status cannot change that way', httpStatus: 409 },

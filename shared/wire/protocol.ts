@@ -13,7 +13,13 @@ import { SUBJECT_TOKEN_PATTERN } from './subjects.js';
 /** Version of the client protocol; bumped only by an incompatible change. */
 export const PROTOCOL_VERSION = 1;
 
-export const Role = { publisher: 'publisher', viewer: 'viewer' } as const;
+/**
+ * A member's role. The stage is the publisher and its co-hosts (full peers, announced
+ * to every member); everyone else is audience (`viewer`): counted, never announced.
+ * `join` takes `publisher` or `viewer`; a viewer becomes a `cohost` only by being
+ * invited on stage (see `raise_hand` / `invite`).
+ */
+export const Role = { publisher: 'publisher', cohost: 'cohost', viewer: 'viewer' } as const;
 export type Role = (typeof Role)[keyof typeof Role];
 
 export const RoomStatus = { preparing: 'preparing', live: 'live', ended: 'ended' } as const;
@@ -25,6 +31,8 @@ export const LeaveReason = {
   timeout: 'timeout',
   kicked: 'kicked',
   ended: 'ended',
+  /** Left the stage (demoted or stepped down) but stays in the room's audience. */
+  demoted: 'demoted',
 } as const;
 export type LeaveReason = (typeof LeaveReason)[keyof typeof LeaveReason];
 
@@ -89,6 +97,14 @@ export function clientFrameSchemas(limits: ProtocolLimits) {
       strict,
     ),
     leave: Type.Object({ type: Type.Literal('leave'), room: Id, ...common }, strict),
+    /** An audience member asks to come on stage; the stage sees `hand_raised`. */
+    raise_hand: Type.Object({ type: Type.Literal('raise_hand'), room: Id, ...common }, strict),
+    /** Withdraws a raised hand. */
+    lower_hand: Type.Object({ type: Type.Literal('lower_hand'), room: Id, ...common }, strict),
+    /** The owner, publisher or an admin brings a member whose hand is raised on stage. */
+    invite: Type.Object({ type: Type.Literal('invite'), room: Id, peer: Id, ...common }, strict),
+    /** Takes a co-host off the stage (the owner, publisher, an admin, or the co-host itself). */
+    demote: Type.Object({ type: Type.Literal('demote'), room: Id, peer: Id, ...common }, strict),
     offer: Type.Object(
       { type: Type.Literal('offer'), room: Id, to: Id, sdp: Sdp, ...common },
       strict,
@@ -162,7 +178,29 @@ export type RoomNews =
       detail?: string;
       seq: number;
     }
-  | { type: 'room_status'; room: string; status: RoomStatus; seq: number };
+  | { type: 'room_status'; room: string; status: RoomStatus; seq: number }
+  /**
+   * Stage-only news (`scope: 'stage'`): an audience member raised or lowered its
+   * hand. Gateways deliver it to stage members only.
+   */
+  | { type: 'hand_raised'; room: string; peer: PeerInfo; scope: 'stage'; seq: number }
+  | { type: 'hand_lowered'; room: string; peerId: string; scope: 'stage'; seq: number };
+
+/**
+ * The audience as a number: sent to every member, coalesced (at most one per
+ * `ROOM_STATS_INTERVAL_MS` while it changes), never one per join. Not numbered by
+ * `seq`: each one replaces the last.
+ */
+export interface RoomStats {
+  type: 'room_stats';
+  room: string;
+  /** Audience really watching: WebSocket audience plus SRS players, a user counted once. */
+  viewers: number;
+  peakViewers: number;
+}
+
+/** The stage commands a client sends, each answered by `stage_ok` (or `error`). */
+export type StageAction = 'raise_hand' | 'lower_hand' | 'invite' | 'demote';
 
 /** Every frame the gateway sends, a union on `type`. */
 export type ServerFrame =
@@ -170,7 +208,9 @@ export type ServerFrame =
   | ({ type: 'joined' } & MembershipFields)
   | ({ type: 'resumed' } & MembershipFields)
   | { type: 'left'; room: string; id?: FrameId }
+  | { type: 'stage_ok'; room: string; action: StageAction; id?: FrameId }
   | RoomNews
+  | RoomStats
   | { type: 'offer' | 'answer'; room: string; from: string; sdp: string }
   | { type: 'candidate'; room: string; from: string; candidate: IceCandidate }
   | { type: 'kicked'; room: string; reason: string }

@@ -24,6 +24,11 @@ export const subjects = {
   /** Core: what every member of a room must see (peer joined/left, status). */
   roomBroadcast: (roomId: string): string => `room.${roomId}.bcast`,
   /**
+   * Every peer's signals in one room: a gateway subscribes once per room it has
+   * members in and delivers to its local addressee (interest per gateway, not per peer).
+   */
+  roomSignalAll: (roomId: string): string => `room.${roomId}.sig.*`,
+  /**
    * JetStream ROOM_EVENTS: the durable log of one room. One subject per room (not
    * per event type, as first designed) because appends are fenced with the
    * expected last sequence *on the subject*, and nats-server 2.9 can only check
