@@ -39,6 +39,9 @@ type RoomDoc = Omit<LiveRoom, 'id' | 'streamKey'> & {
   streamKey: string;
   seq: number;
   members: Record<string, Role>;
+  users?: Record<string, string>;
+  streamViewers?: string[];
+  streamUsers?: Record<string, string>;
 };
 
 /** An `events` document. */
@@ -69,17 +72,40 @@ function isDuplicateKey(err: unknown): boolean {
 
 function toDoc(r: CatalogRoom): RoomDoc {
   const { id, ...room } = r.room;
-  return { _id: id, ...room, seq: r.seq, members: r.members };
+  return {
+    _id: id,
+    ...room,
+    seq: r.seq,
+    members: r.members,
+    ...(r.users === undefined ? {} : { users: r.users }),
+    ...(r.streamViewers === undefined ? {} : { streamViewers: r.streamViewers }),
+    ...(r.streamUsers === undefined ? {} : { streamUsers: r.streamUsers }),
+  };
 }
 
 function fromDoc(d: RoomDoc): CatalogRoom {
-  const { seq, members } = d;
-  return { room: roomOf(d), seq, members };
+  const { seq, members, users, streamViewers, streamUsers } = d;
+  return {
+    room: roomOf(d),
+    seq,
+    members,
+    ...(users === undefined ? {} : { users }),
+    ...(streamViewers === undefined ? {} : { streamViewers }),
+    ...(streamUsers === undefined ? {} : { streamUsers }),
+  };
 }
 
 /** The LiveRoom record of a document (list queries read documents without members). */
 function roomOf(d: Omit<RoomDoc, 'members'> & { members?: unknown }): CatalogRoom['room'] {
-  const { _id, seq: _seq, members: _members, ...room } = d;
+  const {
+    _id,
+    seq: _seq,
+    members: _members,
+    users: _users,
+    streamViewers: _sv,
+    streamUsers: _su,
+    ...room
+  } = d;
   return { id: _id, ...room };
 }
 

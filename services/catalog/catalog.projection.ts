@@ -19,49 +19,63 @@ import { subjects } from '#shared/wire/subjects.js';
 import {
   applyEvent,
   initialState,
+  membersOf,
   noStream,
+  streamViewersOf,
   toLiveRoom,
-  type Member,
   type RoomState,
 } from '#shared/room/room.state.js';
 import type { CatalogRoom, CatalogStore } from './catalog.store.js';
 
-/** The room state a record stands for. Members keep only their role; the rest is not projected. */
+/**
+ * The room state a record stands for: its members and SRS players put back with the
+ * room's own reducer (so the viewer count follows the same rule), then the figures
+ * the record holds. Members keep only their role and user; the rest is not projected.
+ */
 export function stateOf(r: CatalogRoom): RoomState {
-  const members: Record<string, Member> = {};
-  for (const [peerId, role] of Object.entries(r.members)) {
-    members[peerId] = {
-      peerId,
-      role,
-      userId: '',
-      gateway: '',
-      conn: '',
-      resumeHash: '',
-      joinedAt: 0,
-      awayUntil: null,
-    };
-  }
   const { room } = r;
-  return {
+  let s = initialState({
+    type: 'room_created',
+    v: 1,
+    at: room.createdAt,
     roomId: room.id,
     ownerId: room.userId,
     settings: { title: room.title, isPrivate: room.isPrivate, maxViewers: room.maxViewers },
     streamKey: room.streamKey,
+  });
+  for (const [peerId, role] of Object.entries(r.members)) {
+    const userId = r.users?.[peerId] ?? peerId;
+    s = applyEvent(s, {
+      type: 'member_joined',
+      v: 1,
+      at: 0,
+      peerId,
+      userId,
+      role,
+      gateway: '',
+      conn: '',
+      resumeHash: '',
+    });
+  }
+  for (const clientId of r.streamViewers ?? []) {
+    const userId = r.streamUsers?.[clientId] ?? null;
+    s = applyEvent(s, {
+      type: 'stream_viewer_joined',
+      v: 1,
+      at: 0,
+      clientId,
+      userId,
+      serviceId: null,
+    });
+  }
+  return {
+    ...s,
     status: room.status,
-    createdAt: room.createdAt,
     startTime: room.startTime,
     endTime: room.endTime,
-    members,
-    viewers: room.viewers,
     peakViewers: room.peakViewers,
     publisher: null,
     stream: noStream,
-    streamViewers: Object.fromEntries(
-      (r.streamViewers ?? []).map((clientId) => [
-        clientId,
-        { clientId, userId: null, serviceId: null, at: 0 },
-      ]),
-    ),
     seq: r.seq,
   };
 }
@@ -69,12 +83,21 @@ export function stateOf(r: CatalogRoom): RoomState {
 /** The record of a room state. */
 export function recordOf(s: RoomState): CatalogRoom {
   const members: Record<string, Role> = {};
-  for (const m of Object.values(s.members)) members[m.peerId] = m.role;
+  const users: Record<string, string> = {};
+  for (const m of membersOf(s)) {
+    members[m.peerId] = m.role;
+    users[m.peerId] = m.userId;
+  }
+  const streamUsers: Record<string, string> = {};
+  const players = streamViewersOf(s);
+  for (const v of players) if (v.userId !== null) streamUsers[v.clientId] = v.userId;
   return {
     room: { ...toLiveRoom(s, false), streamKey: s.streamKey },
     seq: s.seq,
     members,
-    streamViewers: Object.keys(s.streamViewers),
+    users,
+    streamViewers: players.map((v) => v.clientId),
+    streamUsers,
   };
 }
 

@@ -22,13 +22,20 @@ export interface CatalogRoom {
   room: LiveRoom & { streamKey: string };
   /** The room sequence of the last event this record reflects. */
   seq: number;
-  /** Present members, peer id → role: what the viewer count needs, nothing more. */
+  /** Present members, peer id → role: with `users`, what the viewer count needs, nothing more. */
   members: Record<string, Role>;
+  /**
+   * Present members' user ids, peer id → user id: a user both in the audience and
+   * playing through SRS counts once. Absent in older records (each member its own user).
+   */
+  users?: Record<string, string>;
   /**
    * SRS players (client ids) holding a viewer seat: they count in `viewers` too.
    * Absent in records written before stream viewers existed.
    */
   streamViewers?: string[];
+  /** The user ids of SRS players that came with a play token, client id → user id. */
+  streamUsers?: Record<string, string>;
 }
 
 /** Where a page ends in the list order: the last room it returned. */

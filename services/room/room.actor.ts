@@ -9,11 +9,15 @@ import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { roomMachine } from './room.machine.js';
 import type { CommandRefused, RoomEmitted, RoomMachineEvent } from './room.machine.events.js';
 import type { RoomState } from '#shared/room/room.state.js';
+import type { RoomBroadcast } from '#shared/room/room.commands.js';
+import { broadcastsOf } from './room.broadcast.js';
 
 /** What one command did: the events to record, or why it was refused (never both empty and refused). */
 export interface Decision {
   recorded: RoomEvent[];
   refused: CommandRefused | undefined;
+  /** What members' gateways must hear of `recorded`, once the log holds it (room.broadcast.ts). */
+  broadcasts: RoomBroadcast[];
 }
 
 type Command = Exclude<RoomMachineEvent, { type: 'replay' }>;
@@ -54,6 +58,7 @@ export class RoomActor {
 
   /** Sends a command and returns what it recorded or why it was refused. */
   decide(command: Command): Decision {
+    const before = this.state;
     this.emitted = [];
     this.actor.send(command);
     const recorded: RoomEvent[] = [];
@@ -63,7 +68,8 @@ export class RoomActor {
       else recorded.push(e);
     }
     this.emitted = [];
-    return { recorded, refused };
+    const broadcasts = recorded.length === 0 ? [] : broadcastsOf(before.roomId, before, recorded);
+    return { recorded, refused, broadcasts };
   }
 
   /** Applies an event read from the log. */

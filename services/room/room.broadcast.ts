@@ -1,35 +1,90 @@
-/** What members' gateways hear of a recorded event: the broadcast on `room.<id>.bcast`, if any. */
+/**
+ * What members' gateways hear of recorded events: the broadcasts on
+ * `room.<id>.bcast`. The stage is news, the audience is not: an audience member's
+ * join or leave is never broadcast (its count reaches members as `room_stats`),
+ * except what its own gateway must act on (a kick, a timeout), which gateways
+ * handle without forwarding it to clients.
+ */
 import type { RoomBroadcast } from '#shared/room/room.commands.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
-import type { LeaveReason } from '#shared/wire/protocol.js';
+import { applyEvent, memberOf, type RoomState } from '#shared/room/room.state.js';
+import type { LeaveReason, PeerInfo } from '#shared/wire/protocol.js';
 
 const leaveReasons: Partial<Record<RoomEvent['type'], LeaveReason>> = {
   member_left: 'left',
   member_timed_out: 'timeout',
   member_kicked: 'kicked',
+  member_demoted: 'demoted',
 };
 
-/** The broadcast a recorded event becomes, if members must see it. */
-export function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroadcast | undefined {
+/** The broadcasts of `events` recorded on `before`, numbered from `before.seq + 1`. */
+export function broadcastsOf(
+  roomId: string,
+  before: RoomState,
+  events: readonly RoomEvent[],
+): RoomBroadcast[] {
+  const out: RoomBroadcast[] = [];
+  let s = before;
+  for (const e of events) {
+    const b = broadcastOf(roomId, s, e, s.seq + 1);
+    if (b !== undefined) out.push(b);
+    s = applyEvent(s, e);
+  }
+  return out;
+}
+
+/** The broadcast of one event recorded on state `s`, if members must hear of it. */
+function broadcastOf(
+  roomId: string,
+  s: RoomState,
+  e: RoomEvent,
+  seq: number,
+): RoomBroadcast | undefined {
+  const peer = (peerId: string): PeerInfo | undefined => {
+    const m = memberOf(s, peerId);
+    return m === undefined ? undefined : { peerId, userId: m.userId, role: m.role };
+  };
+  const onStage = (peerId: string) => (peer(peerId)?.role ?? 'viewer') !== 'viewer';
+  const left = (peerId: string, type: RoomEvent['type'], detail?: string): RoomBroadcast => ({
+    type: 'peer_left',
+    room: roomId,
+    peerId,
+    reason: leaveReasons[type] ?? 'left',
+    ...(detail === undefined ? {} : { detail }),
+    seq,
+  });
   switch (e.type) {
     case 'member_joined':
-      return {
-        type: 'peer_joined',
-        room: roomId,
-        peer: { peerId: e.peerId, userId: e.userId, role: e.role },
-        seq,
-      };
+      return e.role === 'viewer'
+        ? undefined
+        : {
+            type: 'peer_joined',
+            room: roomId,
+            peer: { peerId: e.peerId, userId: e.userId, role: e.role },
+            seq,
+          };
     case 'member_left':
+      // The leaving member's gateway has let it go already: only the stage is news.
+      return onStage(e.peerId) ? left(e.peerId, e.type) : undefined;
     case 'member_timed_out':
+    case 'member_demoted':
+      return left(e.peerId, e.type);
     case 'member_kicked':
-      return {
-        type: 'peer_left',
-        room: roomId,
-        peerId: e.peerId,
-        reason: leaveReasons[e.type] ?? 'left',
-        ...(e.type === 'member_kicked' ? { detail: e.reason } : {}),
-        seq,
-      };
+      return left(e.peerId, e.type, e.reason);
+    case 'member_promoted': {
+      const p = peer(e.peerId);
+      return p === undefined
+        ? undefined
+        : { type: 'peer_joined', room: roomId, peer: { ...p, role: 'cohost' }, seq };
+    }
+    case 'hand_raised': {
+      const p = peer(e.peerId);
+      return p === undefined
+        ? undefined
+        : { type: 'hand_raised', room: roomId, peer: p, scope: 'stage', seq };
+    }
+    case 'hand_lowered':
+      return { type: 'hand_lowered', room: roomId, peerId: e.peerId, scope: 'stage', seq };
     case 'member_resumed':
       return {
         type: 'peer_resumed',
@@ -51,10 +106,6 @@ export function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroa
     case 'publisher_gone':
     case 'stream_viewer_joined':
     case 'stream_viewer_left':
-    case 'hand_raised':
-    case 'hand_lowered':
-    case 'member_promoted':
-    case 'member_demoted':
       return undefined;
   }
 }

@@ -23,7 +23,6 @@ import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
 import { setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { peersOf, toLiveRoom } from '#shared/room/room.state.js';
 import { RoomActor, stateHash, type Decision } from './room.actor.js';
-import { broadcastOf } from './room.broadcast.js';
 import { LogConflictError, type LogPosition, type RoomLog } from './room.log.js';
 import { rebuildRoom, type RoomEntry } from './room.recovery.js';
 import type { SnapshotRecord, SnapshotStore } from './room.snapshots.js';
@@ -271,11 +270,9 @@ export class RoomHost {
       },
     );
     if (d.recorded.length === 0) return d;
-    d.recorded.forEach((e, i) => {
-      const b = broadcastOf(roomId, e, at.seq + i + 1);
-      if (b !== undefined) this.o.bus.publish(subjects.roomBroadcast(roomId), b);
+    for (const b of d.broadcasts) this.o.bus.publish(subjects.roomBroadcast(roomId), b);
+    for (const e of d.recorded)
       if (e.type === 'member_disconnected') this.o.scheduleExpiry(roomId, e.awayUntil);
-    });
     if (entry.actor.state.seq - entry.snapSeq >= this.o.config.snapshotEvery)
       void this.snapshot(roomId);
     return d;

@@ -12,8 +12,9 @@ import { assertEvent, emit, enqueueActions, setup } from 'xstate';
 import { ErrorCode } from '#shared/wire/errors.js';
 import type { RoomStatus } from '#shared/wire/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
-import { applyEvent, initialState, type RoomState } from '#shared/room/room.state.js';
+import { applyEvent, initialState, memberOf, type RoomState } from '#shared/room/room.state.js';
 import { reaches, streamEvents, streamRefusal } from './room.stream.js';
+import { stageEvents, stageRefusal } from './room.stage.js';
 import {
   expiredEvents,
   joinEvents,
@@ -54,6 +55,32 @@ interface Args {
 const decided = ({ context, event }: Args) => decidedEvents(context, event);
 const refusalOf = ({ context, event }: Args): Refusal =>
   isStreamEvent(event) ? streamRefusal(context, event) : null;
+
+type StageEvent = Extract<
+  RoomMachineEvent,
+  { type: 'raise_hand' | 'lower_hand' | 'invite' | 'demote' }
+>;
+const stageTypes = new Set(['raise_hand', 'lower_hand', 'invite', 'demote']);
+const isStageEvent = (e: RoomMachineEvent): e is StageEvent => stageTypes.has(e.type);
+
+/** Stage commands (room.stage.ts): refuse, or record what changed (possibly nothing). */
+const stageHandlers = [
+  {
+    guard: 'stageRefused',
+    actions: {
+      type: 'refuse',
+      params: ({ context, event }: Args) =>
+        (isStageEvent(event) ? stageRefusal(context, event) : null) ?? internal,
+    },
+  },
+  {
+    actions: {
+      type: 'record',
+      params: ({ context, event }: Args) =>
+        isStageEvent(event) ? stageEvents(context, event) : [],
+    },
+  },
+] as const;
 
 /** Stream commands and expiry: record, move to `live`/`ended` when the events say so, refuse. */
 const streamHandlers = [
@@ -99,7 +126,7 @@ export const roomMachine = setup({
     /** A disconnect for a connection that no longer holds the member (it resumed elsewhere) changes nothing. */
     disconnectStale: ({ context, event }) => {
       assertEvent(event, 'disconnect');
-      const m = context.members[event.peerId];
+      const m = memberOf(context, event.peerId);
       return m === undefined || m.conn !== event.conn || m.awayUntil !== null;
     },
     resumeRefused: ({ context, event }) => (
@@ -110,6 +137,8 @@ export const roomMachine = setup({
       assertEvent(event, 'kick'),
       kickRefusal(context, event) !== null
     ),
+    stageRefused: ({ context, event }) =>
+      isStageEvent(event) && stageRefusal(context, event) !== null,
     mayNotSetStatus: ({ context, event }) => (
       assertEvent(event, 'set_status'),
       !mayAdminister(context, event.userId, event.perms)
@@ -221,6 +250,10 @@ export const roomMachine = setup({
         },
       },
     ],
+    raise_hand: stageHandlers,
+    lower_hand: stageHandlers,
+    invite: stageHandlers,
+    demote: stageHandlers,
     expire: streamHandlers,
     stream_publish: streamHandlers,
     stream_confirm: streamHandlers,

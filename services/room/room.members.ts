@@ -7,7 +7,13 @@ import { ErrorCode } from '#shared/wire/errors.js';
 import type { RoomPerms } from '#shared/auth/grants.js';
 import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
 import { joiningMember, type RoomEvent } from '#shared/room/room.events.js';
-import { applyEvent, type RoomState } from '#shared/room/room.state.js';
+import {
+  applyEvent,
+  awayOf,
+  memberOf,
+  viewersIfJoined,
+  type RoomState,
+} from '#shared/room/room.state.js';
 import type { Ev, Refusal } from './room.machine.events.js';
 import { streamExpiredEvents } from './room.stream.js';
 
@@ -17,7 +23,7 @@ export const mayAdminister = (s: RoomState, userId: string, perms: RoomPerms) =>
 
 /** Why `join` is refused, or null. Order matters: permission before capacity. */
 export function joinRefusal(s: RoomState, e: Ev<'join'>): Refusal {
-  if (s.members[e.peerId] !== undefined) return { code: ErrorCode.ALREADY_JOINED };
+  if (memberOf(s, e.peerId) !== undefined) return { code: ErrorCode.ALREADY_JOINED };
   if (!maySeeRoom(privacyOf(s), e.userId, e.perms)) {
     return { code: ErrorCode.NOT_ALLOWED, message: 'this room is private' };
   }
@@ -25,19 +31,19 @@ export function joinRefusal(s: RoomState, e: Ev<'join'>): Refusal {
     if (!(isOwner(s, e.userId) || e.perms.publish))
       return { code: ErrorCode.NOT_ALLOWED, message: 'no publish grant for this room' };
     if (s.publisher !== null) return { code: ErrorCode.PUBLISHER_TAKEN };
-  } else if (s.viewers >= s.settings.maxViewers) {
+  } else if (viewersIfJoined(s, e.userId) > s.settings.maxViewers) {
     return { code: ErrorCode.ROOM_FULL };
   }
   return null;
 }
 
 export function memberRefusal(s: RoomState, peerId: string, userId: string): Refusal {
-  const m = s.members[peerId];
+  const m = memberOf(s, peerId);
   return m === undefined || m.userId !== userId ? { code: ErrorCode.NOT_IN_ROOM } : null;
 }
 
 export function resumeRefusal(s: RoomState, e: Ev<'resume'>): Refusal {
-  const m = s.members[e.peerId];
+  const m = memberOf(s, e.peerId);
   if (m === undefined || m.userId !== e.userId || m.resumeHash !== e.resumeHash)
     return { code: ErrorCode.RESUME_FAILED };
   if (m.awayUntil !== null && m.awayUntil <= e.at) {
@@ -49,7 +55,7 @@ export function resumeRefusal(s: RoomState, e: Ev<'resume'>): Refusal {
 export function kickRefusal(s: RoomState, e: Ev<'kick'>): Refusal {
   if (!mayAdminister(s, e.userId, e.perms))
     return { code: ErrorCode.NOT_ALLOWED, message: 'only the owner or an admin may kick' };
-  return s.members[e.peerId] === undefined ? { code: ErrorCode.PEER_NOT_FOUND } : null;
+  return memberOf(s, e.peerId) === undefined ? { code: ErrorCode.PEER_NOT_FOUND } : null;
 }
 
 /** The publisher slot, if `peerId` holds it, as the event releasing it. */
@@ -82,8 +88,9 @@ export function expiredEvents(s: RoomState, at: number): RoomEvent[] {
 
 export function expiredMembers(s: RoomState, at: number): RoomEvent[] {
   const out: RoomEvent[] = [];
-  for (const m of Object.values(s.members)) {
-    if (m.awayUntil !== null && m.awayUntil <= at) {
+  // Only members whose connection is down: the scan never grows with the audience.
+  for (const m of awayOf(s)) {
+    if (m.awayUntil <= at) {
       out.push(
         { type: 'member_timed_out', v: 1, at, peerId: m.peerId },
         ...releaseIfPublisher(s, m.peerId, at),

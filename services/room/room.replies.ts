@@ -1,7 +1,7 @@
 /** Replies the room host sends: refusals, and what a joining or resuming member learns. */
 import { ErrorCode, errorBody, type ErrorBody } from '#shared/wire/errors.js';
 import type { Membership } from '#shared/room/room.commands.js';
-import { peersOf, type RoomState } from '#shared/room/room.state.js';
+import { memberOf, peersOf, type RoomState } from '#shared/room/room.state.js';
 import type { Decision } from './room.actor.js';
 
 /** A refusal with a stable code. */
@@ -16,7 +16,7 @@ export function refusal(d: Decision): { ok: false; error: ErrorBody } {
 
 /** What member `peerId` learns when it joins or resumes with `resume`. */
 export function membershipOf(s: RoomState, peerId: string, resume: string): Membership {
-  const me = s.members[peerId];
+  const me = memberOf(s, peerId);
   return {
     peerId,
     role: me?.role ?? 'viewer',

@@ -15,7 +15,7 @@ import type { Logger } from '#shared/runtime/log.js';
 import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
 import type { Metrics } from '#shared/runtime/metrics.js';
 import { withSpan } from '#shared/runtime/telemetry.js';
-import type { RoomState } from '#shared/room/room.state.js';
+import { membersOf, type RoomState } from '#shared/room/room.state.js';
 import { systemEnvironment, type RoomEnvironment } from './room.environment.js';
 import { RoomHost } from './room.host.js';
 import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
@@ -134,7 +134,7 @@ export class RoomService {
     for (const { actor } of this.host.rooms.values()) {
       const s = actor.state;
       byStatus[s.status]++;
-      for (const member of Object.values(s.members)) byRole[member.role]++;
+      for (const member of membersOf(s)) byRole[member.role]++;
       if (s.publisher !== null) byKind[s.publisher.kind]++;
     }
     for (const [status, n] of Object.entries(byStatus)) m.rooms.set(n, { status });
@@ -244,7 +244,7 @@ export class RoomService {
         // Lost again while loading: not ours to hold.
         if (!this.leases.owns(this.partitionOf(id))) continue;
         this.host.rooms.set(id, entry);
-        for (const m of Object.values(entry.actor.state.members)) {
+        for (const m of membersOf(entry.actor.state)) {
           // Gateways we have not heard from yet get a full timeout from now.
           if (!this.gatewaysSeen.has(m.gateway)) this.gatewaysSeen.set(m.gateway, now);
           if (m.awayUntil !== null) this.expiries.schedule(id, m.awayUntil);
@@ -286,7 +286,7 @@ export class RoomService {
     this.o.logger.warn('gateways presumed dead', { gateways: [...dead] });
     for (const [roomId, { actor }] of this.host.rooms) {
       if (actor.ended) continue;
-      for (const m of Object.values(actor.state.members)) {
+      for (const m of membersOf(actor.state)) {
         if (!dead.has(m.gateway) || m.awayUntil !== null) continue;
         void this.mailboxes.enqueue(roomId, () =>
           this.host.handle(roomId, {

@@ -19,7 +19,7 @@ export function toStreamState(s: RoomState): RoomStreamState {
         : { clientId: p.clientId, userId: p.userId, serviceId: p.serviceId ?? null },
     peerPublishing: s.publisher?.kind === 'peer',
     ...s.stream,
-    streamViewers: Object.keys(s.streamViewers).length,
+    streamViewers: s.streamViewers.size,
     viewers: s.viewers,
     maxViewers: s.settings.maxViewers,
   };

@@ -5,6 +5,7 @@ import { RoomActor } from './room.actor.js';
 import { streamDeadlines, streamSyncKicks } from './room.stream.js';
 import { toStreamState } from './room.stream.reply.js';
 import type { StreamMachineEvent } from './room.machine.events.js';
+import { streamViewerOf } from '#shared/room/room.state.js';
 
 const GRACE = 1000;
 const END = 5000;
@@ -270,7 +271,8 @@ t.test('SRS viewers: private rooms, seats shared with signaling viewers', async 
     ['a stranger', play('b', { userId: 'bob' }), 'NOT_ALLOWED'],
     ['the owner', play('c', { userId: 'owner' }), undefined],
     ['a view grant', play('d', { userId: 'bob', perms: { ...none, view: true } }), undefined],
-    ['over capacity', play('e', { userId: 'owner' }), 'ROOM_FULL'],
+    // A user is one viewer however many players it has; a new one finds no seat.
+    ['over capacity', play('e', { userId: 'carol', perms: { ...none, view: true } }), 'ROOM_FULL'],
   ];
   for (const [name, cmd, refused] of cases) {
     const d = priv.decide(cmd);
@@ -303,7 +305,7 @@ t.test('reconcile: confirm, vanish, restart, kicks', async (t) => {
   );
   t.match(d.recorded[1], { reason: 'vanished', goneAt: T0 + 10_000 + GRACE });
   t.match(d.recorded[2], { clientId: 'v2', reason: 'vanished' });
-  t.ok(room.state.streamViewers.v1, 'v1 joined after the list was taken: kept');
+  t.ok(streamViewerOf(room.state, 'v1'), 'v1 joined after the list was taken: kept');
 
   const young = RoomActor.create(created());
   young.decide(publish('c1', { at: T0 + 9_990 }));
@@ -327,7 +329,7 @@ t.test('reconcile: confirm, vanish, restart, kicks', async (t) => {
   t.same(types(r.recorded), ['publisher_released', 'stream_stopped', 'stream_viewer_left']);
   t.match(r.recorded[1], { reason: 'srs_restarted' });
   t.match(r.recorded[2], { clientId: 'v1', reason: 'srs_restarted' });
-  t.ok(restarted.state.streamViewers.v9, 'a young viewer of unknown SRS process waits');
+  t.ok(streamViewerOf(restarted.state, 'v9'), 'a young viewer of unknown SRS process waits');
 });
 
 t.test('reconcile: players the room did not count', async (t) => {
@@ -353,7 +355,7 @@ t.test('an ended room drops its stream side', async (t) => {
   room.decide(play('v1'));
   room.decide({ type: 'set_status', status: 'ended', userId: 'owner', perms: none, at: T0 + 5 });
   t.ok(room.ended);
-  t.same(room.state.streamViewers, {});
+  t.equal(room.state.streamViewers.size, 0);
   t.equal(room.state.viewers, 0);
   t.equal(room.state.publisher, null);
 });

@@ -15,7 +15,13 @@ import type { RoomEvent, StreamStopReason } from '#shared/room/room.events.js';
 import type { PublisherRef } from '#shared/room/room.events.js';
 import type { Refusal, StreamMachineEvent } from './room.machine.events.js';
 import { maySeeRoom, privacyOf } from '#shared/room/room.access.js';
-import type { RoomState } from '#shared/room/room.state.js';
+import {
+  applyEvent,
+  streamViewerOf,
+  streamViewersOf,
+  viewersIfPlayed,
+  type RoomState,
+} from '#shared/room/room.state.js';
 
 type Ev<T extends StreamMachineEvent['type']> = Extract<StreamMachineEvent, { type: T }>;
 
@@ -119,18 +125,20 @@ export function streamReleaseEvents(
 
 /** Why `stream_play` is refused, or null. Permission before capacity, as for `join`. */
 export function streamPlayRefusal(s: RoomState, e: Ev<'stream_play'>): Refusal {
-  if (s.streamViewers[e.clientId] !== undefined) return null;
+  if (streamViewerOf(s, e.clientId) !== undefined) return null;
   if (!maySeeRoom(privacyOf(s), e.userId, e.perms)) {
     return {
       code: ErrorCode.NOT_ALLOWED,
       message: 'this room is private: play with a valid token in the URL',
     };
   }
-  return s.viewers >= s.settings.maxViewers ? { code: ErrorCode.ROOM_FULL } : null;
+  return viewersIfPlayed(s, e.userId) > s.settings.maxViewers
+    ? { code: ErrorCode.ROOM_FULL }
+    : null;
 }
 
 export function streamPlayEvents(s: RoomState, e: Ev<'stream_play'>): RoomEvent[] {
-  if (s.streamViewers[e.clientId] !== undefined) return [];
+  if (streamViewerOf(s, e.clientId) !== undefined) return [];
   return [
     {
       type: 'stream_viewer_joined',
@@ -144,7 +152,7 @@ export function streamPlayEvents(s: RoomState, e: Ev<'stream_play'>): RoomEvent[
 }
 
 export function streamStopEvents(s: RoomState, e: Ev<'stream_stop'>): RoomEvent[] {
-  return s.streamViewers[e.clientId] === undefined
+  return streamViewerOf(s, e.clientId) === undefined
     ? []
     : [{ type: 'stream_viewer_left', v: 1, at: e.at, clientId: e.clientId, reason: e.reason }];
 }
@@ -203,13 +211,17 @@ export function streamSyncPlan(
   if (e.publisher !== null && p?.clientId !== e.publisher) kick.push(e.publisher);
 
   const carried = new Set(e.viewers);
-  let seats = s.viewers;
-  for (const v of Object.values(s.streamViewers)) {
+  // Seats are counted on the state as these events leave it (a user counted once).
+  let seats = s;
+  const record = (ev: RoomEvent) => {
+    events.push(ev);
+    seats = applyEvent(seats, ev);
+  };
+  for (const v of streamViewersOf(s)) {
     if (carried.has(v.clientId)) continue;
     const age = judgeable(v.at, v.serviceId, e.serviceId, cutoff);
     if (age === 'young') continue;
-    seats--;
-    events.push({
+    record({
       type: 'stream_viewer_left',
       v: 1,
       at: e.at,
@@ -218,13 +230,12 @@ export function streamSyncPlan(
     });
   }
   for (const clientId of new Set(e.viewers)) {
-    if (s.streamViewers[clientId] !== undefined) continue;
-    if (s.settings.isPrivate || seats >= s.settings.maxViewers) {
+    if (streamViewerOf(s, clientId) !== undefined) continue;
+    if (s.settings.isPrivate || viewersIfPlayed(seats, null) > s.settings.maxViewers) {
       kick.push(clientId);
       continue;
     }
-    seats++;
-    events.push({
+    record({
       type: 'stream_viewer_joined',
       v: 1,
       at: e.at,

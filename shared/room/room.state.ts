@@ -2,8 +2,15 @@
  * A room's state and the one reducer that evolves it. Live commands and replay
  * both go through `applyEvent`, so a room rebuilt from its log is the room that
  * wrote it.
+ *
+ * What must hold: applying one event costs the same in a room of 20 or of 20,000
+ * (members and SRS players live in books, room.book.ts; the audience is counted,
+ * never listed). `viewers` counts who watches: each user once, however many
+ * connections and players it has (WebSocket audience and SRS players with a play
+ * token), plus every anonymous SRS player.
  */
 import type { PeerInfo, RoomStatus } from '#shared/wire/protocol.js';
+import { bookDelete, bookGet, bookSet, bookValues, emptyBook, type Book } from './room.book.js';
 import type { LiveRoom, StreamTiming } from './room.commands.js';
 import {
   joiningMember,
@@ -18,6 +25,8 @@ export interface Member extends JoiningMember {
   joinedAt: number;
   /** Set while the member's connection is down: the instant its place is given up. */
   awayUntil: number | null;
+  /** An audience member that asked to come on stage. */
+  hand?: true;
 }
 
 /** An SRS player holding a viewer seat. */
@@ -54,17 +63,32 @@ export interface RoomState {
   createdAt: number;
   startTime: number | null;
   endTime: number | null;
-  members: Readonly<Record<string, Member>>;
+  /** Every member, stage and audience, by peer id (read with `memberOf`, `membersOf`). */
+  members: Book<Member>;
+  /** Peer ids on stage (the publisher and co-hosts), in the order they came on stage. */
+  stage: readonly string[];
+  /** Members of the audience (role `viewer`): a count, never a list. */
+  audience: number;
+  /** Audience memberships per user id. */
+  audienceUsers: Book<number>;
+  /** SRS players per user id (those that came with a play token). */
+  streamUsers: Book<number>;
+  /** Users with an audience membership or an SRS player: each counted once. */
+  knownUsers: number;
+  /** SRS players without a play token: each one a viewer. */
+  anonymousPlayers: number;
   /**
-   * Viewer seats taken: members with role viewer plus SRS players (`streamViewers`).
-   * Both kinds share `maxViewers`; kept with them so capacity checks are O(1).
+   * Viewer seats taken: `knownUsers + anonymousPlayers`. Signaling viewers and SRS
+   * players share `maxViewers`; kept with them so capacity checks are O(1).
    */
   viewers: number;
   peakViewers: number;
   publisher: PublisherRef | null;
   stream: StreamState;
   /** SRS players by client id. */
-  streamViewers: Readonly<Record<string, StreamViewer>>;
+  streamViewers: Book<StreamViewer>;
+  /** Members whose connection is down, by peer id: what the expiry looks at. */
+  away: Book<{ peerId: string; awayUntil: number }>;
   /** How many events this state has applied: the room's sequence. */
   seq: number;
 }
@@ -80,19 +104,96 @@ export function initialState(e: RoomEventOf<'room_created'>): RoomState {
     createdAt: e.at,
     startTime: null,
     endTime: null,
-    members: {},
-    viewers: 0,
+    ...noMembers(),
     peakViewers: 0,
     publisher: null,
     stream: noStream,
-    streamViewers: {},
     seq: 1,
   };
 }
 
-function without<V>(map: Readonly<Record<string, V>>, key: string): Record<string, V> {
-  const { [key]: _gone, ...rest } = map;
-  return rest;
+/** Everything about who is in the room, empty: a new room, and an ended one. */
+function noMembers() {
+  return {
+    members: emptyBook<Member>(),
+    stage: [] as readonly string[],
+    audience: 0,
+    audienceUsers: emptyBook<number>(),
+    streamUsers: emptyBook<number>(),
+    knownUsers: 0,
+    anonymousPlayers: 0,
+    viewers: 0,
+    streamViewers: emptyBook<StreamViewer>(),
+    away: emptyBook<{ peerId: string; awayUntil: number }>(),
+  };
+}
+
+/** The member `peerId`, if it is in the room. */
+export const memberOf = (s: RoomState | undefined, peerId: string): Member | undefined =>
+  s === undefined ? undefined : bookGet(s.members, peerId);
+
+/** Every member. Costs the size of the room: for sweeps and operators, never per join. */
+export const membersOf = (s: RoomState): Member[] => [...bookValues(s.members)];
+
+/** SRS players holding a seat. Costs their number. */
+export const streamViewersOf = (s: RoomState): StreamViewer[] => [...bookValues(s.streamViewers)];
+
+/** The SRS player `clientId`, if it holds a seat. */
+export const streamViewerOf = (
+  s: RoomState | undefined,
+  clientId: string,
+): StreamViewer | undefined => (s === undefined ? undefined : bookGet(s.streamViewers, clientId));
+
+/** Members whose connection is down. Costs their number. */
+export const awayOf = (s: RoomState): { peerId: string; awayUntil: number }[] => [
+  ...bookValues(s.away),
+];
+
+/** True when `userId` already takes a seat (in the audience, or playing through SRS). */
+const counts = (s: RoomState, userId: string) =>
+  (bookGet(s.audienceUsers, userId) ?? 0) + (bookGet(s.streamUsers, userId) ?? 0) > 0;
+
+/** `viewers` once `userId` joined the audience: unchanged for a user already counted. */
+export function viewersIfJoined(s: RoomState, userId: string): number {
+  return s.viewers + (counts(s, userId) ? 0 : 1);
+}
+
+/** `viewers` once an SRS player of `userId` (null: anonymous) got a seat. */
+export function viewersIfPlayed(s: RoomState, userId: string | null): number {
+  return s.viewers + (userId !== null && counts(s, userId) ? 0 : 1);
+}
+
+const inc = (b: Book<number>, key: string, by: number): Book<number> => {
+  const n = (bookGet(b, key) ?? 0) + by;
+  return n === 0 ? bookDelete(b, key) : bookSet(b, key, n);
+};
+
+/** Recomputes `viewers` (and the peak) from its parts. */
+function counted(s: RoomState): RoomState {
+  const viewers = s.knownUsers + s.anonymousPlayers;
+  return { ...s, viewers, peakViewers: Math.max(s.peakViewers, viewers) };
+}
+
+/** `s` with `knownUsers` following a change of `userId`'s memberships or players. */
+function recount(before: RoomState, after: RoomState, userId: string): RoomState {
+  const delta = Number(counts(after, userId)) - Number(counts(before, userId));
+  return counted({ ...after, knownUsers: after.knownUsers + delta });
+}
+
+/** `userId` gains (+1) or loses (-1) an audience membership. */
+function audienceChange(s: RoomState, userId: string, by: 1 | -1): RoomState {
+  const next = {
+    ...s,
+    audience: s.audience + by,
+    audienceUsers: inc(s.audienceUsers, userId, by),
+  };
+  return recount(s, next, userId);
+}
+
+/** An SRS player of `userId` (null: anonymous) comes (+1) or goes (-1). */
+function playerChange(s: RoomState, userId: string | null, by: 1 | -1): RoomState {
+  if (userId === null) return counted({ ...s, anonymousPlayers: s.anonymousPlayers + by });
+  return recount(s, { ...s, streamUsers: inc(s.streamUsers, userId, by) }, userId);
 }
 
 /** A publisher is back: whatever the last stream's absence had scheduled is off. */
@@ -103,20 +204,25 @@ const publisherReturned = (st: StreamState): StreamState => ({
   gone: false,
 });
 
+const onStage = (m: Member) => m.role !== 'viewer';
+
 function removeMember(s: RoomState, peerId: string): RoomState {
-  const m = s.members[peerId];
+  const m = memberOf(s, peerId);
   if (m === undefined) return s;
-  return {
+  const next: RoomState = {
     ...s,
-    members: without(s.members, peerId),
-    viewers: s.viewers - (m.role === 'viewer' ? 1 : 0),
+    members: bookDelete(s.members, peerId),
+    away: bookDelete(s.away, peerId),
   };
+  return onStage(m)
+    ? { ...next, stage: s.stage.filter((id) => id !== peerId) }
+    : audienceChange(next, m.userId, -1);
 }
 
 function patchMember(s: RoomState, peerId: string, patch: Partial<Member>): RoomState {
-  const m = s.members[peerId];
+  const m = memberOf(s, peerId);
   if (m === undefined) return s;
-  return { ...s, members: { ...s.members, [peerId]: { ...m, ...patch } } };
+  return { ...s, members: bookSet(s.members, peerId, { ...m, ...patch }) };
 }
 
 /** Applies one recorded event. Pure; unknown members are ignored (the event is a fact). */
@@ -130,23 +236,59 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
     case 'room_created':
       return initialState(e);
     case 'member_joined': {
+      if (memberOf(s, e.peerId) !== undefined) return s;
       const member: Member = { ...joiningMember(e), joinedAt: e.at, awayUntil: null };
-      const viewers = s.viewers + (e.role === 'viewer' ? 1 : 0);
-      return {
-        ...s,
-        members: { ...s.members, [e.peerId]: member },
-        viewers,
-        peakViewers: Math.max(s.peakViewers, viewers),
-      };
+      const next = { ...s, members: bookSet(s.members, e.peerId, member) };
+      return onStage(member)
+        ? { ...next, stage: [...s.stage, e.peerId] }
+        : audienceChange(next, e.userId, 1);
     }
     case 'member_left':
     case 'member_timed_out':
     case 'member_kicked':
       return removeMember(s, e.peerId);
-    case 'member_disconnected':
-      return patchMember(s, e.peerId, { awayUntil: e.awayUntil });
-    case 'member_resumed':
-      return patchMember(s, e.peerId, { awayUntil: null, gateway: e.gateway, conn: e.conn });
+    case 'member_disconnected': {
+      const next = patchMember(s, e.peerId, { awayUntil: e.awayUntil });
+      return next === s
+        ? s
+        : {
+            ...next,
+            away: bookSet(s.away, e.peerId, { peerId: e.peerId, awayUntil: e.awayUntil }),
+          };
+    }
+    case 'member_resumed': {
+      const next = patchMember(s, e.peerId, { awayUntil: null, gateway: e.gateway, conn: e.conn });
+      return { ...next, away: bookDelete(s.away, e.peerId) };
+    }
+    case 'hand_raised':
+      return patchMember(s, e.peerId, { hand: true });
+    case 'hand_lowered': {
+      const m = memberOf(s, e.peerId);
+      if (m === undefined) return s;
+      const { hand: _lowered, ...rest } = m;
+      return { ...s, members: bookSet(s.members, e.peerId, rest) };
+    }
+    case 'member_promoted': {
+      const m = memberOf(s, e.peerId);
+      if (m === undefined || onStage(m)) return s;
+      const { hand: _granted, ...rest } = m;
+      const next = {
+        ...s,
+        members: bookSet(s.members, e.peerId, { ...rest, role: 'cohost' as const }),
+        stage: [...s.stage, e.peerId],
+      };
+      return audienceChange(next, m.userId, -1);
+    }
+    case 'member_demoted': {
+      const m = memberOf(s, e.peerId);
+      if (m?.role !== 'cohost') return s;
+      const next = {
+        ...s,
+        members: bookSet(s.members, e.peerId, { ...m, role: 'viewer' as const }),
+        stage: s.stage.filter((id) => id !== e.peerId),
+      };
+      return audienceChange(next, m.userId, 1);
+    }
     case 'publisher_granted':
       return {
         ...s,
@@ -172,11 +314,9 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
           ...s,
           status: 'ended',
           endTime: e.at,
-          members: {},
-          viewers: 0,
+          ...noMembers(),
           publisher: null,
           stream: noStream,
-          streamViewers: {},
         };
       }
       return { ...s, status: e.to };
@@ -198,38 +338,39 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
     case 'publisher_gone':
       return { ...s, stream: { ...s.stream, gone: true } };
     case 'stream_viewer_joined': {
-      if (s.streamViewers[e.clientId] !== undefined) return s;
+      if (streamViewerOf(s, e.clientId) !== undefined) return s;
       const viewer: StreamViewer = {
         clientId: e.clientId,
         userId: e.userId,
         serviceId: e.serviceId,
         at: e.at,
       };
-      const viewers = s.viewers + 1;
-      return {
-        ...s,
-        streamViewers: { ...s.streamViewers, [e.clientId]: viewer },
-        viewers,
-        peakViewers: Math.max(s.peakViewers, viewers),
-      };
+      return playerChange(
+        { ...s, streamViewers: bookSet(s.streamViewers, e.clientId, viewer) },
+        e.userId,
+        1,
+      );
     }
-    case 'stream_viewer_left':
-      if (s.streamViewers[e.clientId] === undefined) return s;
-      return { ...s, streamViewers: without(s.streamViewers, e.clientId), viewers: s.viewers - 1 };
-    // Stage events: decided by room.stage.ts (the audience model lands next).
-    case 'hand_raised':
-    case 'hand_lowered':
-    case 'member_promoted':
-    case 'member_demoted':
-      return s;
+    case 'stream_viewer_left': {
+      const viewer = streamViewerOf(s, e.clientId);
+      if (viewer === undefined) return s;
+      return playerChange(
+        { ...s, streamViewers: bookDelete(s.streamViewers, e.clientId) },
+        viewer.userId,
+        -1,
+      );
+    }
   }
 }
 
-/** Members as other peers see them, in join order. */
+/** The stage as members see it, in the order it came on stage: never the audience. */
 export function peersOf(s: RoomState): PeerInfo[] {
-  return Object.values(s.members)
-    .sort((a, b) => a.joinedAt - b.joinedAt || (a.peerId < b.peerId ? -1 : 1))
-    .map((m) => ({ peerId: m.peerId, userId: m.userId, role: m.role }));
+  const out: PeerInfo[] = [];
+  for (const id of s.stage) {
+    const m = memberOf(s, id);
+    if (m !== undefined) out.push({ peerId: m.peerId, userId: m.userId, role: m.role });
+  }
+  return out;
 }
 
 /** The LiveRoom record; the stream key only when `withKey`. */

@@ -12,6 +12,7 @@ import { subjects } from '#shared/wire/subjects.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
 import { startSystem, startTestTools, testEnv, type System } from '../../../test/helpers/system.js';
+import { memberOf } from '#shared/room/room.state.js';
 
 const GRACE_MS = 2000;
 
@@ -228,7 +229,7 @@ t.test('joins and resumes cut short leave no ghost', async (t) => {
     // The room moves bob onto the dead connection: the gateway must tell it that
     // this one is gone too, so that bob is away (its grace running), not "connected".
     await resumed;
-    const away = () => sys.room.stateOf('g2')?.members[bob.peerId]?.awayUntil ?? null;
+    const away = () => memberOf(sys.room.stateOf('g2'), bob.peerId)?.awayUntil ?? null;
     for (let i = 0; i < 100 && away() === null; i++) await new Promise((r) => setTimeout(r, 20));
     t.not(away(), null, 'the room counts bob as away after the resume');
     await seesTimeout(t, alice.c, bob.peerId);

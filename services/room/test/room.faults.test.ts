@@ -15,6 +15,7 @@ import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
+import { membersOf, type RoomState } from '#shared/room/room.state.js';
 
 const none = { publish: false, view: false, admin: false };
 
@@ -125,7 +126,7 @@ t.test(
         t.fail(`${id}: ${r.error.code}`);
         continue;
       }
-      const members = Object.keys((r.state as { members: Record<string, unknown> }).members);
+      const members = membersOf(r.state as RoomState).map((m) => m.peerId);
       const lost = acked.get(id)!.filter((p) => !members.includes(p));
       t.same(lost, [], `${id}: every acknowledged join is still there`);
       const { entry } = await rebuildRoom(log, id);

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { RoomActor } from '../room.actor.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { T0, created, join, none } from './fixtures.js';
+import { memberOf, membersOf, streamViewersOf } from '#shared/room/room.state.js';
 
 t.test('join: who may join, capacity and the single publisher', async (t) => {
   const cases: {
@@ -85,7 +86,7 @@ t.test('join: who may join, capacity and the single publisher', async (t) => {
     const d = room.decide(c.cmd);
     if (c.refused === undefined) {
       t.equal(d.refused, undefined, c.name);
-      t.ok(room.state.members[c.cmd.peerId], `${c.name}: member added`);
+      t.ok(memberOf(room.state, c.cmd.peerId), `${c.name}: member added`);
     } else {
       t.equal(d.refused?.code, c.refused, c.name);
       if (c.refused === 'PUBLISHER_TAKEN')
@@ -188,13 +189,17 @@ t.test('lifecycle: preparing → live → ended, nothing else', async (t) => {
   t.equal(set(room, 'live', 'bob').refused?.code, 'NOT_ALLOWED', 'a stranger may not start it');
   t.same(
     set(room, 'preparing'),
-    { recorded: [], refused: undefined },
+    { recorded: [], refused: undefined, broadcasts: [] },
     'preparing → preparing is a no-op',
   );
   t.equal(set(room, 'live').refused, undefined);
   t.equal(room.status, 'live');
   t.equal(room.state.startTime, T0 + 5);
-  t.same(set(room, 'live'), { recorded: [], refused: undefined }, 'live → live is a no-op');
+  t.same(
+    set(room, 'live'),
+    { recorded: [], refused: undefined, broadcasts: [] },
+    'live → live is a no-op',
+  );
   t.equal(
     set(room, 'preparing').refused?.code,
     'INVALID_TRANSITION',
@@ -208,7 +213,7 @@ t.test('lifecycle: preparing → live → ended, nothing else', async (t) => {
   );
   t.equal(room.status, 'ended');
   t.ok(room.ended, 'ended is final');
-  t.same(room.state.members, {}, 'an ended room has no members');
+  t.same(membersOf(room.state), [], 'an ended room has no members');
   t.equal(room.state.endTime, T0 + 5);
   t.same(set(room, 'live').recorded, [], 'nothing leaves ended');
   t.equal(room.status, 'ended');
@@ -233,7 +238,7 @@ t.test('disconnect and resume', async (t) => {
       .recorded.length,
     1,
   );
-  t.equal(room.state.members.p0?.awayUntil, away);
+  t.equal(memberOf(room.state, 'p0')?.awayUntil, away);
 
   const resume = {
     type: 'resume',
@@ -257,8 +262,8 @@ t.test('disconnect and resume', async (t) => {
   t.equal(room.decide({ ...resume, at: away }).refused?.code, 'RESUME_FAILED', 'grace is over');
   t.equal(room.decide(resume).refused, undefined);
   t.same(
-    room.state.members.p0,
-    { ...room.state.members.p0, gateway: 'g2', conn: 'c2', awayUntil: null },
+    memberOf(room.state, 'p0'),
+    { ...memberOf(room.state, 'p0'), gateway: 'g2', conn: 'c2', awayUntil: null },
     'back, on the new connection',
   );
   t.same(
@@ -273,7 +278,7 @@ t.test('disconnect and resume', async (t) => {
     room.decide({ type: 'expire', at: away + 50 }).recorded.map((e) => e.type),
     ['member_timed_out'],
   );
-  t.equal(room.state.members.p0, undefined);
+  t.equal(memberOf(room.state, 'p0'), undefined);
 });
 
 t.test('persisted snapshot and replay give the same room', async (t) => {
@@ -302,6 +307,9 @@ t.test('persisted snapshot and replay give the same room', async (t) => {
     'rules hold after restore',
   );
 });
+
+/** The stage cap of the property: small, so random histories fill it. */
+const STAGE_MAX = 3;
 
 t.test('property: any command sequence replays to the same state', async (t) => {
   const users = ['owner', 'a', 'b', 'c'];
@@ -332,6 +340,18 @@ t.test('property: any command sequence replays to the same state', async (t) => 
       userId: fc.constantFrom(...users),
     }),
     fc.record({ type: fc.constant('expire' as const) }),
+    // The stage: hands, invitations, demotions (a small cap, so it fills up).
+    fc.record({
+      type: fc.constantFrom('raise_hand' as const, 'lower_hand' as const),
+      peerId: fc.constantFrom(...peers),
+      userId: fc.constantFrom(...users),
+    }),
+    fc.record({
+      type: fc.constantFrom('invite' as const, 'demote' as const),
+      peerId: fc.constantFrom(...peers),
+      userId: fc.constantFrom(...users),
+      perms,
+    }),
     fc.record({
       type: fc.constant('kick' as const),
       peerId: fc.constantFrom(...peers),
@@ -434,6 +454,14 @@ t.test('property: any command sequence replays to the same state', async (t) => 
             case 'kick':
               d = room.decide({ ...c, reason: 'r', at });
               break;
+            case 'raise_hand':
+            case 'lower_hand':
+              d = room.decide({ ...c, at });
+              break;
+            case 'invite':
+            case 'demote':
+              d = room.decide({ ...c, stageMax: STAGE_MAX, at });
+              break;
             case 'expire':
             case 'leave':
             case 'set_status':
@@ -453,20 +481,33 @@ t.test('property: any command sequence replays to the same state', async (t) => 
             snapAt = log.length;
           }
         });
-        // Signaling viewers and SRS players share the seats.
-        const viewers =
-          Object.values(room.state.members).filter((m) => m.role === 'viewer').length +
-          Object.keys(room.state.streamViewers).length;
+        // Signaling viewers and SRS players share the seats: each user once, however
+        // it watches, and each anonymous player.
+        const audience = membersOf(room.state).filter((m) => m.role === 'viewer');
+        const players = streamViewersOf(room.state);
+        const users = new Set([
+          ...audience.map((m) => m.userId),
+          ...players.flatMap((v) => (v.userId === null ? [] : [v.userId])),
+        ]);
+        const viewers = users.size + players.filter((v) => v.userId === null).length;
         if (viewers !== room.state.viewers) throw new Error('viewer count drifted');
         if (room.state.peakViewers < viewers) throw new Error('peak below viewers');
         if (viewers > room.state.settings.maxViewers) throw new Error('over capacity');
-        const publishers = Object.values(room.state.members).filter(
+        const publishers = membersOf(room.state).filter(
           (m) =>
             m.role === 'publisher' &&
             room.state.publisher?.kind === 'peer' &&
             room.state.publisher.peerId === m.peerId,
         );
         if (publishers.length > 1) throw new Error('two publishers');
+        // The stage: within its cap, exactly the members not in the audience, and the
+        // audience count is the audience.
+        const stage = membersOf(room.state).filter((m) => m.role !== 'viewer');
+        if (room.state.stage.length > STAGE_MAX) throw new Error('stage over its cap');
+        if (stage.length !== room.state.stage.length) throw new Error('stage list drifted');
+        if (stage.filter((m) => m.role === 'publisher').length > 1)
+          throw new Error('two publishers on stage');
+        if (room.state.audience !== audience.length) throw new Error('audience count drifted');
         if (room.state.stream.confirmedAt !== null && room.state.status === 'preparing')
           throw new Error('a confirmed stream left the room preparing');
         if (room.state.seq !== log.length) throw new Error('seq is not the log length');

@@ -11,6 +11,7 @@ import { systemEnvironment } from '../room.service.js';
 import { outcome, serviceUnderTest } from './service.harness.js';
 import { MemorySnapshotStore } from '../room.snapshots.js';
 import { until } from '../../../test/helpers/deadline.js';
+import { memberOf, type RoomState } from '#shared/room/room.state.js';
 
 const none = { publish: false, view: false, admin: false };
 
@@ -96,12 +97,12 @@ t.test('a member whose expiry timer fires early (by the wall clock) still times 
     conn: 'c',
   });
   await service.handle('r', { type: 'disconnect', peerId: 'p', gateway: 'g', conn: 'c' });
-  const awayUntil = service.stateOf('r')?.members.p?.awayUntil;
+  const awayUntil = memberOf(service.stateOf('r'), 'p')?.awayUntil;
   t.equal(awayUntil, now + 30);
   // The timer fires (after ~30 ms of real time) while the service's clock still reads 1 ms before the deadline.
   now = (awayUntil ?? 0) - 1;
   await new Promise((r) => setTimeout(r, 150));
-  t.equal(service.stateOf('r')?.members.p, undefined, 'the member timed out');
+  t.equal(memberOf(service.stateOf('r'), 'p'), undefined, 'the member timed out');
   t.equal(service.stateOf('r')?.publisher, null, 'and gave the publisher slot back');
 });
 
@@ -140,7 +141,7 @@ t.test('room gauges: rooms by status, members by role, publishers by kind', asyn
       ]),
     );
   t.same(read('rooms'), { preparing: 1, live: 1, ended: 1 });
-  t.same(read('room_members'), { publisher: 1, viewer: 1 });
+  t.same(read('room_members'), { publisher: 1, cohost: 0, viewer: 1 });
   t.same(read('room_publishers'), { peer: 1, stream: 0 });
 });
 
@@ -170,7 +171,7 @@ t.test('a snapshot never holds a transition its log does not (append in flight)'
   await new Promise((r) => setTimeout(r, 250));
   const loaded = await loadRooms(log, snapshots, () => true);
   t.equal(loaded.get('r')?.actor.state.seq, 1, 'a restart finds the room as its log has it');
-  t.same(Object.keys(loaded.get('r')?.actor.state.members ?? {}), [], 'without the join');
+  t.equal(loaded.get('r')?.actor.state.members.size, 0, 'without the join');
   t.equal(service.stateOf('r')?.seq, 1, 'and so does the running service');
 
   // After a confirmed append the next interval snapshots it, with the stream position that goes with it.
@@ -212,7 +213,7 @@ t.test('a lease lost and taken back while a command is under way keeps the comma
   const s = await state;
   t.ok(s.seq === 2, 'a read after it sees it');
   const again = await rooms.state('r', { timeoutMs: 2000 });
-  t.ok('p' in (again.state as { members: object }).members, 'and the room holds the member');
+  t.ok(memberOf(again.state as RoomState, 'p'), 'and the room holds the member');
 });
 
 t.test(

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { SrsError } from '../../../test/srs/srs.standin.js';
 import { startStreamSystem } from './stream.harness.js';
+import { streamViewerOf } from '#shared/room/room.state.js';
 
 const none = { publish: false, view: false, admin: false };
 
@@ -143,5 +144,5 @@ t.test('duplicated, reordered and lost on_stop', async (t) => {
     clientId: lost.clientId,
     reason: 'vanished',
   });
-  t.ok(sys.state('r1')?.streamViewers[kept.clientId], 'the player still there keeps its seat');
+  t.ok(streamViewerOf(sys.state('r1'), kept.clientId), 'the player still there keeps its seat');
 });

@@ -6,6 +6,7 @@
 import t from 'tap';
 import type { StreamMetric } from '#shared/stream/stream.protocol.js';
 import { startStreamSystem, type StreamSystem } from './stream.harness.js';
+import { streamViewerOf } from '#shared/room/room.state.js';
 
 const none = { publish: false, view: false, admin: false };
 
@@ -150,7 +151,7 @@ t.test('a player the room missed takes a free seat of a public room', async (t) 
   sys.srs.bypassHooks = false;
   await sys.stream.reconcile();
   t.ok(sys.srs.hasClient(missed.clientId), 'not kicked');
-  t.ok(sys.state('r1')?.streamViewers[missed.clientId], 'counted');
+  t.ok(streamViewerOf(sys.state('r1'), missed.clientId), 'counted');
   t.equal(sys.state('r1')?.viewers, 2);
 });
 
