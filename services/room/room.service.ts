@@ -110,6 +110,10 @@ function broadcastOf(roomId: string, e: RoomEvent, seq: number): RoomBroadcast |
     case 'publisher_gone':
     case 'stream_viewer_joined':
     case 'stream_viewer_left':
+    case 'hand_raised':
+    case 'hand_lowered':
+    case 'member_promoted':
+    case 'member_demoted':
       return undefined;
   }
 }
@@ -194,7 +198,7 @@ export class RoomService {
   /** Sets the room gauges from the rooms this replica holds (called before each metrics sample). */
   reportMetrics(m: Metrics): void {
     const byStatus = { preparing: 0, live: 0, ended: 0 };
-    const byRole = { publisher: 0, viewer: 0 };
+    const byRole = { publisher: 0, cohost: 0, viewer: 0 };
     const byKind = { peer: 0, stream: 0 };
     for (const { actor } of this.rooms.values()) {
       const s = actor.state;

@@ -226,6 +226,11 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
     case 'stream_viewer_left':
       if (s.streamViewers[e.clientId] === undefined) return s;
       return { ...s, streamViewers: without(s.streamViewers, e.clientId), viewers: s.viewers - 1 };
+    case 'hand_raised':
+    case 'hand_lowered':
+    case 'member_promoted':
+    case 'member_demoted':
+      return s;
   }
 }
 
