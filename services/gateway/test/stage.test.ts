@@ -74,6 +74,19 @@ t.test('stage and audience at the gateway', async (t) => {
     },
   );
 
+  t.test('stage commands need a membership of the room', async (t) => {
+    const outsider = await sys.client('outsider', { view: ['st'] });
+    for (const frame of [
+      { type: 'raise_hand', room: 'st' },
+      { type: 'lower_hand', room: 'st' },
+      { type: 'invite', room: 'st', peer: va.peerId },
+      { type: 'demote', room: 'st', peer: va.peerId },
+    ]) {
+      const r = await outsider.call(frame);
+      t.same([r.type, r.code, r.room], ['error', 'NOT_IN_ROOM', 'st'], frame.type);
+    }
+  });
+
   t.test('room_stats: to every member, as sent', async (t) => {
     await news({ type: 'room_stats', viewers: 41, peakViewers: 42 });
     for (const [name, m] of Object.entries(all)) {
