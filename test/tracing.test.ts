@@ -72,14 +72,14 @@ t.test('one trace per client frame and per SRS callback, across every process', 
   const joined = await alice.call({
     type: 'join',
     room: 'tr',
-    // The encoder below is the room's one publisher.
-    role: 'viewer',
+    // On stage, so that her join is news and she may address bob (audience); she
+    // leaves before the encoder below takes the room's one publisher slot.
+    role: 'publisher',
     traceparent: join.traceparent,
   });
   t.equal(joined.type, 'joined');
   const bobJoined = await bob.call({ type: 'join', room: 'tr', role: 'viewer' });
   t.equal(bobJoined.type, 'joined');
-  await alice.next((f) => f.type === 'peer_joined');
   const offer = clientSpan();
   alice.send({
     type: 'offer',
@@ -93,6 +93,7 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     joined.peerId,
     'the offer reached bob on gateway B',
   );
+  t.equal((await alice.call({ type: 'leave', room: 'tr' })).type, 'left', 'alice leaves the stage');
 
   // A REST call, with the caller's own trace: carol creates a room.
   const rest = clientSpan();
@@ -207,8 +208,22 @@ t.test('one trace per client frame and per SRS callback, across every process', 
       publish.attributes['messaging.destination.name'],
       `room.tr.sig.${String(bobJoined.peerId)}`,
     );
-    const deliver = child(t, trace, publish, 'process room.*.sig.*', OtlpKind.consumer, 'gateway');
-    t.equal(deliver.instance, 'gw-b', 'delivered by the gateway holding the addressee');
+    // Every gateway with members in the room receives a room's signals once (one
+    // subscription per room, not per peer): gateway B delivers, gateway A drops it.
+    const received = trace.filter(
+      (s) =>
+        s.name === 'process room.*.sig.*' &&
+        s.parentSpanId === publish.spanId &&
+        s.kind === OtlpKind.consumer &&
+        s.service === 'gateway',
+    );
+    const instances = received.map((s) => s.instance);
+    t.ok(instances.includes('gw-b'), 'delivered by gw-b, which holds the addressee');
+    t.equal(new Set(instances).size, instances.length, 'received at most once by each gateway');
+    t.ok(
+      instances.every((i) => i === 'gw-a' || i === 'gw-b'),
+      'and only by gateways in the room',
+    );
   });
 
   t.test('REST: request → gateway span → room command → transition → append', async (t) => {

@@ -13,7 +13,8 @@
 import type { Role } from '#shared/wire/protocol.js';
 import type { Membership } from '#shared/room/room.commands.js';
 import type { Conn, LocalMember } from './gateway.conn.js';
-import type { RoomView, Rooms } from './gateway.rooms.js';
+import type { Rooms } from './gateway.rooms.js';
+import type { RoomView } from './gateway.view.js';
 
 export class Admission {
   /** The membership the room is asked to grant (for a resume, the one held here if any). */

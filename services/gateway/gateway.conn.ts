@@ -6,7 +6,6 @@
 import type { WebSocket } from 'uWebSockets.js';
 import { CloseCode, type RoomcastError } from '#shared/wire/errors.js';
 import type { Role, ServerFrame } from '#shared/wire/protocol.js';
-import type { Subscription } from '@nats-io/nats-core';
 import type { Identity } from '#shared/auth/auth.js';
 import { takeToken } from './gateway.limits.js';
 
@@ -251,13 +250,13 @@ export interface ResumeBufferLimits {
 
 /**
  * A membership held by this gateway. While its connection is down (`conn`
- * undefined) it keeps its subscription and buffers what arrives, so a client that
- * resumes here misses nothing.
+ * undefined) it stays in its room's view and buffers what arrives, so a client
+ * that resumes here misses nothing. It holds no subscription of its own: the
+ * room's view receives the room's news and signals once for every local member.
  */
 export class LocalMember {
   /** The connection delivering to the client; undefined while none does (frames are buffered). */
   conn: Conn | undefined;
-  sub: Subscription | undefined;
   detachedAt = 0;
   /** What arrived while no connection delivered (made when first needed). */
   private buffer: Buffered[] | undefined;
@@ -266,7 +265,8 @@ export class LocalMember {
   constructor(
     readonly room: string,
     readonly peerId: string,
-    readonly role: Role,
+    /** Changes on stage: a viewer invited on stage is a `cohost`, and a `viewer` again when demoted. */
+    public role: Role,
     /** The room sequence at which it joined or resumed: older broadcasts are already known. */
     public seq: number,
     private readonly limits: ResumeBufferLimits,

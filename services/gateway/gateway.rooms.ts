@@ -1,40 +1,34 @@
 /**
- * The gateway's view of the rooms its clients are in: who else is a member (so a
- * frame to an unknown peer is refused at the edge), the room's status, and the
- * NATS subscriptions that bring a room's broadcasts and each local peer's frames.
+ * The gateway's view of the rooms its clients are in: the room's stage (so that an
+ * audience member's frame to anyone else is refused at the edge), the room's
+ * status, and the two NATS subscriptions per room that bring its broadcasts
+ * (`room.<id>.bcast`) and every peer's signals (`room.<id>.sig.*`), whatever the
+ * number of local members: interest per gateway, never per peer.
  *
  * What must hold:
  * - Broadcasts apply in `seq` order, and a member only receives those newer than
  *   the state it was given when it joined (`LocalMember.seq`).
  * - Until the first join reply arrives, broadcasts are held back: the reply is the
  *   baseline, the held ones that are newer are applied on top of it.
+ * - Both subscriptions exist before the room is asked to admit anyone (`acquire`
+ *   precedes the join command on the same connection), so a peer that learns of a
+ *   new member from the broadcast may address it at once: a signal to a member
+ *   prepared but not yet granted is buffered and handed over after `joined`.
+ * - Signals from one sender to one addressee keep their order (one subject, one
+ *   subscription; the local fast path delivers synchronously).
+ * - What reaches a client is the bytes received from NATS, never re-encoded per member.
  */
-import type { Msg, Subscription } from '@nats-io/nats-core';
+import type { Msg } from '@nats-io/nats-core';
 import { decode, type Bus } from '#shared/runtime/bus.js';
 import type { Logger } from '#shared/runtime/log.js';
-import type { Role, RoomStatus, ServerFrame } from '#shared/wire/protocol.js';
+import type { Role, ServerFrame } from '#shared/wire/protocol.js';
 import type { Membership, RoomBroadcast } from '#shared/room/room.commands.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { LocalMember, type Conn, type ResumeBufferLimits } from './gateway.conn.js';
+import { RoomView, onStage, type Incoming } from './gateway.view.js';
 import { signalFrameType } from '#shared/wire/signal.frame.js';
 import type { FrameMetrics } from './gateway.metrics.js';
 import type { ClientReplies } from './gateway.replies.js';
-
-export class RoomView {
-  /** Peer ids of every member, local or not: the addressees a frame may name. */
-  readonly members = new Set<string>();
-  status: RoomStatus = 'preparing';
-  seq = 0;
-  synced = false;
-  /** Broadcasts that arrived before the first reply: applied once it is known. */
-  early: { b: RoomBroadcast; data: Uint8Array }[] = [];
-  readonly local = new Map<string, LocalMember>();
-  /** Joins and resumes under way; the view is kept while any is. */
-  pending = 0;
-  sub: Subscription | undefined;
-
-  constructor(readonly room: string) {}
-}
 
 export interface RoomsOptions {
   bus: Bus;
@@ -63,13 +57,16 @@ export class Rooms {
     return this.views.get(room);
   }
 
-  /** The view of `room`, subscribed to its broadcasts, held until `release`. */
+  /** The view of `room`, subscribed to its broadcasts and signals, held until `release`. */
   acquire(room: string): RoomView {
     let v = this.views.get(room);
     if (v === undefined) {
       const view = new RoomView(room);
       view.sub = this.o.bus.subscribe(subjects.roomBroadcast(room), (msg) =>
         this.onBroadcast(view, msg),
+      );
+      view.sigSub = this.o.bus.subscribe(subjects.roomSignalAll(room), (msg) =>
+        this.onSignal(view, msg),
       );
       this.views.set(room, view);
       v = view;
@@ -92,25 +89,22 @@ export class Rooms {
   }
 
   /**
-   * The membership `peerId` will have, subscribed to its frames before the room
-   * is even asked: a peer that learns of it from the broadcast may address it at
+   * The membership `peerId` will have, receiving its signals before the room is
+   * even asked: a peer that learns of it from the broadcast may address it at
    * once. Until `admit`, what arrives is buffered. A membership this gateway
-   * already holds (a resume) is returned as it is.
+   * already holds (a resume), or is already preparing, is returned as it is.
    */
   prepare(view: RoomView, peerId: string, role: Role): LocalMember {
-    const held = view.local.get(peerId);
+    const held = view.local.get(peerId) ?? view.preparing.get(peerId);
     if (held !== undefined) return held;
     const member = new LocalMember(view.room, peerId, role, 0, this.o.resumeBuffer);
-    member.sub = this.o.bus.subscribe(subjects.roomSignal(view.room, peerId), (msg) => {
-      if (member.conn !== undefined) this.o.frames.out(signalFrameType(msg.data));
-      member.deliver(msg.data);
-    });
+    view.preparing.set(peerId, member);
     return member;
   }
 
   /** Drops a prepared membership the room refused (unless it was already held). */
   abandon(view: RoomView, member: LocalMember): void {
-    if (view.local.get(member.peerId) !== member) member.sub?.unsubscribe();
+    if (view.preparing.get(member.peerId) === member) view.preparing.delete(member.peerId);
   }
 
   /**
@@ -131,6 +125,9 @@ export class Rooms {
       member.detach(Date.now());
     }
     member.seq = m.seq;
+    // A resume held elsewhere was prepared with a placeholder; the room knows the role.
+    member.role = m.role;
+    if (view.preparing.get(member.peerId) === member) view.preparing.delete(member.peerId);
     view.local.set(member.peerId, member);
     conn.memberships.set(view.room, member);
   }
@@ -138,8 +135,6 @@ export class Rooms {
   /** Ends a membership on this gateway (leave, kick, timeout, room ended). */
   remove(member: LocalMember): void {
     const view = this.views.get(member.room);
-    member.sub?.unsubscribe();
-    member.sub = undefined;
     if (member.conn?.memberships.get(member.room) === member)
       member.conn.memberships.delete(member.room);
     member.conn = undefined;
@@ -150,17 +145,20 @@ export class Rooms {
   }
 
   /**
-   * Sends a peer-to-peer frame (encoded for the receiver by `encodeSignalFrame`) to
-   * `to`. Returns false when `to` is not a member of the
-   * room as far as we know.
+   * Sends a peer-to-peer frame of `from` (encoded for the receiver by
+   * `encodeSignalFrame`) to `to`. An audience member may address the stage only:
+   * false, and nothing sent, for anyone else. A stage member may address any peer
+   * id: the audience is never announced, so the gateway cannot tell; a frame to
+   * nobody finds no addressee on any gateway and is dropped there.
    */
   relay(
     view: RoomView,
+    from: LocalMember,
     to: string,
     frame: string,
     type: 'offer' | 'answer' | 'candidate',
   ): boolean {
-    if (!view.members.has(to)) return false;
+    if (!onStage(from.role) && !onStage(view.members.get(to))) return false;
     const local = this.o.localFastPath ? view.local.get(to) : undefined;
     if (local !== undefined) {
       if (local.conn !== undefined) this.o.frames.out(type);
@@ -186,6 +184,7 @@ export class Rooms {
   private dropIfUnused(view: RoomView): void {
     if (view.pending > 0 || view.local.size > 0) return;
     view.sub?.unsubscribe();
+    view.sigSub?.unsubscribe();
     this.views.delete(view.room);
   }
 
@@ -193,13 +192,16 @@ export class Rooms {
   private sync(view: RoomView, m: Membership): void {
     if (!view.synced || m.seq > view.seq) {
       view.members.clear();
-      for (const p of m.peers) view.members.add(p.peerId);
-      view.members.add(m.peerId);
+      for (const p of m.peers) view.members.set(p.peerId, p.role);
       view.status = m.status;
       view.seq = m.seq;
-    } else {
-      view.members.add(m.peerId);
     }
+    // Known once announced: a stage member always is, an audience member only by a
+    // room that announces its audience (then its own `peer_joined`, held back until
+    // this first reply, says so; a later one is applied before its reply arrives).
+    const announced = (e: { b: RoomBroadcast }) =>
+      e.b.type === 'peer_joined' && e.b.peer.peerId === m.peerId;
+    if (onStage(m.role) || view.early.some(announced)) view.members.set(m.peerId, m.role);
     if (!view.synced) {
       view.synced = true;
       const early = view.early;
@@ -208,8 +210,21 @@ export class Rooms {
     }
   }
 
+  /** A signal to `room.<id>.sig.<peer>`: handed to that peer if it is a member here, else dropped. */
+  private onSignal(view: RoomView, msg: Msg): void {
+    const to = msg.subject.slice(view.sigPrefixLength);
+    const member = view.local.get(to) ?? view.preparing.get(to);
+    if (member === undefined) return;
+    if (member.conn !== undefined) this.o.frames.out(signalFrameType(msg.data));
+    member.deliver(msg.data);
+  }
+
   private onBroadcast(view: RoomView, msg: Msg): void {
-    const b = decode<RoomBroadcast>(msg.data);
+    const b = decode<Incoming>(msg.data);
+    if (b.type === 'room_stats') {
+      this.stats(view, msg.data);
+      return;
+    }
     if (!view.synced) {
       view.early.push({ b, data: msg.data });
       return;
@@ -221,16 +236,26 @@ export class Rooms {
     if (b.seq <= view.seq) return;
     view.seq = b.seq;
     switch (b.type) {
-      case 'hand_raised':
-      case 'hand_lowered':
-        break; // stage-only news: delivered once the stage lands in the gateway
-      case 'peer_joined':
-        view.members.add(b.peer.peerId);
-        this.fanOut(view, b.type, b.seq, data, b.peer.peerId);
+      case 'peer_joined': {
+        view.members.set(b.peer.peerId, b.peer.role);
+        const held = view.local.get(b.peer.peerId);
+        // A local member announced again is one invited on stage: it sees its own news.
+        const promoted = held !== undefined && !onStage(held.role) && onStage(b.peer.role);
+        if (held !== undefined) held.role = b.peer.role;
+        this.fanOut(view, b.type, b.seq, data, promoted ? undefined : b.peer.peerId);
         break;
+      }
       case 'peer_left': {
-        view.members.delete(b.peerId);
+        // News of a member never announced (audience: a kick the holding gateway
+        // must act on) is acted on here and goes to no client.
+        const announced = view.members.delete(b.peerId);
         const gone = view.local.get(b.peerId);
+        if (b.reason === 'demoted') {
+          // Off the stage, still in the room's audience: the membership stays.
+          if (gone !== undefined) gone.role = 'viewer';
+          this.fanOut(view, b.type, b.seq, data, undefined);
+          break;
+        }
         if (gone !== undefined) {
           if (b.reason === 'kicked' && gone.conn !== undefined)
             this.kick(gone.conn, {
@@ -240,7 +265,7 @@ export class Rooms {
             });
           this.remove(gone);
         }
-        this.fanOut(view, b.type, b.seq, data, b.peerId);
+        if (announced) this.fanOut(view, b.type, b.seq, data, b.peerId);
         break;
       }
       case 'peer_resumed': {
@@ -258,6 +283,11 @@ export class Rooms {
         }
         break;
       }
+      // Stage-only news (`scope: 'stage'`).
+      case 'hand_raised':
+      case 'hand_lowered':
+        this.fanOut(view, b.type, b.seq, data, undefined, true);
+        break;
       case 'room_status':
         view.status = b.status;
         this.fanOut(view, b.type, b.seq, data, undefined);
@@ -269,21 +299,40 @@ export class Rooms {
     }
   }
 
-  /** Forwards the broadcast's bytes as they are (they are client frames) to local members. */
+  /**
+   * Forwards the broadcast's bytes as they are (they are client frames) to local
+   * members: all but `about`, or with `stageOnly` the stage members only.
+   */
   private fanOut(
     view: RoomView,
     type: RoomBroadcast['type'],
     seq: number,
     data: Uint8Array,
     about: string | undefined,
+    stageOnly = false,
   ): void {
     let sent = 0;
     for (const m of view.local.values()) {
-      if (m.peerId === about || m.seq >= seq) continue;
+      if (m.peerId === about || m.seq >= seq || (stageOnly && !onStage(m.role))) continue;
       if (m.conn !== undefined) sent++;
       m.deliver(data, seq);
     }
     if (sent > 0) this.o.frames.out(type, sent);
+  }
+
+  /**
+   * `room_stats` to every local member. Not kept for a detached member: it has no
+   * `seq`, each one replaces the last, and a buffer of them would push out frames
+   * the client needs.
+   */
+  private stats(view: RoomView, data: Uint8Array): void {
+    let sent = 0;
+    for (const m of view.local.values()) {
+      if (m.conn === undefined) continue;
+      sent++;
+      m.deliver(data);
+    }
+    if (sent > 0) this.o.frames.out('room_stats', sent);
   }
 
   private kick(conn: Conn, frame: Extract<ServerFrame, { type: 'kicked' }>): void {

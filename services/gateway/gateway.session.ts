@@ -205,7 +205,10 @@ export class Sessions {
     this.replies.send(conn, { type: 'left', room: frame.room, id: frame.id });
   }
 
-  /** offer / answer / candidate: to exactly the addressed peer, only within a room both are in. */
+  /**
+   * offer / answer / candidate: to exactly the addressed peer, only within a room
+   * both are in; from the audience, only to the stage.
+   */
   relay(conn: Conn, frame: ClientFrameOf<'offer' | 'answer' | 'candidate'>): void {
     const member = conn.memberships.get(frame.room);
     const view = member === undefined ? undefined : this.rooms.view(frame.room);
@@ -214,7 +217,7 @@ export class Sessions {
       return;
     }
     const out = encodeSignalFrame(frame, member.peerId);
-    if (!this.rooms.relay(view, frame.to, out, frame.type))
+    if (!this.rooms.relay(view, member, frame.to, out, frame.type))
       this.replies.fail(conn, errorBody(ErrorCode.PEER_NOT_FOUND), frame.id, frame.room);
   }
 

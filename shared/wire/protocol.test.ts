@@ -51,6 +51,10 @@ t.test('valid frames parse to exactly what was sent', async (t) => {
       candidate: { ...cand, sdpMid: '0', sdpMLineIndex: 1024, usernameFragment: 'u' },
     },
     { type: 'resume', room: 'r1', resume: 'p1.secret' },
+    { type: 'raise_hand', room: 'r1', id: 'h1' },
+    { type: 'lower_hand', room: 'r1' },
+    { type: 'invite', room: 'r1', peer: 'p1', id: 3 },
+    { type: 'demote', room: 'r1', peer: 'p1' },
     { type: 'ping' },
     { type: 'ping', ts: -1.5, id: 'x'.repeat(64) },
     { type: 'ping', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
@@ -101,6 +105,24 @@ t.test('bad frames are refused with a stable code', async (t) => {
       code: BAD_FRAME,
     },
     { name: 'resume without token', text: json({ type: 'resume', room: 'r' }), code: BAD_FRAME },
+    { name: 'invite without peer', text: json({ type: 'invite', room: 'r' }), code: BAD_FRAME },
+    { name: 'demote without peer', text: json({ type: 'demote', room: 'r' }), code: BAD_FRAME },
+    { name: 'raise_hand without room', text: json({ type: 'raise_hand' }), code: BAD_FRAME },
+    {
+      name: 'raise_hand for another peer',
+      text: json({ type: 'raise_hand', room: 'r', peer: 'p' }),
+      code: BAD_FRAME,
+    },
+    {
+      name: 'invite a peer id that is no subject token',
+      text: json({ type: 'invite', room: 'r', peer: 'a.b' }),
+      code: BAD_FRAME,
+    },
+    {
+      name: 'join as a co-host (only an invitation makes one)',
+      text: json({ type: 'join', room: 'r', role: 'cohost' }),
+      code: BAD_FRAME,
+    },
     // Wrongly typed fields.
     { name: 'room a number', text: json({ type: 'leave', room: 5 }), code: BAD_FRAME },
     {

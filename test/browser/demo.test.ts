@@ -10,7 +10,8 @@
  * on a fresh clone, rarely on a developer's machine.
  *
  * Debian's Chromium, driven by playwright-core, opens a publisher (canvas test
- * pattern) and a viewer. The viewer goes through a TCP proxy of the test's own, so
+ * pattern) and a viewer; the viewer offers (the publisher is not told of viewers
+ * and only answers). The viewer goes through a TCP proxy of the test's own, so
  * that its connection can be cut without a close frame, as a network failure would.
  */
 import t from 'tap';
@@ -298,6 +299,17 @@ t.test('demo page: publisher and viewer connect peer-to-peer and resume', async 
       'the page shows the room status',
     );
     t.match(await viewer.textContent('#members'), /alice \(publisher\)/, 'and the members');
+    t.match(
+      await viewer.textContent('#viewers'),
+      /^(–|\d+ \(peak \d+\))$/,
+      'and the audience count (from room_stats, once the room sends one)',
+    );
+    t.match(
+      await viewer.textContent('#log'),
+      /offer sent to the publisher \S+ \(joined\)/,
+      'the viewer offered to the publisher',
+    );
+    t.notMatch(await publisher.textContent('#log'), /offer sent/, 'the publisher only answers');
     t.match(
       await viewer.textContent('#urls'),
       /Not available|:\/\//,

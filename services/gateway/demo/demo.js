@@ -1,8 +1,10 @@
 // Roomcast demo page: one publisher sends to each viewer peer-to-peer, negotiated
 // through the gateway's signaling (client protocol v1, see the README). Plain
-// JavaScript, no build step. The publisher opens one RTCPeerConnection per viewer
-// when it sees the viewer (in `joined` or `peer_joined`) and offers; a viewer whose
-// connection broke while it was away offers to the publisher itself after `resumed`.
+// JavaScript, no build step. The viewer offers: the room announces its stage (the
+// publisher) to everyone but never its audience, so the publisher does not hear of
+// viewers. A viewer offers to the publisher (receive-only) when it learns of it (in
+// `joined` or `peer_joined`), and again after `resumed` if its connection broke;
+// the publisher answers any offer, one RTCPeerConnection per viewer.
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -12,8 +14,6 @@ const RECONNECT_FIRST_MS = 250;
 const RECONNECT_MAX_MS = 5000;
 /** A development token is fetched again when less than this is left, in ms. */
 const TOKEN_MARGIN_MS = 60_000;
-/** How long a resumed viewer waits for the publisher's offer before offering itself, in ms. */
-const VIEWER_OFFER_DELAY_MS = 1500;
 const LOG_LINES = 200;
 const BROKEN = new Set(['failed', 'closed', 'disconnected']);
 
@@ -44,7 +44,8 @@ const state = {
   stopPattern: undefined,
   attempt: 0,
   reconnectTimer: undefined,
-  viewerOfferTimer: undefined,
+  /** The last `room_stats`: the audience as a number. */
+  stats: undefined,
   nextId: 1,
 };
 
@@ -84,6 +85,9 @@ function setConn(conn) {
 
 function renderRoom() {
   $('room-status').textContent = state.status ?? '–';
+  $('viewers').textContent = state.stats
+    ? `${state.stats.viewers} (peak ${state.stats.peakViewers})`
+    : '–';
   $('peer-id').textContent = state.peerId ?? '–';
   const list = $('members');
   list.replaceChildren();
@@ -250,7 +254,9 @@ function newPc(peerId) {
   pc.onconnectionstatechange = () => {
     if (state.pcs.get(peerId) !== pc) return;
     log(`peer connection with ${peerId}: ${pc.connectionState}`);
-    renderRoom();
+    // The publisher is not told when a viewer leaves: a failed connection is how it knows.
+    if (state.role === 'publisher' && pc.connectionState === 'failed') closePc(peerId);
+    else renderRoom();
   };
   pc.ontrack = (e) => {
     const remote = $('remote');
@@ -269,24 +275,14 @@ async function flushCandidates(pc) {
   for (const c of pending) await pc.addIceCandidate(c).catch((err) => log(`candidate: ${err}`));
 }
 
-/** Publisher → a viewer: a new connection carrying our tracks. */
-async function offerTo(peerId) {
-  if (!state.localStream) return;
-  const pc = newPc(peerId);
-  for (const track of state.localStream.getTracks()) pc.addTrack(track, state.localStream);
-  await pc.setLocalDescription(await pc.createOffer());
-  send({ type: 'offer', room: state.room, to: peerId, sdp: pc.localDescription.sdp });
-  log(`offer sent to ${peerId}`);
-}
-
-/** Viewer → the publisher: asks for the stream again when our connection broke. */
-async function viewerOffer(peerId) {
+/** Viewer → the publisher: a new receive-only connection, asking for its stream. */
+async function viewerOffer(peerId, why) {
   const pc = newPc(peerId);
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   await pc.setLocalDescription(await pc.createOffer());
   send({ type: 'offer', room: state.room, to: peerId, sdp: pc.localDescription.sdp });
-  log(`offer sent to the publisher ${peerId} (re-negotiating)`);
+  log(`offer sent to the publisher ${peerId} (${why})`);
 }
 
 async function onOffer(from, sdp) {
@@ -319,36 +315,26 @@ async function onCandidate(from, candidate) {
 
 const healthy = (pc) => pc !== undefined && !BROKEN.has(pc.connectionState);
 
-/** After `joined` or `resumed`: connections for the members there are, none for the rest. */
+/**
+ * After `joined` or `resumed`. A viewer offers to the publisher unless its connection
+ * to it is still up, and drops connections to anyone else. The publisher keeps its
+ * connections: the viewers it serves are not members it is told of.
+ */
 function reconcilePeers(afterResume) {
+  if (state.role === 'publisher') return;
   for (const peerId of [...state.pcs.keys()]) if (!state.peers.has(peerId)) closePc(peerId);
-  if (state.role === 'publisher') {
-    for (const peer of state.peers.values())
-      if (peer.role === 'viewer' && !healthy(state.pcs.get(peer.peerId)))
-        void offerTo(peer.peerId).catch((err) => log(`offer: ${err}`, 'error'));
-    return;
-  }
   const publisher = [...state.peers.values()].find((p) => p.role === 'publisher');
-  if (!publisher || !afterResume) return;
-  const pc = state.pcs.get(publisher.peerId);
-  if (pc && healthy(pc)) {
+  if (!publisher) return;
+  if (healthy(state.pcs.get(publisher.peerId))) {
     log('peer connection still up: no re-negotiation needed');
     return;
   }
-  if (pc) {
-    void viewerOffer(publisher.peerId).catch((err) => log(`offer: ${err}`, 'error'));
-    return;
-  }
-  // The publisher's offer may be among the frames replayed after `resumed`.
-  clearTimeout(state.viewerOfferTimer);
-  state.viewerOfferTimer = setTimeout(() => {
-    if (
-      state.wanted &&
-      state.peers.has(publisher.peerId) &&
-      !healthy(state.pcs.get(publisher.peerId))
-    )
-      void viewerOffer(publisher.peerId).catch((err) => log(`offer: ${err}`, 'error'));
-  }, VIEWER_OFFER_DELAY_MS);
+  watch(publisher.peerId, afterResume ? 're-negotiating' : 'joined');
+}
+
+/** Viewer: asks the publisher `peerId` for its stream. */
+function watch(peerId, why) {
+  void viewerOffer(peerId, why).catch((err) => log(`offer: ${err}`, 'error'));
 }
 
 // ---------------------------------------------------------------- signaling
@@ -491,16 +477,31 @@ async function onFrame(f) {
       reconcilePeers(true);
       return;
     case 'peer_joined':
+      if (f.peer.peerId === state.peerId) {
+        log(`you are on stage now, as ${f.peer.role}`);
+        return;
+      }
       state.peers.set(f.peer.peerId, f.peer);
       log(`${f.peer.userId} joined as ${f.peer.role}`);
       renderRoom();
-      if (state.role === 'publisher' && f.peer.role === 'viewer') await offerTo(f.peer.peerId);
+      if (state.role === 'viewer' && f.peer.role === 'publisher') watch(f.peer.peerId, 'joined');
       return;
     case 'peer_left':
+      if (f.peerId === state.peerId) {
+        log(`you left the stage (${f.reason})`);
+        return;
+      }
       state.peers.delete(f.peerId);
       closePc(f.peerId);
       log(`${f.peerId} left (${f.reason})`);
       renderRoom();
+      return;
+    case 'room_stats':
+      state.stats = { viewers: f.viewers, peakViewers: f.peakViewers };
+      renderRoom();
+      return;
+    case 'hand_raised':
+      log(`${f.peer.userId} raised a hand`);
       return;
     case 'room_status':
       state.status = f.status;
@@ -584,7 +585,6 @@ function leave(why) {
   const wasIn = state.wanted;
   state.wanted = false;
   clearTimeout(state.reconnectTimer);
-  clearTimeout(state.viewerOfferTimer);
   for (const peerId of [...state.pcs.keys()]) closePc(peerId);
   if (state.ws && state.ws.readyState === WebSocket.OPEN && state.peerId)
     send({ type: 'leave', room: state.room });
@@ -594,6 +594,7 @@ function leave(why) {
   state.resume = undefined;
   sessionStorage.removeItem(SESSION_KEY);
   state.peers.clear();
+  state.stats = undefined;
   stopMedia();
   renderRoom();
   renderShare();

@@ -1,8 +1,12 @@
 /**
  * Two gateway processes on one NATS relay exactly as one: real processes (room
  * service and two gateways), members split over both, every peer-to-peer frame
- * between every pair, and the room's news (joins, status, kick, leave, end) seen
- * alike on both sides, with the local fast path on and off.
+ * between the stage (the host) and each audience member both ways, none between
+ * audience members, and the room's news (status, kick, leave, end) seen alike on
+ * both sides, with the local fast path on and off.
+ *
+ * Whether the room announces its audience (it did before the stage/audience model:
+ * every viewer was a peer) is read off the joins, so the news expected follow it.
  */
 import t from 'tap';
 import { decode } from '#shared/runtime/bus.js';
@@ -58,6 +62,7 @@ for (const fastPath of [true, false]) {
     const c: Record<string, Client> = {};
     const peer: Record<string, string> = {};
     const joinSeq: Record<string, number> = {};
+    const peersSeen: Record<string, string[]> = {};
     for (const name of names) {
       c[name] = await sys.connect(where[name].url, name, { view: ['m'] });
       const j = await c[name].call({
@@ -68,38 +73,46 @@ for (const fastPath of [true, false]) {
       t.equal(j.type, 'joined', `${name} joins on ${where[name] === gw1 ? 'gw1' : 'gw2'}`);
       peer[name] = String(j.peerId);
       joinSeq[name] = Number(j.seq);
-      t.same(
-        (j.peers as { userId: string }[]).map((p) => p.userId),
-        names.slice(0, names.indexOf(name)),
-        `${name} is told of those before it, across gateways`,
-      );
+      peersSeen[name] = (j.peers as { userId: string }[]).map((p) => p.userId);
     }
+    const announced = peersSeen.v2?.includes('v1') ?? false;
     for (const name of names) {
-      const later = names.slice(names.indexOf(name) + 1);
+      t.same(
+        peersSeen[name],
+        announced ? names.slice(0, names.indexOf(name)) : name === 'host' ? [] : ['host'],
+        `${name} is told of the ${announced ? 'members' : 'stage'} before it, across gateways`,
+      );
+      const later = announced ? names.slice(names.indexOf(name) + 1) : [];
       for (const other of later)
         await c[name]!.next((f) => f.type === 'peer_joined' && f.peer.userId === other);
     }
 
-    // Every ordered pair: offer and candidate one way, answer back.
+    // The stage and each audience member, both ways: offer and candidate, answer back.
     const cand = (from: string) => ({
       candidate: `candidate:${from} 1 udp 1 127.0.0.1 9 typ host`,
       sdpMid: '0',
     });
-    for (const a of names) {
-      for (const b of names) {
-        if (a === b) continue;
-        c[a]!.send({ type: 'offer', room: 'm', to: peer[b], sdp: `${a}->${b}` });
-        c[a]!.send({ type: 'candidate', room: 'm', to: peer[b], candidate: cand(a) });
-        c[b]!.send({ type: 'answer', room: 'm', to: peer[a], sdp: `${b}->${a}` });
-      }
+    const viewers = names.filter((n) => n !== 'host');
+    const pairs = viewers.flatMap((v) => [
+      ['host', v],
+      [v, 'host'],
+    ]) as [string, string][];
+    for (const [a, b] of pairs) {
+      c[a]!.send({ type: 'offer', room: 'm', to: peer[b], sdp: `${a}->${b}` });
+      c[a]!.send({ type: 'candidate', room: 'm', to: peer[b], candidate: cand(a) });
+      c[b]!.send({ type: 'answer', room: 'm', to: peer[a], sdp: `${b}->${a}` });
     }
     const relayed = (n: string) =>
       c[n]!.frames.filter(
         (f) => f.type === 'offer' || f.type === 'answer' || f.type === 'candidate',
       );
+    const expectedFrames = (n: string) => (n === 'host' ? 3 * viewers.length : 3);
     for (const b of names) {
-      await until(() => relayed(b).length >= 9, `${b} gets 9 frames`);
-      for (const a of names.filter((x) => x !== b)) {
+      await until(
+        () => relayed(b).length >= expectedFrames(b),
+        `${b} gets ${expectedFrames(b)} frames`,
+      );
+      for (const a of b === 'host' ? viewers : ['host']) {
         const got = relayed(b).filter((f) => f.from === peer[a]);
         t.same(
           got
@@ -113,15 +126,28 @@ for (const fastPath of [true, false]) {
     await Promise.all(names.map((n) => c[n]!.call({ type: 'ping' })));
     await sys.bus.flush();
     for (const name of names) {
-      t.equal(relayed(name).length, 9, `${name} got exactly its 9 frames, no duplicates`);
+      t.equal(
+        relayed(name).length,
+        expectedFrames(name),
+        `${name} got exactly its ${expectedFrames(name)} frames, no duplicates`,
+      );
       t.same(c[name]!.seen('error'), [], `${name} was refused nothing`);
     }
-    // 36 frames in all; 12 of them between peers on the same gateway.
+    // 18 frames in all; 6 of them between host and v1, both on gw1.
     t.equal(
       onNats.length,
-      fastPath ? 24 : 36,
+      fastPath ? 12 : 18,
       fastPath ? 'only cross-gateway frames use NATS' : 'every frame uses NATS',
     );
+    // The audience addresses the stage only, on its own gateway or across.
+    for (const [from, to] of [
+      ['v1', 'v2'],
+      ['v2', 'v3'],
+      ['v3', 'v1'],
+    ] as const) {
+      const r = await c[from]!.call({ type: 'offer', room: 'm', to: peer[to], sdp: 'v=0' });
+      t.equal(r.code, 'PEER_NOT_FOUND', `${from} may not address ${to}: both are audience`);
+    }
 
     // Room-wide news crosses gateways: status, kick, leave, end.
     /** Room commands as the host, the room's owner. */
@@ -139,16 +165,19 @@ for (const fastPath of [true, false]) {
     await asHost({ type: 'kick', peerId: peer.v3! });
     t.equal((await c.v3!.nextOf('kicked')).room, 'm', 'v3 (gw2) is kicked');
     t.equal((await c.v2!.call({ type: 'leave', room: 'm' })).type, 'left', 'v2 (gw2) leaves');
-    for (const name of ['host', 'v1'] as const) {
-      await c[name]!.next((f) => f.type === 'peer_left' && f.peerId === peer.v2);
-    }
-    for (const [from, to] of [
-      ['host', 'v2'],
-      ['v1', 'v3'],
-    ] as const) {
-      const r = await c[from]!.call({ type: 'offer', room: 'm', to: peer[to], sdp: 'v=0' });
-      t.equal(r.code, 'PEER_NOT_FOUND', `${from} can no longer address ${to}`);
-    }
+    if (announced)
+      for (const name of ['host', 'v1'] as const)
+        await c[name]!.next((f) => f.type === 'peer_left' && f.peerId === peer.v2);
+    // The stage may name any peer id (the audience is never announced); a frame to
+    // a member gone from the room reaches nobody.
+    c.host!.send({ type: 'offer', room: 'm', to: peer.v2, sdp: 'gone' });
+    await c.host!.call({ type: 'ping' });
+    await c.v2!.call({ type: 'ping' });
+    t.same(c.host!.seen('error'), [], 'the host is not refused');
+    t.notOk(
+      c.v2!.frames.some((f) => f.sdp === 'gone'),
+      'and v2, no longer a member, gets nothing',
+    );
     c.host!.send({ type: 'offer', room: 'm', to: peer.v1, sdp: 'still here' });
     t.equal(
       (await c.v1!.next((f) => f.sdp === 'still here')).from,
@@ -169,22 +198,25 @@ for (const fastPath of [true, false]) {
     const log = (n: string) => news(c[n]!, who);
     t.same(
       log('host').map((e) => e.text),
-      [
-        'joined v1',
-        'joined v2',
-        'joined v3',
-        'status live',
-        'left v3 kicked',
-        'left v2 left',
-        'status ended',
-      ],
+      announced
+        ? [
+            'joined v1',
+            'joined v2',
+            'joined v3',
+            'status live',
+            'left v3 kicked',
+            'left v2 left',
+            'status ended',
+          ]
+        : ['status live', 'status ended'],
       'the host (gw1) saw every step after its join, in seq order',
     );
     const seqOf = (text: string) => log('host').find((e) => e.text === text)?.seq ?? Infinity;
     const departed: Record<string, number> = {
       v1: Infinity,
-      v2: seqOf('left v2 left'),
-      v3: seqOf('left v3 kicked'),
+      // Unannounced, their departures are in no log: they were gone before the end.
+      v2: seqOf(announced ? 'left v2 left' : 'status ended'),
+      v3: seqOf(announced ? 'left v3 kicked' : 'status ended'),
     };
     for (const n of ['v1', 'v2', 'v3']) {
       const expected = log('host')

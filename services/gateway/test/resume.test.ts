@@ -9,6 +9,7 @@ import type { Client, Frame } from '../../../test/helpers/client.js';
 import { decode } from '#shared/runtime/bus.js';
 import type { RoomBroadcast } from '#shared/room/room.commands.js';
 import { subjects } from '#shared/wire/subjects.js';
+import { encodeSignalFrame } from '#shared/wire/signal.frame.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
 import { startSystem, startTestTools, testEnv, type System } from '../../../test/helpers/system.js';
@@ -21,7 +22,8 @@ async function joined(sys: System, sub: string, room: string, role = 'viewer', u
   const c = await sys.client(sub, { publish: [room] }, url);
   const j = await c.call({ type: 'join', room, role });
   if (j.type !== 'joined') throw new Error(`${sub}: ${JSON.stringify(j)}`);
-  return { c, peerId: j.peerId, resume: j.resume };
+  const peers = (j.peers as { userId: string }[]).map((p) => p.userId);
+  return { c, peerId: j.peerId, resume: j.resume, peers };
 }
 
 /** What `c` received after its `authenticated`, as `type` or `type:detail`. */
@@ -56,10 +58,18 @@ t.test('resume', async (t) => {
     const bob = await joined(sys, 'bob', 'r1');
     bob.c.drop();
     // While bob is away: a frame through the local fast path, a newcomer on the
-    // other gateway, and a frame from there through NATS.
+    // other gateway, and a frame of a stage member elsewhere through NATS.
     alice.c.send({ type: 'offer', room: 'r1', to: bob.peerId, sdp: 'while away 1' });
     const carol = await joined(sys, 'carol', 'r1', 'viewer', second.url);
-    carol.c.send({ type: 'offer', room: 'r1', to: bob.peerId, sdp: 'while away 2' });
+    /** A signal to bob from a stage member on some other gateway. */
+    const fromElsewhere = (sdp: string) =>
+      sys.bus.publishBytes(
+        subjects.roomSignal('r1', bob.peerId),
+        Buffer.from(encodeSignalFrame({ type: 'offer', room: 'r1', to: bob.peerId, sdp }, 'x')),
+      );
+    fromElsewhere('while away 2');
+    const refused = await carol.c.call({ type: 'offer', room: 'r1', to: bob.peerId, sdp: 'no' });
+    t.equal(refused.code, 'PEER_NOT_FOUND', 'carol, audience, may not address bob, audience');
     const cand = { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0' };
     alice.c.send({ type: 'candidate', room: 'r1', to: bob.peerId, candidate: cand });
     await Promise.all([alice.c.call({ type: 'ping' }), carol.c.call({ type: 'ping' })]);
@@ -70,9 +80,11 @@ t.test('resume', async (t) => {
     t.equal(r.type, 'resumed');
     t.equal(r.peerId, bob.peerId, 'the same peer id');
     t.equal(r.role, 'viewer', 'the same role');
+    // Whether the room announces its audience (before the stage/audience model it did).
+    const announced = carol.peers.includes('bob');
     t.same(
       (r.peers as { userId: string }[]).map((p) => p.userId).sort(),
-      ['alice', 'carol'],
+      announced ? ['alice', 'carol'] : ['alice'],
       'the room as it is now',
     );
     t.match(r.resume, /^[\w-]+\.[\w-]+$/, 'a resume token for next time');
@@ -94,7 +106,7 @@ t.test('resume', async (t) => {
 
     back.send({ type: 'answer', room: 'r1', to: alice.peerId, sdp: 'back' });
     t.equal((await alice.c.next((f) => f.type === 'answer')).from, bob.peerId, 'it relays again');
-    carol.c.send({ type: 'offer', room: 'r1', to: bob.peerId, sdp: 'welcome' });
+    fromElsewhere('welcome');
     t.equal((await back.next((f) => f.type === 'offer')).sdp, 'welcome', 'and is addressed again');
     for (const c of [alice.c, carol.c]) {
       t.notOk(
@@ -117,8 +129,16 @@ t.test('resume', async (t) => {
     const r = await back.call({ type: 'resume', room: 'r2', resume: dave.resume });
     t.same([r.type, r.code], ['error', 'RESUME_FAILED']);
     if (timedOut) {
-      const gone = await alice.c.call({ type: 'offer', room: 'r2', to: dave.peerId, sdp: 'v=0' });
-      t.equal(gone.code, 'PEER_NOT_FOUND', 'and it can no longer be addressed');
+      // The stage may name any peer id (the audience is not announced): nothing refuses
+      // it, and nothing reaches dave's new connection.
+      alice.c.send({ type: 'offer', room: 'r2', to: dave.peerId, sdp: 'gone' });
+      await alice.c.call({ type: 'ping' });
+      await back.call({ type: 'ping' });
+      t.same(alice.c.seen('error'), [], 'the publisher is not refused');
+      t.notOk(
+        back.frames.some((f) => f.sdp === 'gone'),
+        'and dave, no longer a member, gets nothing',
+      );
     }
   });
 

@@ -18,7 +18,7 @@ t.test('room rules', async (t) => {
     const c = await sys.client(sub, { view: ['*'], publish: [room] }, url);
     const j = await c.call({ type: 'join', room, role });
     if (j.type !== 'joined') throw new Error(`${sub} not admitted to ${room}: ${String(j.code)}`);
-    return { c, peerId: j.peerId };
+    return { c, peerId: j.peerId, peers: (j.peers as { userId: string }[]).map((p) => p.userId) };
   };
   /** The owner (`owner` in every room here) sets the room's status through its command subject. */
   const setStatus = (room: string, status: 'live' | 'ended') =>
@@ -114,7 +114,8 @@ t.test('room rules', async (t) => {
     await sys.createRoom('ra', 'owner');
     await sys.createRoom('rb', 'owner');
     const a = await member('a', 'ra');
-    const a2 = await member('a2', 'ra', 'viewer', second.url);
+    // The stage (the publisher) on the other gateway: the audience may address it only.
+    const a2 = await member('a2', 'ra', 'publisher', second.url);
     const b = await member('b', 'rb');
     const outsider = await sys.client('outsider');
     const offer = (c: Client, room: string, to: string) =>
@@ -155,7 +156,12 @@ t.test('room rules', async (t) => {
       const r = await offer(c.from, c.room, c.to);
       t.same([r.type, r.code, r.room], ['error', c.code, c.room], c.name);
     }
+    // The stage may name any peer id (the audience is never announced to it): not
+    // refused, and what names no member of the room reaches nobody.
+    a2.c.send({ type: 'offer', room: 'ra', to: b.peerId, sdp: 'v=0 astray' });
+    a2.c.send({ type: 'offer', room: 'ra', to: 'nobody', sdp: 'v=0 astray' });
     await settle(a.c, a2.c, b.c);
+    t.same(a2.c.seen('error'), [], 'the stage is refused nothing');
     t.same(b.c.seen('offer'), [], 'nothing reached the other room');
     t.same(a.c.seen('offer'), [], 'nothing reached the addressed member from outside');
 
@@ -163,18 +169,27 @@ t.test('room rules', async (t) => {
     const late = await sys.client('late', { view: ['*'] });
     t.equal((await offer(late, 'ra', a.peerId)).code, 'NOT_IN_ROOM', 'before join');
     const lj = await late.call({ type: 'join', room: 'ra', role: 'viewer' });
-    late.send({ type: 'offer', room: 'ra', to: a.peerId, sdp: 'v=0 late' });
+    late.send({ type: 'offer', room: 'ra', to: a2.peerId, sdp: 'v=0 late' });
     t.same(
-      await a.c.next((f) => f.type === 'offer'),
+      await a2.c.next((f) => f.type === 'offer'),
       { type: 'offer', room: 'ra', from: lj.peerId, sdp: 'v=0 late' },
-      'after join',
+      'after join, to the stage on the other gateway',
     );
-    late.send({ type: 'answer', room: 'ra', to: a2.peerId, sdp: 'v=0 across' });
-    t.equal((await a2.c.next((f) => f.type === 'answer')).from, lj.peerId, 'to the other gateway');
+    a2.c.send({ type: 'answer', room: 'ra', to: String(lj.peerId), sdp: 'v=0 back' });
+    t.equal((await late.next((f) => f.type === 'answer')).from, a2.peerId, 'the stage answers');
+    t.equal(
+      (await offer(late, 'ra', a.peerId)).code,
+      'PEER_NOT_FOUND',
+      'the audience may not address the audience',
+    );
     await late.call({ type: 'leave', room: 'ra' });
-    t.equal((await offer(late, 'ra', a.peerId)).code, 'NOT_IN_ROOM', 'after leave');
-    await a.c.next((f) => f.type === 'peer_left' && f.peerId === lj.peerId);
-    t.equal((await offer(a.c, 'ra', String(lj.peerId))).code, 'PEER_NOT_FOUND', 'to one who left');
+    t.equal((await offer(late, 'ra', a2.peerId)).code, 'NOT_IN_ROOM', 'after leave');
+    a2.c.send({ type: 'offer', room: 'ra', to: String(lj.peerId), sdp: 'v=0 gone' });
+    await settle(a2.c, late);
+    t.notOk(
+      late.frames.some((f) => f.sdp === 'v=0 gone'),
+      'to one who left: nothing arrives',
+    );
   });
 
   t.test('status, end and kick reach every member, on both gateways', async (t) => {
@@ -205,9 +220,16 @@ t.test('room rules', async (t) => {
     t.ok(kick.ok, 'the owner kicks v2');
     const kicked = await v2.c.nextOf('kicked');
     t.same([kicked.room, kicked.reason], ['show', 'spam'], 'v2 hears it is kicked, and why');
-    for (const m of [pub, v1, v3]) {
-      const left = await m.c.next((f) => f.type === 'peer_left' && f.peerId === v2.peerId);
-      t.equal(left.reason, 'kicked', `${m.peerId} sees v2 leave, kicked`);
+    // A room that announces its audience (before the stage/audience model) tells of its leaving too.
+    if (v3.peers.includes('v1'))
+      for (const m of [pub, v1, v3]) {
+        const left = await m.c.next((f) => f.type === 'peer_left' && f.peerId === v2.peerId);
+        t.equal(left.reason, 'kicked', `${m.peerId} sees v2 leave, kicked`);
+      }
+    else {
+      await settle(pub.c, v1.c, v3.c);
+      for (const m of [pub, v1, v3])
+        t.same(m.c.seen('peer_left'), [], `${m.peerId} hears nothing of the audience`);
     }
     t.same(v2.c.seen('peer_left'), [], 'v2 gets kicked, not peer_left about itself');
     t.equal(
@@ -215,10 +237,11 @@ t.test('room rules', async (t) => {
       'NOT_IN_ROOM',
       'the kicked may not relay',
     );
-    t.equal(
-      (await pub.c.call({ type: 'offer', room: 'show', to: v2.peerId, sdp: 'v=0' })).code,
-      'PEER_NOT_FOUND',
-      'nor be addressed',
+    pub.c.send({ type: 'offer', room: 'show', to: v2.peerId, sdp: 'v=0 kicked' });
+    await settle(pub.c, v2.c);
+    t.notOk(
+      v2.c.frames.some((f) => f.sdp === 'v=0 kicked'),
+      'nor be addressed (the stage is not refused: the audience is not announced)',
     );
 
     const ended = await setStatus('show', 'ended');

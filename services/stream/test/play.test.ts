@@ -5,7 +5,7 @@
 import t from 'tap';
 import { SrsError } from '../../../test/srs/srs.standin.js';
 import { startStreamSystem } from './stream.harness.js';
-import { streamViewerOf } from '#shared/room/room.state.js';
+import { streamViewerOf, streamViewersOf } from '#shared/room/room.state.js';
 
 const none = { publish: false, view: false, admin: false };
 
@@ -88,10 +88,11 @@ t.test('private rooms: a play token in the URL', async (t) => {
     t.notOk(r.ok, name);
     t.match(JSON.parse(sys.srs.hooksOf('on_play').at(-1)?.reply ?? ''), { error: code }, name);
   }
-  const seats = Object.values(sys.state('p1')?.streamViewers ?? {});
+  const room = sys.state('p1');
+  const seats = room === undefined ? [] : streamViewersOf(room);
   t.same(
-    seats.map((v) => v.userId),
-    ['bob', 'owner', 'bob'],
+    seats.map((v) => v.userId).sort(),
+    ['bob', 'bob', 'owner'],
     'each seat knows its user',
   );
 });
