@@ -193,6 +193,10 @@ function onMessage(c: Conn, data: Buffer, isBinary: boolean): void {
     case 'auth':
     case 'leave':
     case 'resume':
+    case 'raise_hand':
+    case 'lower_hand':
+    case 'invite':
+    case 'demote':
       fail(c, errorBody(ErrorCode.BAD_FRAME, `the baseline does not do ${frame.type}`), frame.id);
       return;
   }

@@ -149,6 +149,10 @@ export class AlertEngine {
         case 'member_resumed':
         case 'member_timed_out':
         case 'member_kicked':
+        case 'member_promoted':
+        case 'member_demoted':
+        case 'hand_raised':
+        case 'hand_lowered':
         case 'publisher_refused':
         // The stream side's own bookkeeping: publisher_granted/released already say who publishes.
         case 'stream_confirmed':

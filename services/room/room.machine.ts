@@ -14,7 +14,7 @@ import type { RoomStatus } from '#shared/wire/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { applyEvent, initialState, memberOf, type RoomState } from '#shared/room/room.state.js';
 import { reaches, streamEvents, streamRefusal } from './room.stream.js';
-import { stageEvents, stageRefusal } from './room.stage.js';
+import { isStageEvent, stageHandlers, stageRefusal } from './room.stage.js';
 import {
   expiredEvents,
   joinEvents,
@@ -55,32 +55,6 @@ interface Args {
 const decided = ({ context, event }: Args) => decidedEvents(context, event);
 const refusalOf = ({ context, event }: Args): Refusal =>
   isStreamEvent(event) ? streamRefusal(context, event) : null;
-
-type StageEvent = Extract<
-  RoomMachineEvent,
-  { type: 'raise_hand' | 'lower_hand' | 'invite' | 'demote' }
->;
-const stageTypes = new Set(['raise_hand', 'lower_hand', 'invite', 'demote']);
-const isStageEvent = (e: RoomMachineEvent): e is StageEvent => stageTypes.has(e.type);
-
-/** Stage commands (room.stage.ts): refuse, or record what changed (possibly nothing). */
-const stageHandlers = [
-  {
-    guard: 'stageRefused',
-    actions: {
-      type: 'refuse',
-      params: ({ context, event }: Args) =>
-        (isStageEvent(event) ? stageRefusal(context, event) : null) ?? internal,
-    },
-  },
-  {
-    actions: {
-      type: 'record',
-      params: ({ context, event }: Args) =>
-        isStageEvent(event) ? stageEvents(context, event) : [],
-    },
-  },
-] as const;
 
 /** Stream commands and expiry: record, move to `live`/`ended` when the events say so, refuse. */
 const streamHandlers = [

@@ -9,10 +9,43 @@ import { ErrorCode } from '#shared/wire/errors.js';
 import type { RoomPerms } from '#shared/auth/grants.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
 import { memberOf, viewersIfJoined, type RoomState } from '#shared/room/room.state.js';
-import type { Ev, Refusal } from './room.machine.events.js';
+import type { Ev, Refusal, RoomMachineEvent } from './room.machine.events.js';
 import { mayAdminister } from './room.members.js';
 
 type StageEvent = Ev<'raise_hand' | 'lower_hand' | 'invite' | 'demote'>;
+const stageTypes = new Set<string>(['raise_hand', 'lower_hand', 'invite', 'demote']);
+/** True for the stage's commands. */
+export const isStageEvent = (e: RoomMachineEvent): e is StageEvent => stageTypes.has(e.type);
+
+/** Never used: the guard has just found a refusal; this keeps the types honest. */
+const internal = { code: ErrorCode.INTERNAL } as const;
+
+interface Args {
+  context: RoomState;
+  event: RoomMachineEvent;
+}
+
+/**
+ * The machine's transitions for the stage's commands: refuse (guard `stageRefused`),
+ * or record what changed, possibly nothing. The same in preparing and live.
+ */
+export const stageHandlers = [
+  {
+    guard: 'stageRefused',
+    actions: {
+      type: 'refuse',
+      params: ({ context, event }: Args) =>
+        (isStageEvent(event) ? stageRefusal(context, event) : null) ?? internal,
+    },
+  },
+  {
+    actions: {
+      type: 'record',
+      params: ({ context, event }: Args) =>
+        isStageEvent(event) ? stageEvents(context, event) : [],
+    },
+  },
+] as const;
 
 /** The owner, an admin, or whoever holds the publisher slot may run the stage. */
 function mayRunStage(s: RoomState, userId: string, perms: RoomPerms): boolean {

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap';
 import { Bus } from '#shared/runtime/bus.js';
 import { RoomClient } from '#shared/room/room.client.js';
 import { asReply } from './reply.js';
+import { memberOf, type RoomState } from '#shared/room/room.state.js';
 import { createLogger } from '#shared/runtime/log.js';
 import type { RoomCommand, RoomReplies, RoomReply } from '#shared/room/room.commands.js';
 import { JetStreamRoomLog, type StoredBatch } from '../room.log.js';
@@ -190,7 +191,7 @@ t.test('a replica paused past its lease never writes again', async (t) => {
     t.ok(r.ok || r.error.code === 'ALREADY_JOINED', `${id}: join after a resumed`);
     const s = await state(id);
     t.equal(s.owner, 'replica-b', `${id}: answered by b`);
-    t.ok(`z${k}` in (s.state as { members: object }).members, `${id}: the join is in its state`);
+    t.ok(memberOf(s.state as RoomState, `z${k}`), `${id}: the join is in its state`);
   }
 
   const log = await JetStreamRoomLog.open(bus.nc, {

@@ -90,11 +90,7 @@ t.test('private rooms: a play token in the URL', async (t) => {
   }
   const room = sys.state('p1');
   const seats = room === undefined ? [] : streamViewersOf(room);
-  t.same(
-    seats.map((v) => v.userId).sort(),
-    ['bob', 'bob', 'owner'],
-    'each seat knows its user',
-  );
+  t.same(seats.map((v) => v.userId).sort(), ['bob', 'bob', 'owner'], 'each seat knows its user');
 });
 
 t.test('unknown and ended rooms refuse players', async (t) => {
