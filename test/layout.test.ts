@@ -75,3 +75,18 @@ t.test(
     t.same(over, [], "split by job, or say why at the top (see this file's header)");
   },
 );
+
+/**
+ * Where tests live: a test of one module that runs in the test process alone sits
+ * beside the module (`x.test.ts` next to `x.ts`); a test that starts a server or a
+ * process (nats-server, a service, a browser) sits in the `test/` folder of what it
+ * tests (`services/<name>/test/`, `shared/test/`, or `test/` for the whole system).
+ */
+t.test('tests that start servers or processes live in a test/ folder', async (t) => {
+  const starts =
+    /helpers\/(nats|processes|system)\.js|startNats|startService|startSystem|playwright|spawn\(/;
+  const misplaced = sourceFiles(folders)
+    .filter((f) => f.endsWith('.test.ts') && !f.split('/').includes('test'))
+    .filter((f) => starts.test(readFileSync(join(root, f), 'utf8')));
+  t.same(misplaced, [], 'move them to their test/ folder');
+});

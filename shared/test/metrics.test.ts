@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { Msg } from '@nats-io/nats-core';
 import { AggregationTemporality, DataPointType } from '@opentelemetry/sdk-metrics';
 import { loadConfig } from '#config/config.js';
-import { Bus, decode } from './bus.js';
-import { createLogger } from './log.js';
+import { Bus, decode } from '#shared/runtime/bus.js';
+import { createLogger } from '#shared/runtime/log.js';
 import {
   ProcessSampler,
   closeReason,
@@ -13,7 +13,7 @@ import {
   metricEvents,
   startMetrics,
   type MetricEvent,
-} from './metrics.js';
+} from '#shared/runtime/metrics.js';
 import { isSubjectToken } from '#shared/wire/subjects.js';
 import { startNats } from '../../test/helpers/nats.js';
 

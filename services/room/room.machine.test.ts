@@ -1,8 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { RoomActor } from '../room.actor.js';
+import { RoomActor } from './room.actor.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
-import { T0, created, join, none } from './fixtures.js';
+import { T0, created, join, none } from './test/fixtures.js';
 import { memberOf, membersOf, streamViewersOf } from '#shared/room/room.state.js';
 
 t.test('join: who may join, capacity and the single publisher', async (t) => {

@@ -4,7 +4,7 @@ import { createLogger } from '#shared/runtime/log.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { ErrorCode, NoRespondersError, RequestTimeoutError } from '#shared/wire/errors.js';
 import { startNats } from '../../test/helpers/nats.js';
-import { RoomClient, RoomRefusedError } from './room.client.js';
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 
 t.test('RoomClient: replies, refusals and the two transport failures', async (t) => {
   const nats = await startNats();

@@ -10,9 +10,9 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { ExportResultCode } from '@opentelemetry/core';
 import { loadConfig } from '#config/config.js';
-import { Bus } from './bus.js';
+import { Bus } from '#shared/runtime/bus.js';
 import { RoomcastError } from '#shared/wire/errors.js';
-import { createLogger } from './log.js';
+import { createLogger } from '#shared/runtime/log.js';
 import {
   isTracing,
   packageVersion,
@@ -20,7 +20,7 @@ import {
   startTracing,
   withSpan,
   type Telemetry,
-} from './telemetry.js';
+} from '#shared/runtime/telemetry.js';
 import { startNats } from '../../test/helpers/nats.js';
 
 const log = createLogger('test', 'error');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { LocalMember } from '../gateway.conn.js';
+import { LocalMember } from './gateway.conn.js';
 
 /** Frames a detached membership hands over on attach, as the client would receive them. */
 function drain(m: LocalMember): string[] {
