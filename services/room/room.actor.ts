@@ -42,6 +42,17 @@ export class RoomActor {
     return new RoomActor({ input: created });
   }
 
+  /**
+   * True when `snapshot` has the room's current shape. A snapshot written before
+   * members moved into books (room.book.ts) is not: the room is then rebuilt from
+   * its log, which every version reads alike (snapshots are only a shortcut).
+   */
+  static restorable(snapshot: Snapshot<unknown>): boolean {
+    const context = (snapshot as { context?: { members?: { buckets?: unknown }; stage?: unknown } })
+      .context;
+    return Array.isArray(context?.members?.buckets) && Array.isArray(context.stage);
+  }
+
   /** A room restored from a persisted snapshot (see `persisted`). */
   static restore(snapshot: Snapshot<unknown>): RoomActor {
     return new RoomActor({ snapshot });

@@ -79,7 +79,8 @@ export async function loadRooms(
   const stale = new Map<string, number>(); // room → stream sequence its tail starts after
   for (const [roomId, count] of counts) {
     if (!wanted(roomId)) continue;
-    const snap = snaps.get(roomId);
+    const found = snaps.get(roomId);
+    const snap = found !== undefined && RoomActor.restorable(found.snapshot) ? found : undefined;
     if (snap !== undefined) rooms.set(roomId, fromSnapshot(snap));
     if (snap?.batches !== count) stale.set(roomId, snap?.streamSeq ?? 0);
   }

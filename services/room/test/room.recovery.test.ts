@@ -8,7 +8,7 @@ import { createLogger } from '#shared/runtime/log.js';
 import { loadConfig } from '#config/config.js';
 import type { AnyRoomReply } from '#shared/room/room.commands.js';
 import { JetStreamRoomLog } from '../room.log.js';
-import { KvSnapshotStore } from '../room.snapshots.js';
+import { KvSnapshotStore, MemorySnapshotStore } from '../room.snapshots.js';
 import { RoomService } from '../room.service.js';
 import { stateHash } from '../room.actor.js';
 import { loadRooms, rebuildRoom } from '../room.recovery.js';
@@ -134,3 +134,57 @@ t.test('rooms come back from snapshots and log tails exactly as they were', asyn
   }
   t.same(mismatched, [], 'snapshot + tail equals the live state (many stale rooms: one scan)');
 });
+
+t.test(
+  'a snapshot of an older shape is passed over: the room comes back from its log',
+  async (t) => {
+    const nats = await startNats();
+    const logger = createLogger('test', 'error');
+    const config = loadConfig({ NATS_URL: nats.url });
+    const bus = await Bus.connect({
+      servers: config.nats.servers,
+      name: 'recovery-old',
+      requestTimeoutMs: 2000,
+      log: logger,
+    });
+    const log = await JetStreamRoomLog.open(bus.nc, { writer: 'w1', replicas: 1, timeoutMs: 2000 });
+    const snapshots = new MemorySnapshotStore();
+    const service = new RoomService({ bus, config: config.room, log, snapshots, logger });
+    await service.start();
+    t.teardown(async () => {
+      await service.stop();
+      await bus.close();
+      await nats.stop();
+    });
+    await service.handle('old', { type: 'create', userId: 'o', title: 't', isPrivate: false });
+    await service.handle('old', {
+      type: 'join',
+      peerId: 'p1',
+      userId: 'u1',
+      role: 'viewer',
+      perms: none,
+      gateway: 'g',
+      conn: 'c',
+    });
+    const live = await service.handle('old', { type: 'state' });
+    // What a build before the books wrote: members as a plain record, no stage.
+    const [current] = (await snapshots.loadAll()).values();
+    if (current === undefined) throw new Error('no snapshot');
+    const context = (current.snapshot as unknown as { context: Record<string, unknown> }).context;
+    const old = { ...context, members: { p1: {} } } as Record<string, unknown>;
+    delete old.stage;
+    await snapshots.save({
+      ...current,
+      batches: 2,
+      snapshot: { ...current.snapshot, context: old } as unknown as typeof current.snapshot,
+    });
+    const loaded = await loadRooms(log, snapshots, () => true);
+    const room = loaded.get('old');
+    t.ok(room, 'the room is back');
+    t.equal(
+      room && stateHash(room.actor),
+      live.ok && 'hash' in live ? live.hash : undefined,
+      'as its log has it',
+    );
+  },
+);
