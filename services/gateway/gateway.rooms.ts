@@ -218,6 +218,11 @@ export class Rooms {
   }
 
   private apply(view: RoomView, b: RoomBroadcast, data: Uint8Array): void {
+    if (b.type === 'room_stats') {
+      // Not numbered (each one replaces the last): every local member gets it as it is.
+      for (const m of view.local.values()) m.deliver(data);
+      return;
+    }
     if (b.seq <= view.seq) return;
     view.seq = b.seq;
     switch (b.type) {
