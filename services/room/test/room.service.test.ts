@@ -140,7 +140,7 @@ t.test('room gauges: rooms by status, members by role, publishers by kind', asyn
       ]),
     );
   t.same(read('rooms'), { preparing: 1, live: 1, ended: 1 });
-  t.same(read('room_members'), { publisher: 1, viewer: 1 });
+  t.same(read('room_members'), { publisher: 1, cohost: 0, viewer: 1 });
   t.same(read('room_publishers'), { peer: 1, stream: 0 });
 });
 
