@@ -114,6 +114,10 @@ export class RoomHost {
     this.stats.clear(roomId);
   }
 
+  get statsTimers(): number {
+    return this.stats.armed;
+  }
+
   stop(): void {
     this.stats.clearAll();
     for (const r of this.rooms.values()) r.actor.stop();

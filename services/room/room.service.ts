@@ -126,6 +126,11 @@ export class RoomService {
     this.host.stop();
   }
 
+  /** `room_stats` timers armed now (tests: none is left behind). */
+  get statsTimers(): number {
+    return this.host.statsTimers;
+  }
+
   /** The number of rooms this service holds. */
   get size(): number {
     return this.host.rooms.size;
