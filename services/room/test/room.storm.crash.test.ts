@@ -3,46 +3,22 @@
  * batched): no acknowledged join is lost, and the log holds each join once.
  */
 import t from 'tap';
-import { Bus } from '#shared/runtime/bus.js';
-import { RoomClient } from '#shared/room/room.client.js';
-import { createLogger } from '#shared/runtime/log.js';
 import { stateHash } from '../room.actor.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';
 import { none } from './fixtures.js';
-import { startNats } from '../../../test/helpers/nats.js';
-import { startService } from '../../../test/helpers/processes.js';
+import { roomProcessUnderTest } from './process.harness.js';
 
 const JOINS = 500;
 
 t.test('kill -9 during a join storm: every acknowledged join survives, once', async (t) => {
-  const nats = await startNats();
-  const env = {
-    NATS_URL: nats.url,
-    LOG_LEVEL: 'info',
-    // The restarted process has the same replica id: it takes its leases back at once.
-    ROOM_REPLICA_ID: 'storm-test',
-    ROOM_LEASE_MS: '3000',
-    // The members' gateway sends no heartbeats: it must not be taken for dead mid-test.
-    ROOM_GATEWAY_TIMEOUT_MS: '3600000',
+  const { bus, rooms, start } = await roomProcessUnderTest(t, 'storm-test', {
     ROOM_SNAPSHOT_EVERY: '16',
     ROOM_SNAPSHOT_INTERVAL_MS: '200',
     // Small batches: the storm spans many appends, and the kill lands between them.
     ROOM_APPEND_BATCH_MAX: '16',
-  };
-  const bus = await Bus.connect({
-    servers: [nats.url],
-    name: 'storm-test',
-    requestTimeoutMs: 5000,
-    log: createLogger('test', 'error'),
   });
-  const rooms = new RoomClient(bus);
-  let service = await startService(t, 'room', env);
-  t.teardown(async () => {
-    await service.signal('SIGKILL');
-    await bus.close();
-    await nats.stop();
-  });
+  let service = await start();
   await rooms.create('storm', { userId: 'o', title: 'storm', isPrivate: false, maxViewers: 5000 });
 
   const acked: string[] = [];
@@ -75,7 +51,7 @@ t.test('kill -9 during a join storm: every acknowledged join survives, once', as
     `the others failed UNAVAILABLE (${JSON.stringify(Object.fromEntries(failed))})`,
   );
 
-  service = await startService(t, 'room', env);
+  service = await start();
   const after = await rooms.state('storm', { timeoutMs: 10_000 });
   const members = (after.state as { members: Record<string, unknown> }).members;
   const lost = acked.filter((p) => !(p in members));
