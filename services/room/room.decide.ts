@@ -53,7 +53,8 @@ export function decideCommand(
       seq: room.state.seq,
       status: room.status,
       hash: stateHash(room),
-      state: room.state,
+      // A copy: the answer is sent later (after the log), the state may have moved on by then.
+      state: structuredClone(room.state),
       owner: o.replicaId(),
     });
   }

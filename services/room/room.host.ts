@@ -234,15 +234,19 @@ export class RoomHost {
   /** Replaces the room with what its log says; if the log cannot be read, drops it until it can. */
   private async reload(roomId: string): Promise<void> {
     const old = this.rooms.get(roomId);
-    this.stats.clear(roomId);
     try {
       const { entry } = await rebuildRoom(this.o.log, roomId);
-      if (entry === undefined) this.rooms.delete(roomId);
-      else this.rooms.set(roomId, entry);
+      // Its room_stats go on: they only ever held confirmed numbers.
+      if (entry !== undefined) this.rooms.set(roomId, entry);
+      else {
+        this.rooms.delete(roomId);
+        this.stats.clear(roomId);
+      }
     } catch (err) {
       // Unreadable now (NATS down): forget it; the next load of its partition brings it back.
       this.o.logger.error('room reload failed', { roomId, err });
       this.rooms.delete(roomId);
+      this.stats.clear(roomId);
       this.failedRooms.add(roomId);
     }
     old?.actor.stop();
