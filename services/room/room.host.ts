@@ -130,16 +130,8 @@ export class RoomHost {
    */
   async decide(roomId: string, cmd: RoomCommand): Promise<Pending> {
     if (!isSubjectToken(roomId)) return now(fail(ErrorCode.BAD_FRAME, 'invalid room id'));
-    for (;;) {
-      if (this.failedRooms.has(roomId)) {
-        this.failedRooms.delete(roomId);
-        await this.reload(roomId);
-        if (this.failedRooms.has(roomId))
-          return now(fail(ErrorCode.UNAVAILABLE, 'the room log cannot be read; try again'));
-      }
-      if (this.pipeline.canTake(roomId)) break;
-      await this.pipeline.changed(roomId);
-    }
+    const unreadable = await this.ready(roomId);
+    if (unreadable !== undefined) return unreadable;
     // From here on nothing waits: the command is decided against the room as it is now.
     if (cmd.type === 'create') {
       if (this.rooms.has(roomId)) return this.after(roomId, fail(ErrorCode.ROOM_EXISTS));
@@ -164,6 +156,23 @@ export class RoomHost {
       entry.actor,
       cmd,
     );
+  }
+
+  /**
+   * Resolves when the room can take a command (its log readable, no rebuild under
+   * way, room in its next batch); with the refusal when its log cannot be read.
+   */
+  private async ready(roomId: string): Promise<Pending | undefined> {
+    for (;;) {
+      if (this.failedRooms.has(roomId)) {
+        this.failedRooms.delete(roomId);
+        await this.reload(roomId);
+        if (this.failedRooms.has(roomId))
+          return now(fail(ErrorCode.UNAVAILABLE, 'the room log cannot be read; try again'));
+      }
+      if (this.pipeline.canTake(roomId)) return undefined;
+      await this.pipeline.changed(roomId);
+    }
   }
 
   /**
@@ -200,10 +209,13 @@ export class RoomHost {
       },
     );
     const decided = d;
-    if (decided.recorded.length === 0)
-      return { d: decided, answer: (reply) => this.after(roomId, reply) };
-    const done = this.pipeline.barrier(roomId);
     const due = deadlines();
+    if (decided.recorded.length === 0) {
+      // Nothing changed: deadlines the room has are armed now (a timer only queues an expiry).
+      for (const deadline of due) this.o.scheduleExpiry(roomId, deadline);
+      return { d: decided, answer: (reply) => this.after(roomId, reply) };
+    }
+    const done = this.pipeline.barrier(roomId);
     return {
       d: decided,
       answer: (reply) => ({
@@ -263,7 +275,9 @@ export class RoomHost {
   }
 
   /** Applies what is due at `deadline` (timers may fire a little early by the wall clock). */
-  expire(roomId: string, deadline: number): Pending {
+  async expire(roomId: string, deadline: number): Promise<Pending> {
+    const unreadable = await this.ready(roomId);
+    if (unreadable !== undefined) return unreadable;
     const entry = this.rooms.get(roomId);
     if (entry === undefined || entry.actor.ended) return this.after(roomId, { ok: true });
     const c = this.commit(roomId, entry, {

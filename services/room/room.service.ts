@@ -68,9 +68,7 @@ export class RoomService {
     this.mailboxes = new Mailboxes(o.logger);
     this.expiries = new ExpiryTimers(
       (roomId, deadline) =>
-        void this.mailboxes.enqueue(roomId, () =>
-          Promise.resolve(this.host.expire(roomId, deadline)),
-        ),
+        void this.mailboxes.enqueue(roomId, () => this.host.expire(roomId, deadline)),
       () => this.env.now(),
     );
     this.host = new RoomHost({
