@@ -3,8 +3,9 @@
  * `room.<id>.bcast`. This file is the composition root and the partition glue; the
  * jobs are in their own files:
  * - room.nats.ts: subscriptions, decoding and checking commands, responding;
- * - room.mailbox.ts: commands for one room one at a time, in arrival order;
- * - room.host.ts: decide → append → broadcast → snapshot;
+ * - room.mailbox.ts: commands for one room decided one at a time, in arrival order;
+ * - room.host.ts: decide → append → broadcast → snapshot (room.decide.ts: what each
+ *   command becomes; room.pipeline.ts: batched appends; room.stats.ts: room_stats);
  * - room.timers.ts: expiry timers; room.leases.ts: which partitions are ours.
  */
 import type { Subscription } from '@nats-io/nats-core';
