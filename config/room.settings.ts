@@ -74,9 +74,16 @@ export const roomSettings = {
   snapshotEvery: int(
     'ROOM_SNAPSHOT_EVERY',
     32,
-    'A room is snapshotted after this many new events.',
+    "A room is snapshotted after this many new events, or after half its member count if that is more (a snapshot's cost grows with the room: this keeps it a constant cost per event).",
     1,
     1_000_000,
+  ),
+  appendBatchMax: int(
+    'ROOM_APPEND_BATCH_MAX',
+    256,
+    "Most commands of one room whose events go to the log in one append. While a room's append is under way, the events of its next commands gather into the next (group commit).",
+    1,
+    4096,
   ),
   snapshotIntervalMs: int(
     'ROOM_SNAPSHOT_INTERVAL_MS',

@@ -233,6 +233,7 @@ export class Rooms {
   }
 
   private apply(view: RoomView, b: RoomBroadcast, data: Uint8Array): void {
+    if (b.type === 'room_stats') return; // not numbered: handled as it arrives (onBroadcast)
     if (b.seq <= view.seq) return;
     view.seq = b.seq;
     switch (b.type) {

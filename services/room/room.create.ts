@@ -1,7 +1,11 @@
-/** The room a `create` command asks for, checked against the configured limits. */
+/** The room a `create` command asks for, checked against the configured limits, and its first append. */
 import type { Config } from '#config/config.js';
-import { ErrorCode, type ErrorBody } from '#shared/wire/errors.js';
-import type { RoomCommand } from '#shared/room/room.commands.js';
+import { ErrorCode, RoomcastError, type ErrorBody } from '#shared/wire/errors.js';
+import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
+import { toLiveRoom } from '#shared/room/room.state.js';
+import { RoomActor } from './room.actor.js';
+import { LogConflictError, type RoomLog } from './room.log.js';
+import type { RoomEntry } from './room.recovery.js';
 import type { RoomEventOf } from '#shared/room/room.events.js';
 import type { RoomEnvironment } from './room.environment.js';
 import { fail } from './room.replies.js';
@@ -30,4 +34,26 @@ export function roomCreated(
     settings: { title: cmd.title, isPrivate: cmd.isPrivate, maxViewers },
     streamKey: env.id(24),
   };
+}
+
+/** Creates the room in its log: the reply, and the room to hold when it was created. */
+export async function createRoom(
+  o: { config: Config['room']; env: RoomEnvironment; log: RoomLog },
+  roomId: string,
+  cmd: Extract<RoomCommand, { type: 'create' }>,
+): Promise<{ reply: AnyRoomReply; entry?: RoomEntry }> {
+  const created = roomCreated(o.config, o.env, roomId, cmd);
+  if (!('type' in created)) return { reply: created };
+  let streamSeq: number;
+  try {
+    streamSeq = await o.log.append(roomId, [created], { seq: 0, streamSeq: 0 });
+  } catch (err) {
+    // A conflict here means the id is taken in the log although not loaded here: never reuse it.
+    if (err instanceof LogConflictError) return { reply: fail(ErrorCode.ROOM_EXISTS) };
+    throw new RoomcastError(ErrorCode.UNAVAILABLE, 'the room log did not confirm the write', {
+      cause: err,
+    });
+  }
+  const entry: RoomEntry = { actor: RoomActor.create(created), streamSeq, batches: 1, snapSeq: 0 };
+  return { reply: { ok: true, room: toLiveRoom(entry.actor.state, true) }, entry };
 }

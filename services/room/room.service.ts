@@ -3,8 +3,9 @@
  * `room.<id>.bcast`. This file is the composition root and the partition glue; the
  * jobs are in their own files:
  * - room.nats.ts: subscriptions, decoding and checking commands, responding;
- * - room.mailbox.ts: commands for one room one at a time, in arrival order;
- * - room.host.ts: decide → append → broadcast → snapshot;
+ * - room.mailbox.ts: commands for one room decided one at a time, in arrival order;
+ * - room.host.ts: decide → append → broadcast → snapshot (room.decide.ts: what each
+ *   command becomes; room.pipeline.ts: batched appends; room.stats.ts: room_stats);
  * - room.timers.ts: expiry timers; room.leases.ts: which partitions are ours.
  */
 import type { Subscription } from '@nats-io/nats-core';
@@ -20,7 +21,7 @@ import { systemEnvironment, type RoomEnvironment } from './room.environment.js';
 import { RoomHost } from './room.host.js';
 import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
 import type { RoomLog } from './room.log.js';
-import { Mailboxes } from './room.mailbox.js';
+import { Mailboxes, type Pending } from './room.mailbox.js';
 import { subscribeCommands, subscribeHeartbeats } from './room.nats.js';
 import { loadRooms } from './room.recovery.js';
 import { MemorySnapshotStore, type SnapshotStore } from './room.snapshots.js';
@@ -80,6 +81,8 @@ export class RoomService {
       env: this.env,
       replicaId: () => this.leases.replicaId,
       scheduleExpiry: (roomId, at) => this.expiries.schedule(roomId, at),
+      owns: (roomId) => this.leases.owns(this.partitionOf(roomId)),
+      moved: (commands) => (this.commandsMoved += commands),
     });
   }
 
@@ -116,9 +119,15 @@ export class RoomService {
     this.expiries.clearAll();
     await Promise.allSettled([...this.loading.values()]);
     await Promise.allSettled(this.mailboxes.queued());
-    await this.host.snapshotDirty(true);
+    await this.host.settled();
+    await this.host.snapshotDirty();
     await this.leases.stop();
-    for (const r of this.host.rooms.values()) r.actor.stop();
+    this.host.stop();
+  }
+
+  /** `room_stats` timers armed now (tests: none is left behind). */
+  get statsTimers(): number {
+    return this.host.statsTimers;
   }
 
   /** The number of rooms this service holds. */
@@ -174,14 +183,19 @@ export class RoomService {
       // the partition is handed over (changeLeases waits for it), so its answer is true.
       if (!this.leases.owns(partition)) {
         this.commandsMoved++;
-        return unavailable('the room is moving to another replica; try again');
+        return now(unavailable('the room is moving to another replica; try again'));
       }
-      if (this.unloaded.has(partition)) return unavailable('this room is being loaded; try again');
-      return withSpan(
+      if (this.unloaded.has(partition))
+        return now(unavailable('this room is being loaded; try again'));
+      // The span lasts until the answer; the mailbox moves on once the command is decided.
+      let decided: Promise<Pending> = Promise.resolve(now(unavailable('not decided')));
+      const answer = withSpan(
         `room ${cmd.type}`,
         { 'roomcast.room': roomId, 'roomcast.command': cmd.type },
-        () => this.host.handle(roomId, cmd),
+        () => (decided = this.host.decide(roomId, cmd)).then((p) => p.answer),
       );
+      await decided;
+      return { answer };
     });
   }
 
@@ -221,10 +235,10 @@ export class RoomService {
       const gone = new Set(lost);
       const leaving = [...this.host.rooms.keys()].filter((id) => gone.has(this.partitionOf(id)));
       await Promise.allSettled(queued);
+      await this.host.settled((id) => gone.has(this.partitionOf(id)));
       await Promise.allSettled(leaving.map((id) => this.host.snapshot(id)));
       for (const id of leaving) {
-        this.host.rooms.get(id)?.actor.stop();
-        this.host.rooms.delete(id);
+        this.host.drop(id);
         this.expiries.clearRoom(id);
       }
     }
@@ -289,7 +303,7 @@ export class RoomService {
       for (const m of membersOf(actor.state)) {
         if (!dead.has(m.gateway) || m.awayUntil !== null) continue;
         void this.mailboxes.enqueue(roomId, () =>
-          this.host.handle(roomId, {
+          this.host.decide(roomId, {
             type: 'disconnect',
             peerId: m.peerId,
             gateway: m.gateway,
@@ -305,3 +319,5 @@ const unavailable = (message: string): AnyRoomReply => ({
   ok: false,
   error: errorBody(ErrorCode.UNAVAILABLE, message),
 });
+
+const now = (reply: AnyRoomReply): Pending => ({ answer: Promise.resolve(reply) });

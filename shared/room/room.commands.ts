@@ -7,7 +7,13 @@
  */
 import type { ErrorBody } from '../wire/errors.js';
 import type { RoomPerms } from '../auth/grants.js';
-import type { MembershipFields, PeerInfo, RoomNews, RoomStatus } from '../wire/protocol.js';
+import type {
+  MembershipFields,
+  PeerInfo,
+  RoomNews,
+  RoomStats,
+  RoomStatus,
+} from '../wire/protocol.js';
 import type { JoiningMember, StreamStopReason, StreamViewerLeftReason } from './room.events.js';
 
 /** Where a member's connection lives: the gateway process and its connection id. */
@@ -203,5 +209,7 @@ export type AnyRoomReply =
 /** What every gateway with members in the room receives, in order of `seq`. */
 export type RoomBroadcast =
   | RoomNews
+  /** The audience as a number, coalesced; not numbered (each one replaces the last). */
+  | RoomStats
   /** A member came back, possibly on another connection: the old one must let go (gateways only). */
   | ({ type: 'peer_resumed'; room: string; peerId: string; seq: number } & ConnRef);

@@ -268,3 +268,34 @@ t.test(
     t.equal(value('room_partitions'), 0, 'and the replica owns no partition now');
   },
 );
+
+t.test('snapshots of a growing room are amortized: one per half its size in events', async (t) => {
+  const snapshots = new MemorySnapshotStore();
+  let saves = 0;
+  const save = snapshots.save.bind(snapshots);
+  snapshots.save = (record) => {
+    saves++;
+    return save(record);
+  };
+  const { service } = await serviceUnderTest(
+    t,
+    { log: new MemoryRoomLog(), snapshots },
+    { ROOM_SNAPSHOT_EVERY: '4', ROOM_SNAPSHOT_INTERVAL_MS: '3600000' },
+  );
+  await service.handle('r', {
+    type: 'create',
+    userId: 'o',
+    title: 't',
+    isPrivate: false,
+    maxViewers: 1000,
+  });
+  for (let i = 0; i < 200; i++)
+    await service.handle('r', { ...viewerJoin, peerId: `p${i}`, conn: `c${i}` });
+  // Every 4 events would be 50 snapshots; every max(4, members/2) is about log1.5(200/8) + 2 more.
+  t.ok(saves > 3, `${saves} snapshots written`);
+  t.ok(saves <= 15, `${saves} snapshots for 200 joins, not 50`);
+  t.ok(
+    (snapshots.records.get('r')?.seq ?? 0) > 100,
+    'the last one is recent (within half the room)',
+  );
+});
