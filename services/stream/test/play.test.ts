@@ -143,3 +143,20 @@ t.test('duplicated, reordered and lost on_stop', async (t) => {
   });
   t.ok(streamViewerOf(sys.state('r1'), kept.clientId), 'the player still there keeps its seat');
 });
+
+t.test('viewers: the WebSocket audience and SRS players, each user once', async (t) => {
+  const sys = await startStreamSystem(t, { env: { ROOM_STATS_INTERVAL_MS: '100' } });
+  await sys.createRoom('r1', { maxViewers: 10 });
+  const alice = await sys.client('alice');
+  const j = await alice.call({ type: 'join', room: 'r1', role: 'viewer' });
+  t.equal(j.type, 'joined', 'alice watches over WebSocket');
+  const token = await sys.token('alice', { view: ['r1'] });
+  t.ok((await sys.srs.play('r1', `?token=${token}`, 'flv-play')).ok, 'and through HTTP-FLV');
+  t.ok((await sys.srs.play('r1', `?token=${token}`, 'rtmp-play')).ok, 'and RTMP');
+  t.ok((await sys.srs.play('r1', '', 'flv-play')).ok, 'an anonymous player');
+  t.equal(sys.state('r1')?.viewers, 2, 'alice once, the anonymous player once');
+  const stats = await alice.next((f) => f.type === 'room_stats' && f.viewers === 2, 5000);
+  t.match(stats, { type: 'room_stats', room: 'r1', viewers: 2 }, 'members are told, coalesced');
+  const { room } = await sys.rooms.get('r1');
+  t.equal(room.viewers, 2, 'the room says the same');
+});
