@@ -17,6 +17,7 @@ import { rebuildRoom } from '../room.recovery.js';
 import { MemorySnapshotStore } from '../room.snapshots.js';
 import { outcome, serviceUnderTest } from './service.harness.js';
 import { none } from './fixtures.js';
+import { membersOf } from '#shared/room/room.state.js';
 
 const viewer = (peerId: string) => ({
   peerId,
@@ -54,7 +55,7 @@ t.test('1,000 concurrent joins: all acknowledged, each once in the log, in batch
   const seqs: number[] = [];
   const sub = bus.subscribe(subjects.roomBroadcast('r'), (m: Msg) => {
     const b = decode<RoomBroadcast>(m.data);
-    if (b.type === 'peer_joined') seqs.push(b.seq);
+    if (b.type === 'peer_joined' || b.type === 'peer_left') seqs.push(b.seq);
   });
   t.teardown(() => sub.unsubscribe());
   const before = log.appends;
@@ -80,12 +81,28 @@ t.test('1,000 concurrent joins: all acknowledged, each once in the log, in batch
     seq += b.batch.events.length;
   }
   await bus.flush();
+  t.equal(seqs.length, 0, 'the audience is not announced: no peer_joined for 1,000 joins');
+
+  // Kicks are broadcast (the member's gateway acts on them): 100 at once, in room order.
+  await Promise.all(
+    peers
+      .slice(0, 100)
+      .map((p) =>
+        rooms.kick(
+          'r',
+          { peerId: p, reason: 'x', userId: 'o', perms: none },
+          { timeoutMs: 10_000 },
+        ),
+      ),
+  );
+  await bus.flush();
+  for (let i = 0; i < 50 && seqs.length < 100; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(seqs.length, 100, 'one peer_left per kick');
   t.same(
     seqs,
     [...seqs].sort((a, b) => a - b),
     'broadcasts go out in room order',
   );
-  t.equal(seqs.length, 1000, 'one peer_joined per join');
 });
 
 t.test('a failed batch: its commands and every later one UNAVAILABLE, room = log', async (t) => {
@@ -122,7 +139,7 @@ t.test('a failed batch: its commands and every later one UNAVAILABLE, room = log
   t.equal(entry && stateHash(entry.actor), (await rooms.state('r')).hash, 'and equals its log');
   const acked = results.flatMap((r, i) => (r === 'ok' ? [`p${i}`] : []));
   t.same(
-    Object.keys(state?.members ?? {}).sort(),
+    (state === undefined ? [] : membersOf(state)).map((m) => m.peerId).sort(),
     acked.sort(),
     'its members are exactly the acknowledged joins',
   );
@@ -132,7 +149,7 @@ t.test('a failed batch: its commands and every later one UNAVAILABLE, room = log
     results.flatMap((r, i) => (r === 'ok' ? [] : [outcome(rooms.join('r', viewer(`p${i}`)))])),
   );
   t.same(new Set(retried), new Set(['ok']), 'the retries are acknowledged');
-  t.equal(Object.keys(service.stateOf('r')?.members ?? {}).length, 50, 'all 50 in');
+  t.equal(service.stateOf('r')?.members.size, 50, 'all 50 in');
 });
 
 t.test('commands without events are answered in order with the rest', async (t) => {

@@ -8,6 +8,7 @@ import { JetStreamRoomLog } from '../room.log.js';
 import { rebuildRoom } from '../room.recovery.js';
 import { none } from './fixtures.js';
 import { roomProcessUnderTest } from './process.harness.js';
+import { memberOf, type RoomState } from '#shared/room/room.state.js';
 
 const JOINS = 500;
 
@@ -53,8 +54,7 @@ t.test('kill -9 during a join storm: every acknowledged join survives, once', as
 
   service = await start();
   const after = await rooms.state('storm', { timeoutMs: 10_000 });
-  const members = (after.state as { members: Record<string, unknown> }).members;
-  const lost = acked.filter((p) => !(p in members));
+  const lost = acked.filter((p) => memberOf(after.state as RoomState, p) === undefined);
   t.same(lost, [], `all ${acked.length} acknowledged joins are members of the rebuilt room`);
 
   const log = await JetStreamRoomLog.open(bus.nc, {
