@@ -112,8 +112,17 @@ export class RoomService {
     );
   }
 
-  /** Stops taking commands, finishes those under way, snapshots, and gives the leases back. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking commands, finishes those under way, snapshots, and gives the leases
+   * back. Once: a second call waits for the first.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+  private stopping: Promise<void> | undefined;
+
+  private async stopOnce(): Promise<void> {
     for (const s of this.subs) s.unsubscribe();
     for (const t of this.timers) clearInterval(t);
     this.expiries.clearAll();

@@ -5,6 +5,8 @@
  */
 export class ExpiryTimers {
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Set by `clearAll` (the service stops): nothing is armed after it. */
+  private stopped = false;
 
   constructor(
     /** Called when `deadline` has come for `roomId`. */
@@ -15,7 +17,8 @@ export class ExpiryTimers {
   /** Arms a timer for `deadline`, unless the room has one for it already. */
   schedule(roomId: string, deadline: number): void {
     const key = `${roomId}:${deadline}`;
-    if (this.timers.has(key)) return;
+    // A command answered while the service stops may still ask: it must not keep the process up.
+    if (this.stopped || this.timers.has(key)) return;
     const timer = setTimeout(
       () => {
         this.timers.delete(key);
@@ -36,7 +39,10 @@ export class ExpiryTimers {
     }
   }
 
+  /** Disarms every timer for good: the service stops. */
   clearAll(): void {
+    this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
   }
 }
