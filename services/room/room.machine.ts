@@ -13,7 +13,7 @@ import { ErrorCode } from '#shared/wire/errors.js';
 import type { RoomStatus } from '#shared/wire/protocol.js';
 import type { RoomEvent, RoomEventOf } from '#shared/room/room.events.js';
 import { applyEvent, initialState, memberOf, type RoomState } from '#shared/room/room.state.js';
-import { reaches, streamEvents, streamRefusal } from './room.stream.js';
+import { streamEvents, streamRefusal } from './room.stream.js';
 import { isStageEvent, stageHandlers, stageRefusal } from './room.stage.js';
 import {
   expiredEvents,
@@ -56,18 +56,11 @@ const decided = ({ context, event }: Args) => decidedEvents(context, event);
 const refusalOf = ({ context, event }: Args): Refusal =>
   isStreamEvent(event) ? streamRefusal(context, event) : null;
 
-/** Stream commands and expiry: record, move to `live`/`ended` when the events say so, refuse. */
+/**
+ * Stream commands and expiry: record, or refuse. What they record may move the
+ * status; the lifecycle node follows it (see `always` below).
+ */
 const streamHandlers = [
-  {
-    guard: { type: 'decidesStatus', params: 'ended' },
-    target: '.ended',
-    actions: { type: 'record', params: decided },
-  },
-  {
-    guard: { type: 'decidesStatus', params: 'live' },
-    target: '.live',
-    actions: { type: 'record', params: decided },
-  },
   {
     actions: [
       { type: 'record', params: decided },
@@ -119,10 +112,8 @@ export const roomMachine = setup({
     ),
     wants: ({ event }, status: RoomStatus) =>
       event.type === 'set_status' && event.status === status,
-    replays: ({ event }, to: RoomStatus) =>
-      event.type === 'replay' && event.event.type === 'status_changed' && event.event.to === to,
-    decidesStatus: ({ context, event }, to: RoomStatus) =>
-      reaches(decidedEvents(context, event), to),
+    /** The status, stored once in the context: the lifecycle node only follows it. */
+    is: ({ context }, status: RoomStatus) => context.status === status,
   },
   actions: {
     /** Applies and emits recorded events; the service appends them before it answers. */
@@ -260,14 +251,16 @@ export const roomMachine = setup({
         },
       },
     ],
-    replay: [
-      { guard: { type: 'replays', params: 'live' }, target: '.live', actions: 'apply' },
-      { guard: { type: 'replays', params: 'ended' }, target: '.ended', actions: 'apply' },
-      { actions: 'apply' },
-    ],
+    replay: { actions: 'apply' },
   },
+  // The status lives in one place, the context (`status`, set by the reducer as it
+  // applies `status_changed`); the nodes follow it, so they can never disagree with it.
   states: {
     preparing: {
+      always: [
+        { guard: { type: 'is', params: 'ended' }, target: 'ended' },
+        { guard: { type: 'is', params: 'live' }, target: 'live' },
+      ],
       on: {
         set_status: [
           {
@@ -276,7 +269,6 @@ export const roomMachine = setup({
           },
           {
             guard: { type: 'wants', params: 'live' },
-            target: 'live',
             actions: {
               type: 'record',
               params: ({ context, event }) => statusChanged(context, event),
@@ -284,7 +276,6 @@ export const roomMachine = setup({
           },
           {
             guard: { type: 'wants', params: 'ended' },
-            target: 'ended',
             actions: {
               type: 'record',
               params: ({ context, event }) => statusChanged(context, event),
@@ -295,6 +286,7 @@ export const roomMachine = setup({
       },
     },
     live: {
+      always: { guard: { type: 'is', params: 'ended' }, target: 'ended' },
       on: {
         set_status: [
           {
@@ -303,7 +295,6 @@ export const roomMachine = setup({
           },
           {
             guard: { type: 'wants', params: 'ended' },
-            target: 'ended',
             actions: {
               type: 'record',
               params: ({ context, event }) => statusChanged(context, event),

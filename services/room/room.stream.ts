@@ -10,7 +10,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { ErrorCode } from '#shared/wire/errors.js';
-import type { RoomStatus } from '#shared/wire/protocol.js';
+
 import type { RoomEvent, StreamStopReason } from '#shared/room/room.events.js';
 import type { PublisherRef } from '#shared/room/room.events.js';
 import type { Refusal, StreamMachineEvent } from './room.machine.events.js';
@@ -287,11 +287,6 @@ export function streamRefusal(s: RoomState, e: StreamMachineEvent): Refusal {
   if (e.type === 'stream_publish') return streamPublishRefusal(s, e);
   if (e.type === 'stream_play') return streamPlayRefusal(s, e);
   return null;
-}
-
-/** True when `events` move the room to `status`. */
-export function reaches(events: readonly RoomEvent[], status: RoomStatus): boolean {
-  return events.some((e) => e.type === 'status_changed' && e.to === status);
 }
 
 /** The stream publisher holding the slot, if a stream holds it. */
