@@ -25,10 +25,11 @@ export function broadcastsOf(
 ): RoomBroadcast[] {
   const out: RoomBroadcast[] = [];
   let s = before;
-  for (const e of events) {
+  for (const [i, e] of events.entries()) {
     const b = broadcastOf(roomId, s, e, s.seq + 1);
     if (b !== undefined) out.push(b);
-    s = applyEvent(s, e);
+    // The state before the next event; the last one needs none (most commands record one).
+    if (i < events.length - 1) s = applyEvent(s, e);
   }
   return out;
 }

@@ -60,7 +60,8 @@ function withBucket<V>(
   const nextLevel = level === 0 ? empty<Bucket<V>>() : level.slice();
   nextLevel[j] = bucket;
   const buckets = book.buckets.slice();
-  buckets[i] = nextLevel.every((b) => b === 0) ? 0 : nextLevel;
+  // A level is dropped when its last bucket empties (only a delete can do that).
+  buckets[i] = bucket === 0 && nextLevel.every((b) => b === 0) ? 0 : nextLevel;
   return { size, buckets };
 }
 
