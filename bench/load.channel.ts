@@ -91,8 +91,7 @@ export class Loader<C extends { cmd: string }, R extends { ok: string } | Failur
  * reply (a thrown error becomes `{ error }`), and exits once the parent is gone.
  * `usage` is printed when the script is run on its own rather than forked.
  */
-// C only types the handler: a handler of one command union is no handler of any `{ cmd }`.
-// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- C types the handler: one of a command union is no handler of any `{ cmd }`.
 export function serveCommands<C extends { cmd: string }, R extends object>(
   usage: string,
   handle: (c: C) => Promise<R>,
