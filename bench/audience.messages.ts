@@ -60,5 +60,3 @@ export type AudienceReply =
   | ({ ok: 'counters' } & Counters)
   | { ok: 'done' }
   | { error: string };
-
-export type AudienceEnvelope<T> = { seq: number } & T;

@@ -6,16 +6,15 @@
  * bench/server.hook.ts preloaded, so their memory can be read after a
  * memory-reducing GC.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient } from '#shared/room/room.client.js';
 import { BENCH_ENV } from './bench.measure.js';
 import { launch, rssBytes, type Child } from './bench.procs.js';
-import { HOST, NATS_BIN } from './bench.system.js';
+import { HOST, startBackend } from './bench.system.js';
 
 export interface AudienceSystem {
   nats: Child;
@@ -62,41 +61,22 @@ export async function startAudienceSystem(o: {
   env: Record<string, string>;
   gateways: number;
 }): Promise<AudienceSystem> {
-  const store = mkdtempSync(join(tmpdir(), 'roomcast-bench-audience-'));
-  const started: Child[] = [];
+  const hook = `--import=${join(o.root, 'dist/bench/server.hook.js')}`;
+  const { nats, room, natsUrl, env, started, ...backend } = await startBackend({
+    root: o.root,
+    storePrefix: 'roomcast-bench-audience-',
+    secret: o.secret,
+    issuer: o.issuer,
+    audience: o.audience,
+    env: { ...BENCH_ENV, ...o.env, GATEWAY_HOST: HOST },
+    nodeArgs: [hook],
+  });
   let bus: Bus | undefined;
   const stopAll = async () => {
     await bus?.close();
-    for (const c of [...started].reverse()) await c.stop();
-    rmSync(store, { recursive: true, force: true });
+    await backend.stopAll();
   };
   try {
-    const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1', '-js', '-sd', store]);
-    started.push(nats);
-    const natsPort = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
-    const natsUrl = `nats://${HOST}:${natsPort}`;
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      NATS_URL: natsUrl,
-      AUTH_JWT_SECRET: o.secret,
-      AUTH_ISSUER: o.issuer,
-      AUTH_AUDIENCE: o.audience,
-      LOG_LEVEL: 'info',
-      METRICS_ENABLED: 'false',
-      ...BENCH_ENV,
-      ...o.env,
-      GATEWAY_HOST: HOST,
-    };
-    const hook = `--import=${join(o.root, 'dist/bench/server.hook.js')}`;
-    const room = launch(
-      'room',
-      process.execPath,
-      [hook, join(o.root, 'dist/services/room/main.js')],
-      env,
-    );
-    started.push(room);
-    await room.waitFor(/room service ready/);
-
     // A port picked here rather than 0: uWebSockets.js binds port 0 without
     // SO_REUSEPORT, so a second gateway could not join the first on it.
     const port = await freePort();

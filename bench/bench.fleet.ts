@@ -2,73 +2,26 @@
  * The load generators of one run, as seen from the orchestrator: forked processes
  * (dist/bench/load.js) that take commands and answer each with one reply.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { Loader } from './load.channel.js';
 import {
   HIST_BUCKET_US,
   type Command,
-  type Envelope,
   type Go,
   type Reply,
   type Sample,
   type Setup,
 } from './load.messages.js';
 
-type Answer = Exclude<Reply, { error: string }>;
-
-class Loader {
-  private seq = 0;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (r: Answer) => void; reject: (e: Error) => void }
-  >();
-  readonly exited: Promise<void>;
-
-  constructor(readonly process: ChildProcess) {
-    process.on('message', (m: Envelope<Reply>) => {
-      const w = this.waiting.get(m.seq);
-      if (w === undefined) return;
-      this.waiting.delete(m.seq);
-      if ('error' in m) w.reject(new Error(`load generator ${this.pid}: ${m.error}`));
-      else w.resolve(m);
-    });
-    this.exited = new Promise((resolve) =>
-      process.once('exit', (code) => {
-        for (const w of this.waiting.values())
-          w.reject(new Error(`load generator ${this.pid} exited (${code})`));
-        this.waiting.clear();
-        resolve();
-      }),
-    );
-  }
-
-  get pid(): number {
-    return this.process.pid ?? 0;
-  }
-
-  call(c: Command): Promise<Answer> {
-    const seq = ++this.seq;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(seq, { resolve, reject });
-      this.process.send({ seq, ...c } satisfies Envelope<Command>);
-    });
-  }
-}
+type Generator = Loader<Command, Reply>;
 
 /** Every load generator of one system under test. */
 export class Fleet {
-  private constructor(private readonly loaders: Loader[]) {}
+  private constructor(private readonly loaders: Generator[]) {}
 
   /** Forks `count` load generators. */
   static start(root: string, count: number): Fleet {
-    const loaders = Array.from(
-      { length: count },
-      () =>
-        new Loader(
-          fork(join(root, 'dist/bench/load.js'), [], {
-            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          }),
-        ),
+    const loaders = Array.from({ length: count }, () =>
+      Loader.fork<Command, Reply>(root, 'load.js', 'load generator'),
     );
     return new Fleet(loaders);
   }
@@ -84,12 +37,11 @@ export class Fleet {
   /** Sets up every generator with its own share (`setups[i]` goes to generator i). */
   async setup(setups: Setup[]): Promise<{ connections: number; setupMs: number }> {
     const replies = await Promise.all(
-      this.loaders.map((l, i) => l.call({ cmd: 'setup', setup: setups[i]! })),
+      this.loaders.map((l, i) => l.call({ cmd: 'setup', setup: setups[i]! }, 'ready')),
     );
     let connections = 0;
     let setupMs = 0;
     for (const r of replies) {
-      if (r.ok !== 'ready') throw new Error('setup: unexpected reply');
       connections += r.connections;
       setupMs = Math.max(setupMs, r.setupMs);
     }
@@ -98,20 +50,20 @@ export class Fleet {
 
   /** Starts sending; `go(i)` is generator i's instruction. */
   async go(go: (i: number) => Go): Promise<void> {
-    await Promise.all(this.loaders.map((l, i) => l.call({ cmd: 'go', go: go(i) })));
+    await Promise.all(this.loaders.map((l, i) => l.call({ cmd: 'go', go: go(i) }, 'done')));
   }
 
   async mark(): Promise<void> {
-    await Promise.all(this.loaders.map((l) => l.call({ cmd: 'mark' })));
+    await Promise.all(this.loaders.map((l) => l.call({ cmd: 'mark' }, 'done')));
   }
 
   async halt(): Promise<void> {
-    await Promise.all(this.loaders.map((l) => l.call({ cmd: 'halt' })));
+    await Promise.all(this.loaders.map((l) => l.call({ cmd: 'halt' }, 'done')));
   }
 
   /** Counters of every generator, summed, with the latency histograms merged. */
   async sample(): Promise<Sample> {
-    const all = await Promise.all(this.loaders.map((l) => l.call({ cmd: 'sample' })));
+    const all = await Promise.all(this.loaders.map((l) => l.call({ cmd: 'sample' }, 'sample')));
     const hist = new Map<number, number>();
     const total: Sample = {
       sent: 0,
@@ -123,7 +75,6 @@ export class Fleet {
       hist: [],
     };
     for (const s of all) {
-      if (s.ok !== 'sample') throw new Error('sample: unexpected reply');
       total.sent += s.sent;
       total.received += s.received;
       total.errors += s.errors;
@@ -140,7 +91,7 @@ export class Fleet {
   async close(): Promise<void> {
     await Promise.all(
       this.loaders.map(async (l) => {
-        await l.call({ cmd: 'close' }).catch(() => undefined);
+        await l.call({ cmd: 'close' }, 'done').catch(() => undefined);
         const timer = setTimeout(() => l.process.kill('SIGKILL'), 5000);
         await l.exited;
         clearTimeout(timer);

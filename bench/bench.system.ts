@@ -55,8 +55,34 @@ export const ISSUER = 'roomcast';
 export const AUDIENCE = 'roomcast';
 export const HOST = '127.0.0.1';
 
-export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
-  const store = mkdtempSync(join(tmpdir(), 'roomcast-bench-nats-'));
+/** The part of every bench system below the WebSocket servers: nats-server and the room service. */
+export interface Backend {
+  nats: Child;
+  room: Child;
+  natsUrl: string;
+  /** The services' environment: NATS, auth and logging, then the caller's `env` over it. */
+  env: NodeJS.ProcessEnv;
+  /** Processes started so far, the backend's first: `stopAll` stops them last to first. */
+  started: Child[];
+  /** Stops every started process and removes the NATS store. */
+  stopAll: () => Promise<void>;
+}
+
+/**
+ * Starts a private nats-server (random port, JetStream in a temporary store named
+ * after `storePrefix`) and the room service on it, with `nodeArgs` before its
+ * script. On a failure, what was started is stopped again.
+ */
+export async function startBackend(o: {
+  root: string;
+  storePrefix: string;
+  secret: string;
+  issuer: string;
+  audience: string;
+  env: Record<string, string>;
+  nodeArgs?: string[];
+}): Promise<Backend> {
+  const store = mkdtempSync(join(tmpdir(), o.storePrefix));
   const started: Child[] = [];
   const stopAll = async () => {
     for (const c of [...started].reverse()) await c.stop();
@@ -66,28 +92,43 @@ export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
     const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1', '-js', '-sd', store]);
     started.push(nats);
     const natsPort = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
+    const natsUrl = `nats://${HOST}:${natsPort}`;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
-      NATS_URL: `nats://${HOST}:${natsPort}`,
+      NATS_URL: natsUrl,
       AUTH_JWT_SECRET: o.secret,
-      AUTH_ISSUER: ISSUER,
-      AUTH_AUDIENCE: AUDIENCE,
+      AUTH_ISSUER: o.issuer,
+      AUTH_AUDIENCE: o.audience,
       LOG_LEVEL: 'info',
       // The services' fixed metrics ports would collide with anything else on the machine.
       METRICS_ENABLED: 'false',
       ...o.env,
-      GATEWAY_HOST: HOST,
-      GATEWAY_PORT: '0',
     };
     const room = launch(
       'room',
       process.execPath,
-      [join(o.root, 'dist/services/room/main.js')],
+      [...(o.nodeArgs ?? []), join(o.root, 'dist/services/room/main.js')],
       env,
     );
     started.push(room);
     await room.waitFor(/room service ready/);
+    return { nats, room, natsUrl, env, started, stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
 
+export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
+  const { nats, room, natsUrl, env, started, stopAll } = await startBackend({
+    root: o.root,
+    storePrefix: 'roomcast-bench-nats-',
+    secret: o.secret,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    env: { ...o.env, GATEWAY_HOST: HOST, GATEWAY_PORT: '0' },
+  });
+  try {
     const serverArgs = [`--import=${join(o.root, 'dist/bench/server.hook.js')}`];
     const serverEnv =
       o.profileDir === undefined ? env : { ...env, BENCH_PROFILE_DIR: o.profileDir };
@@ -121,7 +162,7 @@ export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
     const port = Number(ready[1]);
 
     const bus = await Bus.connect({
-      servers: [`nats://${HOST}:${natsPort}`],
+      servers: [natsUrl],
       name: 'bench',
       requestTimeoutMs: 10_000,
       log: createLogger('bench', 'error'),

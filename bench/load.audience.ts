@@ -9,17 +9,11 @@
  * N² `peer_joined` broadcasts of today's gateway cost a client a byte comparison.
  */
 import { performance } from 'node:perf_hooks';
-import { mintToken } from '#shared/auth/tokens.js';
 import { RawWs } from './bench.client.js';
 import { pool } from './bench.fleet.js';
-import type { Target } from './load.messages.js';
-import type {
-  AudienceCommand,
-  AudienceEnvelope,
-  AudienceReply,
-  Counters,
-  Tally,
-} from './audience.messages.js';
+import { serveCommands } from './load.channel.js';
+import { tokenFor, type Target } from './load.messages.js';
+import type { AudienceCommand, AudienceReply, Counters, Tally } from './audience.messages.js';
 
 const TYPE_PREFIX = Buffer.from('{"type":"');
 const QUOTE = 0x22;
@@ -82,14 +76,7 @@ function onText(v: Viewer, buf: Buffer, start: number, end: number): void {
 }
 
 async function open(target: Target, user: string, localAddress: string): Promise<Viewer> {
-  const token = await mintToken({
-    secret: target.secret,
-    issuer: target.issuer,
-    audience: target.audience,
-    sub: user,
-    ttlS: 3600,
-    grants: { publish: ['*'], view: ['*'] },
-  });
+  const token = await tokenFor(target, user);
   const v = new Viewer();
   const authenticated = new Promise<void>((resolve, reject) => {
     v.authenticated = resolve;
@@ -249,17 +236,4 @@ async function handle(c: AudienceCommand): Promise<AudienceReply> {
   }
 }
 
-if (process.send === undefined) {
-  process.stderr.write('load.audience.js is forked by the audience scenario, not run on its own\n');
-  process.exit(2);
-}
-process.on('message', (m: AudienceEnvelope<AudienceCommand>) => {
-  handle(m)
-    .catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))
-    .then((reply: AudienceReply) => {
-      process.send?.({ seq: m.seq, ...reply });
-      if (m.cmd === 'close') process.disconnect();
-    })
-    .catch(() => process.exit(1));
-});
-process.on('disconnect', () => process.exit(0));
+serveCommands('load.audience.js is forked by the audience scenario, not run on its own', handle);

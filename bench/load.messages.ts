@@ -3,6 +3,7 @@
  * each other over the fork IPC channel: commands with a sequence number, one
  * reply each.
  */
+import { mintToken } from '#shared/auth/tokens.js';
 
 /** Where the server under test listens and how to mint tokens it accepts. */
 export interface Target {
@@ -16,6 +17,18 @@ export interface Target {
    * runs (see server.hook.ts). The relay path is the same either way.
    */
   authFrame?: boolean;
+}
+
+/** A token the target accepts for `user`, allowed to publish and view in every room (an hour). */
+export function tokenFor(target: Target, user: string): Promise<string> {
+  return mintToken({
+    secret: target.secret,
+    issuer: target.issuer,
+    audience: target.audience,
+    sub: user,
+    ttlS: 3600,
+    grants: { publish: ['*'], view: ['*'] },
+  });
 }
 
 export type Setup =
@@ -76,8 +89,6 @@ export type Reply =
   | { ok: 'done' }
   | ({ ok: 'sample' } & Sample)
   | { error: string };
-
-export type Envelope<T> = { seq: number } & T;
 
 /** Width of one latency histogram bucket, in µs. */
 export const HIST_BUCKET_US = 10;

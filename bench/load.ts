@@ -8,19 +8,19 @@
  * one monotonic clock, and the window needs no coordination between processes.
  */
 import { performance } from 'node:perf_hooks';
-import { mintToken } from '#shared/auth/tokens.js';
 import { RawWs, maskedFrame, patchMasked } from './bench.client.js';
 import { pool } from './bench.fleet.js';
+import { serveCommands } from './load.channel.js';
 import {
   HIST_BUCKET_US,
   HIST_MAX_US,
   type Command,
-  type Envelope,
   type Go,
   type Reply,
   type Sample,
   type Setup,
   type Target,
+  tokenFor,
 } from './load.messages.js';
 
 /** How a relayed candidate starts on the wire, from our gateway and the baseline alike. */
@@ -167,14 +167,7 @@ function onText(self: Peer, buf: Buffer, start: number, end: number): void {
 }
 
 async function open(target: Target, user: string, localAddress: string | undefined): Promise<Peer> {
-  const token = await mintToken({
-    secret: target.secret,
-    issuer: target.issuer,
-    audience: target.audience,
-    sub: user,
-    ttlS: 3600,
-    grants: { publish: ['*'], view: ['*'] },
-  });
+  const token = await tokenFor(target, user);
   const peer = new Peer(user);
   const authenticated = peer.next((f) => f.type === 'authenticated', 'authenticated');
   peer.ws = await RawWs.open({
@@ -346,18 +339,4 @@ async function handle(c: Command): Promise<Reply> {
   }
 }
 
-if (process.send === undefined) {
-  process.stderr.write('load.js is forked by run.js (npm run bench), not run on its own\n');
-  process.exit(2);
-}
-process.on('message', (m: Envelope<Command>) => {
-  handle(m)
-    .catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }))
-    .then((reply: Reply) => {
-      process.send?.({ seq: m.seq, ...reply });
-      if (m.cmd === 'close') process.disconnect();
-    })
-    .catch(() => process.exit(1));
-});
-// The orchestrator is gone: nothing to report to.
-process.on('disconnect', () => process.exit(0));
+serveCommands('load.js is forked by run.js (npm run bench), not run on its own', handle);
