@@ -16,7 +16,7 @@ import type { Logger } from '#shared/runtime/log.js';
 import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
 import type { Metrics } from '#shared/runtime/metrics.js';
 import { withSpan } from '#shared/runtime/telemetry.js';
-import { membersOf, type RoomState } from '#shared/room/room.state.js';
+import { memberOf, membersOf, type RoomState } from '#shared/room/room.state.js';
 import { systemEnvironment, type RoomEnvironment } from './room.environment.js';
 import { RoomHost } from './room.host.js';
 import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
@@ -152,7 +152,12 @@ export class RoomService {
     for (const { actor } of this.host.rooms.values()) {
       const s = actor.state;
       byStatus[s.status]++;
-      for (const member of membersOf(s)) byRole[member.role]++;
+      // The audience is a count; only the stage is walked (a sample never grows with the room).
+      byRole.viewer += s.audience;
+      for (const id of s.stage) {
+        const member = memberOf(s, id);
+        if (member !== undefined) byRole[member.role]++;
+      }
       if (s.publisher !== null) byKind[s.publisher.kind]++;
     }
     for (const [status, n] of Object.entries(byStatus)) m.rooms.set(n, { status });
