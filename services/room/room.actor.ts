@@ -50,7 +50,13 @@ export class RoomActor {
   static restorable(snapshot: Snapshot<unknown>): boolean {
     const context = (snapshot as { context?: { members?: { buckets?: unknown }; stage?: unknown } })
       .context;
-    return Array.isArray(context?.members?.buckets) && Array.isArray(context.stage);
+    const buckets = context?.members?.buckets;
+    return (
+      typeof buckets === 'object' &&
+      buckets !== null &&
+      !Array.isArray(buckets) &&
+      Array.isArray(context?.stage)
+    );
   }
 
   /** A room restored from a persisted snapshot (see `persisted`). */

@@ -5,10 +5,11 @@
  * Why not a plain record: the room reducer is pure, so a join that copies a record
  * of every member (`{ ...members, [id]: m }`) does work that grows with the room:
  * the square of the audience over a join storm. A book spreads its entries over a
- * fixed number of buckets by a hash of the key, in two levels of 64; an update copies
- * two arrays of 64 slots and one bucket (about size / 4,096 entries), never the whole map.
+ * fixed number of buckets by a hash of the key, in two levels of 64 slots; an update
+ * copies the slots in use on its way (at most 2 × 64) and one bucket (about size / 4,096
+ * entries), never the whole map, and a small room's book stays small.
  *
- * It is plain JSON (arrays of 64 slots, `0` where empty, then records), so a persisted
+ * It is plain JSON (records of slots by index, then records of entries), so a persisted
  * room snapshot holds it as it is, and it restores as it was written. Entries come
  * out in bucket order, then insertion order: the same for a room and its replay.
  */
@@ -16,20 +17,19 @@
 const FAN = 64;
 
 type Bucket<V> = Readonly<Record<string, V>>;
-type Level<V> = readonly (Bucket<V> | 0)[];
+/** Slots by index, only the ones in use: a small room copies a slot or two, not 64. */
+type Slots<T> = Readonly<Record<number, T>>;
 
 /** A persistent map; read and change it only through the functions below. */
 export interface Book<V> {
   readonly size: number;
-  /** Two levels of 64 slots (`0` where empty), then a small record. */
-  readonly buckets: readonly (Level<V> | 0)[];
+  /** Two levels of up to 64 slots (only those in use), then a small record. */
+  readonly buckets: Slots<Slots<Bucket<V>>>;
 }
-
-const empty = <T>(): (T | 0)[] => new Array<T | 0>(FAN).fill(0);
 
 /** The empty book. */
 export function emptyBook<V>(): Book<V> {
-  return { size: 0, buckets: empty<Level<V>>() };
+  return { size: 0, buckets: {} };
 }
 
 /** FNV-1a over the key's UTF-16 code units: the two slot indexes. */
@@ -43,42 +43,56 @@ function slotsOf(key: string): [number, number] {
   return [h % FAN, Math.floor(h / FAN) % FAN];
 }
 
-function bucketAt<V>(book: Book<V>, i: number, j: number): Bucket<V> | 0 {
-  const level = book.buckets[i] ?? 0;
-  return level === 0 ? 0 : (level[j] ?? 0);
+/** A copy of `slots` with slot `at` set to `value`, or removed when undefined. */
+function withSlot<T>(
+  slots: Slots<T> | undefined,
+  at: number,
+  value: T | undefined,
+): Record<number, T> {
+  const next: Record<number, T> = {};
+  if (slots !== undefined)
+    for (const k of Object.keys(slots)) {
+      const n = Number(k);
+      if (n !== at) next[n] = slots[n] as T;
+    }
+  if (value !== undefined) next[at] = value;
+  return next;
 }
 
-/** `book` with bucket (i, j) replaced: copies two arrays of 64 slots, nothing else. */
+const isEmpty = (o: object) => Object.keys(o).length === 0;
+
+/**
+ * A bucket without a prototype: keys are user and peer ids, and `__proto__` is a
+ * valid one (it would set a plain object's prototype instead of an entry).
+ */
+const entries = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
+
+/** `book` with bucket (i, j) replaced: copies the slots in use on the way, nothing else. */
 function withBucket<V>(
   book: Book<V>,
   i: number,
   j: number,
-  bucket: Bucket<V> | 0,
+  bucket: Bucket<V> | undefined,
   size: number,
 ): Book<V> {
-  const level = book.buckets[i] ?? 0;
-  const nextLevel = level === 0 ? empty<Bucket<V>>() : level.slice();
-  nextLevel[j] = bucket;
-  const buckets = book.buckets.slice();
-  // A level is dropped when its last bucket empties (only a delete can do that).
-  buckets[i] = bucket === 0 && nextLevel.every((b) => b === 0) ? 0 : nextLevel;
-  return { size, buckets };
+  const level = withSlot(book.buckets[i], j, bucket);
+  return { size, buckets: withSlot(book.buckets, i, isEmpty(level) ? undefined : level) };
 }
 
 /** The value at `key`, or undefined. */
 export function bookGet<V>(book: Book<V>, key: string): V | undefined {
   const [i, j] = slotsOf(key);
-  const bucket = bucketAt(book, i, j);
-  return bucket === 0 || !Object.hasOwn(bucket, key) ? undefined : bucket[key];
+  const bucket = book.buckets[i]?.[j];
+  return bucket === undefined || !Object.hasOwn(bucket, key) ? undefined : bucket[key];
 }
 
 /** A book with `key` set to `value`. */
 export function bookSet<V>(book: Book<V>, key: string, value: V): Book<V> {
   const [i, j] = slotsOf(key);
-  const bucket = bucketAt(book, i, j);
-  const had = bucket !== 0 && Object.hasOwn(bucket, key);
-  const next: Record<string, V> = {};
-  if (bucket !== 0) for (const k of Object.keys(bucket)) next[k] = bucket[k] as V;
+  const bucket = book.buckets[i]?.[j];
+  const had = bucket !== undefined && Object.hasOwn(bucket, key);
+  const next = entries<V>();
+  if (bucket !== undefined) for (const k of Object.keys(bucket)) next[k] = bucket[k] as V;
   next[key] = value;
   return withBucket(book, i, j, next, book.size + (had ? 0 : 1));
 }
@@ -86,24 +100,22 @@ export function bookSet<V>(book: Book<V>, key: string, value: V): Book<V> {
 /** A book without `key` (the same book when it has none). */
 export function bookDelete<V>(book: Book<V>, key: string): Book<V> {
   const [i, j] = slotsOf(key);
-  const bucket = bucketAt(book, i, j);
-  if (bucket === 0 || !Object.hasOwn(bucket, key)) return book;
-  const next: Record<string, V> = {};
+  const bucket = book.buckets[i]?.[j];
+  if (bucket === undefined || !Object.hasOwn(bucket, key)) return book;
+  const next = entries<V>();
   let left = 0;
   for (const k of Object.keys(bucket)) {
     if (k === key) continue;
     next[k] = bucket[k] as V;
     left++;
   }
-  return withBucket(book, i, j, left === 0 ? 0 : next, book.size - 1);
+  return withBucket(book, i, j, left === 0 ? undefined : next, book.size - 1);
 }
 
 /** Every value, bucket by bucket. Costs the size of the book: not for per-join paths. */
 export function* bookValues<V>(book: Book<V>): Generator<V> {
-  for (const level of book.buckets) {
-    if (level === 0) continue;
-    for (const bucket of level) {
-      if (bucket === 0) continue;
+  for (const level of Object.values(book.buckets)) {
+    for (const bucket of Object.values(level)) {
       for (const key of Object.keys(bucket)) yield bucket[key] as V;
     }
   }
