@@ -62,6 +62,8 @@ export class Admission {
   /** Hands the client what arrived for it meanwhile; from now on frames go straight to it. */
   attach(): void {
     this.member.attach(this.conn);
+    // The audience count as it stands: the stats of this very join may have come first.
+    this.rooms.sendStats(this.view, this.member);
   }
 
   /** The room refused or did not answer: drops the prepared membership (unless it was held already). */

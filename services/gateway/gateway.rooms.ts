@@ -326,7 +326,15 @@ export class Rooms {
    * `seq`, each one replaces the last, and a buffer of them would push out frames
    * the client needs.
    */
+  /** The room's newest `room_stats` to a member that was just attached, if one was heard. */
+  sendStats(view: RoomView, member: LocalMember): void {
+    if (view.lastStats === undefined || member.conn === undefined) return;
+    member.deliver(view.lastStats);
+    this.o.frames.out('room_stats', 1);
+  }
+
   private stats(view: RoomView, data: Uint8Array): void {
+    view.lastStats = data; // for a member attached later (sendStats)
     let sent = 0;
     for (const m of view.local.values()) {
       if (m.conn === undefined) continue;

@@ -27,6 +27,8 @@ export class RoomView {
   synced = false;
   /** Broadcasts that arrived before the first reply: applied once it is known. */
   early: { b: RoomBroadcast; data: Uint8Array }[] = [];
+  /** The newest `room_stats` heard: a member that joins gets it at once, not at the next change. */
+  lastStats: Uint8Array | undefined;
   readonly local = new Map<string, LocalMember>();
   /** Memberships asked of the room and not granted yet: their signals are buffered. */
   readonly preparing = new Map<string, LocalMember>();

@@ -61,6 +61,10 @@ t.test('an audience on two gateway processes: counted, not announced, promotable
       `v${i}: joined lists the stage, not the audience`,
     );
     viewers.push({ c, peerId: peerIdOf(j) });
+    if (i === 0) {
+      const first = await c.next((f) => f.type === 'room_stats', 5000);
+      t.match(first, { viewers: 1 }, 'a joining viewer is told the count at once');
+    }
   }
   const [v0, v1, v2] = viewers as [(typeof viewers)[0], (typeof viewers)[0], (typeof viewers)[0]];
 
