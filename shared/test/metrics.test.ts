@@ -199,7 +199,10 @@ t.test('/metrics serves Prometheus text; tick publishes metric events', async (t
       const e = decode<MetricEvent>(msg.data);
       t.equal(msg.subject, `metric.gateway.${e.name}`);
       seen.push(e);
-      if (seen.some((x) => x.name === 'srs_stream_recv_bytes')) resolve();
+      // A tick's events may come in more than one read: wait for the last kinds asserted.
+      const names = new Set(seen.map((x) => x.name));
+      if (names.has('srs_stream_recv_bytes') && names.has('process_resident_memory_bytes'))
+        resolve();
     });
   });
   await watcher.flush();
