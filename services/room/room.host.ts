@@ -17,7 +17,7 @@ import { ErrorCode } from '#shared/wire/errors.js';
 import type { Logger } from '#shared/runtime/log.js';
 import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
-import { setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
+import { isTracing, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import type { RoomState } from '#shared/room/room.state.js';
 import type { Decision } from './room.actor.js';
 import { createRoom } from './room.create.js';
@@ -197,10 +197,12 @@ export class RoomHost {
       { 'roomcast.room': roomId, 'roomcast.command': command.type },
       () => {
         d = entry.actor.decide(command);
-        setSpanAttributes({
-          'roomcast.recorded': d.recorded.map((e) => e.type).join(','),
-          ...(d.refused ? { 'roomcast.refused': d.refused.code } : {}),
-        });
+        // Built only when traced: every command of every room passes here.
+        if (isTracing())
+          setSpanAttributes({
+            'roomcast.recorded': d.recorded.map((e) => e.type).join(','),
+            ...(d.refused ? { 'roomcast.refused': d.refused.code } : {}),
+          });
         if (d.recorded.length === 0) return undefined;
         const s = entry.actor.state;
         const after = { viewers: s.viewers, peakViewers: s.peakViewers };
