@@ -140,13 +140,28 @@ export function testTools(t: Test, bus: Bus, config: Config): TestTools {
     token,
     command: (roomId, cmd) => replyOf(rooms, roomId, cmd),
     async connect(url, sub, grants) {
-      const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
-      t.teardown(() => c.drop());
-      // The gateway sends `authenticated` on open. 15 s rather than the usual 5 s: twice,
-      // on a machine with a busy loop beside the suite, none came within 5 s (see the
-      // timeout's report of what the socket saw); a lost frame still fails here.
-      await c.nextOf('authenticated', 15_000);
-      return c;
+      for (let attempt = 1; ; attempt++) {
+        const c = await Client.connect(`${url}?access_token=${await token(sub, grants)}`);
+        t.teardown(() => c.drop());
+        // The gateway sends `authenticated` on open. 15 s rather than the usual 5 s: on a
+        // busy machine none came within 5 s; a lost frame still fails here.
+        const closedFirst = c.waitClose(15_000).then(
+          (closed) => closed,
+          () => undefined,
+        );
+        const first = await Promise.race([
+          c.nextOf('authenticated', 15_000).then(() => undefined),
+          closedFirst,
+        ]);
+        if (first === undefined) return c;
+        // A known, open defect (see the README's Tests section): now and then the
+        // gateway's socket is closed (1006) right after the upgrade, before any frame.
+        // Tests here are about what follows, so such a connection is opened again, once,
+        // and said; any other close, or a second one, fails.
+        if (attempt > 1 || first.code !== 1006 || c.frames.length > 0)
+          throw new Error(`${sub}: closed ${first.code} before authenticated`);
+        t.comment(`${sub}: closed 1006 before authenticated; connecting again`);
+      }
     },
     async createRoom(roomId, owner, options = {}) {
       const reply = await replyOf<{ room: LiveRoom }>(rooms, roomId, {

@@ -31,29 +31,14 @@ t.test('an audience on two gateway processes: counted, not announced, promotable
   const sys = await startTestTools(t, nats.url);
   await sys.createRoom(ROOM, 'host', { maxViewers: 100 });
 
-  /**
-   * A known, intermittent defect, not this test's subject: now and then a connection
-   * on two processes sharing one port is closed (1006) right after its upgrade, before
-   * `authenticated` (seen in the audience benchmark before the audience model too).
-   * Such a connection is opened again once, and said; any other failure fails.
-   */
-  const connect = async (user: string): Promise<Client> => {
-    try {
-      return await sys.connect(url, user);
-    } catch (err) {
-      if (!/closed 1006/.test(String(err))) throw err;
-      t.comment(`${user}: closed before authenticated; connecting again`);
-      return sys.connect(url, user);
-    }
-  };
-  const host = await connect('host');
+  const host = await sys.connect(url, 'host');
   const hj = await host.call({ type: 'join', room: ROOM, role: 'publisher' });
   t.equal(hj.type, 'joined');
   const hostPeer = peerIdOf(hj);
 
   const viewers: { c: Client; peerId: string }[] = [];
   for (let i = 0; i < VIEWERS; i++) {
-    const c = await connect(`v${i}`);
+    const c = await sys.connect(url, `v${i}`);
     const j = await c.call({ type: 'join', room: ROOM, role: 'viewer' });
     t.same(
       j.type === 'joined' ? j.peers : [],
