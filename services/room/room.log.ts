@@ -21,13 +21,9 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
-import {
-  ensureStream,
-  isWrongLastSequence,
-  roomEventsConfig,
-  streamNames,
-} from '#shared/runtime/streams.js';
+import { ensureStream, roomEventsConfig, streamNames } from '#shared/runtime/streams.js';
 import { subjects } from '#shared/wire/subjects.js';
+import { isWrongLastSequenceAck, JetStreamPublisher } from '#shared/runtime/jetstream.publisher.js';
 
 /** Where a room's log stands: its room sequence and the stream sequence of its last batch. */
 export interface LogPosition {
@@ -106,13 +102,14 @@ export class JetStreamRoomLog implements RoomLog {
     private readonly jsm: JetStreamManager,
     /** Names this writer in message ids, so two writers of one sequence never dedupe into each other. */
     private readonly writer: string,
-    private readonly timeoutMs: number,
+    /** Appends: one inbox for every acknowledgement (see jetstream.publisher.ts). */
+    private readonly appends: JetStreamPublisher,
   ) {}
 
   /** Opens the log, creating ROOM_EVENTS if it does not exist yet. */
   static async open(
     nc: NatsConnection,
-    o: { writer: string; replicas: number; timeoutMs: number },
+    o: { writer: string; replicas: number; timeoutMs: number; inboxPrefix?: string },
   ): Promise<JetStreamRoomLog> {
     const jsm = await jetstreamManager(nc);
     await ensureStream(jsm, roomEventsConfig(o.replicas));
@@ -120,7 +117,7 @@ export class JetStreamRoomLog implements RoomLog {
       jetstream(nc, { timeout: o.timeoutMs }),
       jsm,
       o.writer,
-      o.timeoutMs,
+      new JetStreamPublisher(nc, o.timeoutMs, o.inboxPrefix),
     );
   }
 
@@ -135,10 +132,9 @@ export class JetStreamRoomLog implements RoomLog {
         () => {
           // The trace continues into the log: whoever consumes the batch can link to it.
           const headers = traceHeaders();
-          return this.js.publish(subjects.roomEvents(roomId), data, {
-            msgID: batchMsgId(roomId, seq, this.writer),
-            expect: { lastSubjectSequence: at.streamSeq, streamName: streamNames.roomEvents },
-            timeout: this.timeoutMs,
+          return this.appends.publish(subjects.roomEvents(roomId), data, {
+            msgId: batchMsgId(roomId, seq, this.writer),
+            expect: { lastSubjectSequence: at.streamSeq, stream: streamNames.roomEvents },
             ...(headers === undefined ? {} : { headers }),
           });
         },
@@ -155,7 +151,7 @@ export class JetStreamRoomLog implements RoomLog {
       return ack.seq;
     } catch (err) {
       if (err instanceof LogConflictError) throw err;
-      if (isWrongLastSequence(err)) {
+      if (isWrongLastSequenceAck(err)) {
         throw new LogConflictError(
           `room ${roomId}: written by someone else since sequence ${at.streamSeq}`,
           { cause: err },
