@@ -75,6 +75,13 @@ export const gatewaySettings = {
     1,
     10_000_000,
   ),
+  preAuthPerAddress: int(
+    'GATEWAY_PREAUTH_PER_ADDRESS',
+    16,
+    'Connections without a token one remote address (the socket peer) may hold until their `auth` frame; more are refused with HTTP 429 (RATE_LIMITED) before the upgrade. 0: no limit (e.g. behind a proxy, whose address every client then has).',
+    0,
+    10_000_000,
+  ),
   maxRoomsPerConnection: int(
     'GATEWAY_MAX_ROOMS_PER_CONNECTION',
     8,
