@@ -225,8 +225,10 @@ export const gatewayChecks: readonly Check<{ gateway: GatewayConfig; auth: AuthC
   {
     rule: 'GATEWAY_SRS_RTC_URL is a URL',
     names: ['GATEWAY_SRS_RTC_URL'],
-    broken: ({ gateway }) => gateway.srsRtcUrl !== undefined && !URL.canParse(gateway.srsRtcUrl),
-    message: 'GATEWAY_SRS_RTC_URL: not a URL',
+    broken: ({ gateway }) =>
+      gateway.srsRtcUrl !== undefined &&
+      !(URL.canParse(gateway.srsRtcUrl) && /^https?:$/.test(new URL(gateway.srsRtcUrl).protocol)),
+    message: 'GATEWAY_SRS_RTC_URL: not an http(s) URL',
   },
   {
     rule: 'GATEWAY_DEMO_ROOMS are room ids',
