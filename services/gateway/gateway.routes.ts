@@ -9,6 +9,7 @@ import { CorsPolicy } from './gateway.cors.js';
 import { registerDemo } from './gateway.demo.js';
 import { sendJson, type HttpContext } from './gateway.http.js';
 import { registerRest } from './gateway.rest.js';
+import { registerRtcForward } from './gateway.rtc.js';
 import { registerStreamRoutes } from './gateway.stream.routes.js';
 
 /** Registers every HTTP route of the gateway. `/signaling` is registered by the server. */
@@ -28,6 +29,7 @@ export function registerHttp(app: TemplatedApp, base: Omit<HttpContext, 'cors'>)
   registerAlertRoutes(app, ctx);
   registerRest(app, ctx);
   registerStreamRoutes(app, ctx);
+  registerRtcForward(app, ctx);
 
   app.any('/*', (res) => {
     sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });
