@@ -10,7 +10,7 @@
  *   enough: a page from another site can reach loopback through the browser, by DNS
  *   rebinding (its own name resolving to 127.0.0.1: the `Host` is then that name) or
  *   directly (the `Origin` is then that site). So the `Host` must be a loopback name
- *   with the gateway's port, and an `Origin`, when sent, a loopback origin.
+ *   and an `Origin`, when sent, a loopback origin.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -68,13 +68,16 @@ export function isLoopback(address: string): boolean {
   return /^(::ffff:|(0{1,4}:){5}ffff:)(127\.|7f[0-9a-f]{2}:)/.test(a);
 }
 
-/** The loopback names a `Host` header may carry (with the gateway's port). */
-const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+/** A `Host` header naming loopback: localhost, 127.0.0.1 or [::1], with any port or none. */
+const LOOPBACK_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
 
-/** True for a `Host` header naming loopback at `port` (without a port only for port 80). */
-export function isLoopbackHost(host: string, port: number): boolean {
-  const h = host.toLowerCase();
-  return LOOPBACK_HOSTS.some((name) => h === `${name}:${port}` || (port === 80 && h === name));
+/**
+ * True for a `Host` header naming loopback. The name is what DNS rebinding cannot
+ * fake (the browser sends the attacker's name); the port is not checked, as it
+ * differs from the gateway's behind a local tunnel or proxy.
+ */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOST.test(host.toLowerCase());
 }
 
 /** True for an `Origin` header that is an http(s) origin on loopback, exactly as browsers write it. */
@@ -153,9 +156,12 @@ function registerDevTokens(app: TemplatedApp, ctx: HttpContext): void {
       reply.error(errorBody(ErrorCode.NOT_ALLOWED, 'development tokens are for loopback clients'));
       return;
     }
-    if (!isLoopbackHost(host, ctx.port())) {
+    if (!isLoopbackHost(host)) {
       reply.error(
-        errorBody(ErrorCode.NOT_ALLOWED, 'development tokens: Host must be localhost:<port>'),
+        errorBody(
+          ErrorCode.NOT_ALLOWED,
+          'development tokens: Host must be localhost, 127.0.0.1 or [::1]',
+        ),
       );
       return;
     }

@@ -33,8 +33,6 @@ export interface HttpContext {
   /** Room commands go through this client only. */
   rooms: RoomClient;
   gatewayId: string;
-  /** The port the gateway listens on (known once it listens; GATEWAY_PORT may be 0). */
-  port(): number;
   /** Live figures for /healthz. */
   stats(): { connections: number; rooms: number };
   /** The CORS headers and preflights of the API (GATEWAY_CORS_ORIGINS). */

@@ -241,7 +241,6 @@ export class Gateway {
       verify: this.o.verify,
       rooms: this.roomClient,
       gatewayId: this.id,
-      port: () => this.port,
       stats: () => ({ connections: this.conns.size, rooms: this.rooms.size }),
     });
   }

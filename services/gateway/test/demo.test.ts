@@ -172,8 +172,10 @@ t.test(
         403,
         'Host',
       ],
-      ['another port', { host: `localhost:${port + 1}` }, 403, 'Host'],
-      ['no port', { host: 'localhost' }, 403, 'Host'],
+      ['through a local tunnel (another port)', { host: `localhost:${port + 1}` }, 200, null],
+      ['no port', { host: 'localhost' }, 200, null],
+      ['a look-alike name', { host: `localhost.evil.example:${port}` }, 403, 'Host'],
+      ['a name ending in loopback', { host: `evil127.0.0.1:${port}` }, 403, 'Host'],
       [
         'a foreign origin',
         { host: `localhost:${port}`, origin: 'https://evil.example' },
@@ -196,10 +198,8 @@ t.test(
       t.equal(body.error.code, 'NOT_ALLOWED', `${what}: NOT_ALLOWED`);
       t.match(body.error.message, names, `${what}: names the ${names}`);
     }
-    t.ok(
-      isLoopbackHost('LOCALHOST:80', 80) && isLoopbackHost('localhost', 80),
-      'port 80 may be left out',
-    );
+    t.ok(isLoopbackHost('LOCALHOST:80') && isLoopbackHost('[::1]'), 'any case, port or none');
+    t.notOk(isLoopbackHost('127.0.0.2:80'), 'the names a browser uses for loopback only');
     t.notOk(isLoopbackOrigin('ftp://127.0.0.1'), 'not http(s)');
     t.notOk(isLoopbackOrigin('http://127.0.0.1:8090/path'), 'not an origin');
   },
