@@ -21,6 +21,8 @@ export const BENCH_ENV = {
   GATEWAY_RATE_PER_S: '1000000',
   GATEWAY_RATE_BURST: '1000000',
   GATEWAY_MAX_CONNECTIONS: '100000',
+  // Every simulated client comes from a few local addresses and may open before its `auth` frame.
+  GATEWAY_PREAUTH_PER_ADDRESS: '0',
   GATEWAY_SHUTDOWN_GRACE_MS: '500',
 };
 

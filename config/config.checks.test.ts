@@ -26,6 +26,15 @@ const violations: Record<string, { env: NodeJS.ProcessEnv; error: RegExp }> = {
     env: { GATEWAY_DEMO_ROOMS: 'demo,a.b' },
     error: /^GATEWAY_DEMO_ROOMS: "a\.b" is not a room id$/,
   },
+  'GATEWAY_CORS_ORIGINS are origins': {
+    env: { GATEWAY_CORS_ORIGINS: 'https://app.example,*' },
+    error:
+      /^GATEWAY_CORS_ORIGINS: "\*" is not an origin \(scheme:\/\/host\[:port\], lower case, no path, no \*\)$/,
+  },
+  'GATEWAY_SRS_RTC_URL is a URL': {
+    env: { GATEWAY_SRS_RTC_URL: 'srs:1985' },
+    error: /^GATEWAY_SRS_RTC_URL: not an http\(s\) URL$/,
+  },
   'ROOM_REPLICA_ID is a subject-safe id': {
     env: { ROOM_REPLICA_ID: 'room 1' },
     error: /^ROOM_REPLICA_ID: letters, digits, _ and - only$/,

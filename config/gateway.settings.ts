@@ -75,6 +75,13 @@ export const gatewaySettings = {
     1,
     10_000_000,
   ),
+  preAuthPerAddress: int(
+    'GATEWAY_PREAUTH_PER_ADDRESS',
+    16,
+    'Connections without a token one remote address (the socket peer) may hold until their `auth` frame; more are refused with HTTP 429 (RATE_LIMITED) before the upgrade. 0: no limit (e.g. behind a proxy, whose address every client then has).',
+    0,
+    10_000_000,
+  ),
   maxRoomsPerConnection: int(
     'GATEWAY_MAX_ROOMS_PER_CONNECTION',
     8,
@@ -129,6 +136,30 @@ export const gatewaySettings = {
     0,
     60_000,
   ),
+  corsOrigins: list(
+    'GATEWAY_CORS_ORIGINS',
+    [],
+    'Origins (`scheme://host[:port]`, exactly as browsers send them; no `*`) whose pages may call the REST API and /rtc/ from a browser; empty: no CORS headers, so only same-origin pages can.',
+  ),
+  corsMaxAgeS: int(
+    'GATEWAY_CORS_MAX_AGE_S',
+    600,
+    'How long a browser may cache a granted CORS preflight, in seconds.',
+    0,
+    86_400,
+  ),
+  srsRtcUrl: str(
+    'GATEWAY_SRS_RTC_URL',
+    undefined,
+    "Base URL of SRS's HTTP API (e.g. http://srs:1985): when set, the gateway forwards WHIP and WHEP (POST, DELETE of /rtc/v1/whip/ and /rtc/v1/whep/) and nothing else of that API to it, so that 1985 need not be public.",
+  ),
+  srsRtcTimeoutMs: int(
+    'GATEWAY_SRS_RTC_TIMEOUT_MS',
+    5000,
+    'Timeout of one WHIP/WHEP request forwarded to SRS, in ms.',
+    100,
+    60_000,
+  ),
   demo: bool(
     'GATEWAY_DEMO',
     false,
@@ -157,6 +188,12 @@ export type GatewayConfig = Values<typeof gatewaySettings>;
 
 const notRoomId = (room: string) => !SUBJECT_ID.test(room);
 
+/** An origin as a browser sends it: http(s), a host, maybe a port; nothing else. */
+const notOrigin = (origin: string) =>
+  !URL.canParse(origin) ||
+  new URL(origin).origin !== origin ||
+  !/^https?:$/.test(new URL(origin).protocol);
+
 export const gatewayChecks: readonly Check<{ gateway: GatewayConfig; auth: AuthConfig }>[] = [
   {
     rule: 'GATEWAY_ID is a subject-safe id',
@@ -176,6 +213,22 @@ export const gatewayChecks: readonly Check<{ gateway: GatewayConfig; auth: AuthC
     names: ['GATEWAY_DEV_TOKENS', 'AUTH_JWT_SECRET'],
     broken: ({ gateway, auth }) => gateway.devTokens && auth.jwtSecret === undefined,
     message: 'GATEWAY_DEV_TOKENS needs AUTH_JWT_SECRET (tokens are signed HS256)',
+  },
+  {
+    // `*` would let every site's pages call the API with a user's token in hand.
+    rule: 'GATEWAY_CORS_ORIGINS are origins',
+    names: ['GATEWAY_CORS_ORIGINS'],
+    broken: ({ gateway }) => gateway.corsOrigins.some(notOrigin),
+    message: ({ gateway }) =>
+      `GATEWAY_CORS_ORIGINS: ${JSON.stringify(gateway.corsOrigins.find(notOrigin))} is not an origin (scheme://host[:port], lower case, no path, no *)`,
+  },
+  {
+    rule: 'GATEWAY_SRS_RTC_URL is a URL',
+    names: ['GATEWAY_SRS_RTC_URL'],
+    broken: ({ gateway }) =>
+      gateway.srsRtcUrl !== undefined &&
+      !(URL.canParse(gateway.srsRtcUrl) && /^https?:$/.test(new URL(gateway.srsRtcUrl).protocol)),
+    message: 'GATEWAY_SRS_RTC_URL: not an http(s) URL',
   },
   {
     rule: 'GATEWAY_DEMO_ROOMS are room ids',

@@ -30,6 +30,20 @@ export const streamSettings = {
     256,
     1_048_576,
   ),
+  hookLogLines: int(
+    'STREAM_HOOK_LOG_LINES',
+    10,
+    'Warnings written per STREAM_HOOK_LOG_INTERVAL_MS for refused SRS callbacks; the rest are counted in one summary line.',
+    0,
+    100_000,
+  ),
+  hookLogIntervalMs: int(
+    'STREAM_HOOK_LOG_INTERVAL_MS',
+    60_000,
+    'Interval of the refused-callback warning limit (STREAM_HOOK_LOG_LINES), in ms.',
+    10,
+    86_400_000,
+  ),
   app: str('STREAM_APP', 'live', 'The SRS app rooms publish into (rtmp://host/<app>/<roomId>).'),
   srsApiUrl: str(
     'STREAM_SRS_API_URL',

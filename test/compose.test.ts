@@ -209,6 +209,43 @@ t.test('ports, volumes and mounts depend on nothing outside the repository', asy
     t.ok(published.has(port), `port ${port} is published`);
 });
 
+t.test("SRS's HTTP API is never published; WHIP/WHEP go through the gateway", async (t) => {
+  for (const [name, s] of Object.entries(services)) {
+    for (const port of s.ports ?? []) {
+      const [host = '', container = ''] = port.replace(/\$\{\w+:-(\d+)\}/, '$1').split(':');
+      // 1985: the HTTP API (lists and kicks clients); 1990: the same over TLS.
+      for (const api of ['1985', '1990'])
+        t.ok(host !== api && !container.startsWith(api), `${name}: ${port} is not SRS's API`);
+    }
+  }
+  t.same(
+    services.srs?.ports?.sort(),
+    ['1935:1935', '8000:8000/udp', '8080:8080'],
+    'SRS publishes RTMP, HTTP-FLV/HLS and WebRTC media only',
+  );
+  const gateway = services.gateway?.environment ?? {};
+  const stream = services.stream?.environment ?? {};
+  t.equal(gateway.GATEWAY_SRS_RTC_URL, 'http://srs:1985', 'the gateway forwards /rtc/ to SRS');
+  t.equal(stream.STREAM_SRS_API_URL, 'http://srs:1985', 'the stream service reads the API inside');
+  t.match(
+    stream.STREAM_PUBLIC_RTC_URL,
+    /:-http:\/\/localhost:8090\}$/,
+    'WHIP/WHEP URLs handed out point at the gateway',
+  );
+  t.match(
+    gateway.GATEWAY_CORS_ORIGINS,
+    /^\$\{GATEWAY_CORS_ORIGINS:-\}$/,
+    'no CORS origin by default',
+  );
+});
+
+t.test('srs.conf: the HTTP API sends no CORS headers (crossdomain off)', async (t) => {
+  const conf = read('srs/srs.conf');
+  const api = /^http_api\s*\{([\s\S]*?)^\}/m.exec(conf)?.[1] ?? '';
+  t.match(api, /^\s*crossdomain\s+off;/m, 'http_api: crossdomain off');
+  t.notMatch(conf, /^\s*crossdomain\s+on;/m, 'crossdomain on nowhere');
+});
+
 t.test('Prometheus scrapes every service, Grafana reads Prometheus', async (t) => {
   const prom = yaml('observability/prometheus/prometheus.yml') as {
     scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];

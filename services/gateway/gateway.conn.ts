@@ -77,7 +77,9 @@ export function inSocketCallback<T>(fn: () => T): T {
 
 export class Conn {
   ws: WebSocket<WsData> | undefined;
-  identity: Identity | undefined;
+  private identified: Identity | undefined;
+  /** Gives back this connection's pre-auth slot of its address (gateway.preauth.ts). */
+  private preAuthRelease: (() => void) | undefined;
   /** Set when the `access_token` of the upgrade failed: reported right after open. */
   authError: RoomcastError | undefined;
   readonly memberships = new Memberships();
@@ -103,6 +105,30 @@ export class Conn {
     this.tokensAt = openedAt;
     this.lastSeen = openedAt;
     this.lastPing = openedAt;
+  }
+
+  /**
+   * Who the connection is, from a verified token. An accessor so that the first
+   * identity, wherever it is set (upgrade or `auth` frame), gives back the pre-auth slot.
+   */
+  get identity(): Identity | undefined {
+    return this.identified;
+  }
+
+  set identity(identity: Identity | undefined) {
+    this.identified = identity;
+    if (identity !== undefined) this.releasePreAuth();
+  }
+
+  /** Holds a pre-auth slot until the connection authenticates or closes. */
+  holdPreAuth(release: () => void): void {
+    this.preAuthRelease = release;
+  }
+
+  releasePreAuth(): void {
+    const release = this.preAuthRelease;
+    this.preAuthRelease = undefined;
+    release?.();
   }
 
   /** Takes a token of the rate limit; false when the frame must be dropped. */

@@ -6,7 +6,11 @@
  * - GATEWAY_DEV_TOKENS: `POST /dev/token {"user": "<name>"}` answers a short-lived
  *   token for that user that may create rooms and publish to and view the demo
  *   rooms. Anyone who reaches it can be anyone, so it answers loopback clients
- *   only, and config refuses it with NODE_ENV=production.
+ *   only, and config refuses it with NODE_ENV=production. A loopback peer is not
+ *   enough: a page from another site can reach loopback through the browser, by DNS
+ *   rebinding (its own name resolving to 127.0.0.1: the `Host` is then that name) or
+ *   directly (the `Origin` is then that site). So the `Host` must be a loopback name
+ *   and an `Origin`, when sent, a loopback origin.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +66,28 @@ export function isLoopback(address: string): boolean {
   if (/^127\./.test(a) || a === '::1') return true;
   if (/^(0{1,4}:){7}0{0,3}1$/.test(a)) return true;
   return /^(::ffff:|(0{1,4}:){5}ffff:)(127\.|7f[0-9a-f]{2}:)/.test(a);
+}
+
+/** A `Host` header naming loopback: localhost, 127.0.0.1 or [::1], with any port or none. */
+const LOOPBACK_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+
+/**
+ * True for a `Host` header naming loopback. The name is what DNS rebinding cannot
+ * fake (the browser sends the attacker's name); the port is not checked, as it
+ * differs from the gateway's behind a local tunnel or proxy.
+ */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOST.test(host.toLowerCase());
+}
+
+/** True for an `Origin` header that is an http(s) origin on loopback, exactly as browsers write it. */
+export function isLoopbackOrigin(origin: string): boolean {
+  if (!URL.canParse(origin)) return false;
+  const u = new URL(origin);
+  if (u.origin !== origin || (u.protocol !== 'http:' && u.protocol !== 'https:')) return false;
+  return (
+    u.hostname === 'localhost' || u.hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(u.hostname)
+  );
 }
 
 function redirect(res: HttpResponse, location: string): void {
@@ -122,10 +148,27 @@ function registerDevTokens(app: TemplatedApp, ctx: HttpContext): void {
 
   app.post('/dev/token', (res, req) => {
     const contentType = req.getHeader('content-type');
+    const host = req.getHeader('host');
+    const origin = req.getHeader('origin');
     const remote = decoder.decode(res.getRemoteAddressAsText());
     const reply = new Reply(res);
     if (!isLoopback(remote)) {
       reply.error(errorBody(ErrorCode.NOT_ALLOWED, 'development tokens are for loopback clients'));
+      return;
+    }
+    if (!isLoopbackHost(host)) {
+      reply.error(
+        errorBody(
+          ErrorCode.NOT_ALLOWED,
+          'development tokens: Host must be localhost, 127.0.0.1 or [::1]',
+        ),
+      );
+      return;
+    }
+    if (origin !== '' && !isLoopbackOrigin(origin)) {
+      reply.error(
+        errorBody(ErrorCode.NOT_ALLOWED, 'development tokens: Origin must be a loopback origin'),
+      );
       return;
     }
     // A JSON content type makes a cross-site page's request need a CORS preflight,

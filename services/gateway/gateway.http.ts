@@ -22,6 +22,7 @@ import type { Logger } from '#shared/runtime/log.js';
 import type { RoomClient } from '#shared/room/room.client.js';
 import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import type { Identity, Verify } from '#shared/auth/auth.js';
+import type { CorsPolicy } from './gateway.cors.js';
 
 /** What HTTP routes may use. */
 export interface HttpContext {
@@ -34,6 +35,8 @@ export interface HttpContext {
   gatewayId: string;
   /** Live figures for /healthz. */
   stats(): { connections: number; rooms: number };
+  /** The CORS headers and preflights of the API (GATEWAY_CORS_ORIGINS). */
+  cors: CorsPolicy;
 }
 
 const reasons: Record<number, string> = {
@@ -61,6 +64,8 @@ export class Reply {
   aborted = false;
   /** The status answered (0 until then), for the request's span. */
   status = 0;
+  /** Headers every answer carries (CORS, for the request's origin). */
+  common: Record<string, string> = {};
   constructor(readonly res: HttpResponse) {
     res.onAborted(() => {
       this.aborted = true;
@@ -74,7 +79,8 @@ export class Reply {
       this.res.writeStatus(`${status} ${reasons[status] ?? 'Status'}`);
       this.res.writeHeader('content-type', 'application/json');
       this.res.writeHeader('cache-control', 'no-store');
-      for (const [k, v] of Object.entries(headers)) this.res.writeHeader(k, v);
+      for (const [k, v] of Object.entries({ ...this.common, ...headers }))
+        this.res.writeHeader(k, v);
       this.res.end(JSON.stringify(body));
     });
   }
@@ -165,8 +171,10 @@ export function authenticatedRoute<T>(
   copy: (req: HttpRequest, reply: Reply) => T,
   work: (identity: Identity, copied: T, reply: Reply) => Promise<void>,
 ): void {
+  ctx.cors.preflight(app, route);
   app[verbs[method]](route, (res, req) => {
     const reply = new Reply(res);
+    reply.common = ctx.cors.headers(req.getHeader('origin'));
     const token = bearerToken(req);
     const traceparent = req.getHeader('traceparent');
     const copied = copy(req, reply);

@@ -5,13 +5,16 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, errorBody } from '#shared/wire/errors.js';
 import { registerAlertRoutes } from './gateway.alerts.routes.js';
+import { CorsPolicy } from './gateway.cors.js';
 import { registerDemo } from './gateway.demo.js';
 import { sendJson, type HttpContext } from './gateway.http.js';
 import { registerRest } from './gateway.rest.js';
+import { registerRtcForward } from './gateway.rtc.js';
 import { registerStreamRoutes } from './gateway.stream.routes.js';
 
 /** Registers every HTTP route of the gateway. `/signaling` is registered by the server. */
-export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
+export function registerHttp(app: TemplatedApp, base: Omit<HttpContext, 'cors'>): void {
+  const ctx: HttpContext = { ...base, cors: new CorsPolicy(base.config.gateway) };
   app.get('/healthz', (res) => {
     const natsUp = !ctx.bus.nc.isClosed();
     sendJson(res, natsUp ? 200 : 503, {
@@ -26,6 +29,7 @@ export function registerHttp(app: TemplatedApp, ctx: HttpContext): void {
   registerAlertRoutes(app, ctx);
   registerRest(app, ctx);
   registerStreamRoutes(app, ctx);
+  registerRtcForward(app, ctx);
 
   app.any('/*', (res) => {
     sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });

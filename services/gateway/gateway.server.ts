@@ -30,6 +30,7 @@ import { Conn, inSocketCallback, type WsData } from './gateway.conn.js';
 import { FrameDispatch } from './gateway.dispatch.js';
 import { sendJson } from './gateway.http.js';
 import { FrameMetrics } from './gateway.metrics.js';
+import { PreAuthLimit } from './gateway.preauth.js';
 import { ClientReplies } from './gateway.replies.js';
 import { Rooms } from './gateway.rooms.js';
 import { registerHttp } from './gateway.routes.js';
@@ -49,6 +50,8 @@ export interface GatewayOptions {
 /** How often connections are checked for auth and idle timeouts, in ms. */
 const SWEEP_INTERVAL_MS = 1000;
 
+const decoder = new TextDecoder();
+
 export class Gateway {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
@@ -56,6 +59,8 @@ export class Gateway {
   private connSeq = 0;
   /** Upgrades waiting for their token to verify: they count against the connection limit. */
   private upgrading = 0;
+  /** Connections not yet authenticated, per remote address. */
+  private readonly preAuth: PreAuthLimit;
   private readonly rooms: Rooms;
   private readonly roomClient: RoomClient;
   private readonly frames: FrameMetrics;
@@ -70,6 +75,7 @@ export class Gateway {
   constructor(private readonly o: GatewayOptions) {
     this.cfg = o.config.gateway;
     this.id = o.config.gateway.id ?? 'gateway';
+    this.preAuth = new PreAuthLimit(this.cfg.preAuthPerAddress);
     this.frames = new FrameMetrics(o.metrics);
     this.replies = new ClientReplies(this.frames, o.log);
     this.roomClient = new RoomClient(o.bus);
@@ -181,6 +187,20 @@ export class Gateway {
           maxBackpressureBytes: this.cfg.maxBackpressureBytes,
         });
         if (token === null) {
+          // Without a token a connection costs a slot and proves nothing until its `auth`
+          // frame: one address may hold only so many (a token's upgrade opens authenticated,
+          // or fails and is closed at once). A plain HTTP answer, so that it reads as what it is.
+          const release = this.preAuth.take(decoder.decode(res.getRemoteAddressAsText()));
+          if (release === undefined) {
+            sendJson(res, errorTable.RATE_LIMITED.httpStatus, {
+              error: errorBody(
+                ErrorCode.RATE_LIMITED,
+                'too many connections from this address waiting to authenticate',
+              ),
+            });
+            return;
+          }
+          conn.holdPreAuth(release);
           res.upgrade<WsData>({ conn }, key, protocol, extensions, context);
           return;
         }
@@ -245,6 +265,7 @@ export class Gateway {
 
   private onClose(conn: Conn, code: number): void {
     conn.closed = true;
+    conn.releasePreAuth();
     conn.ws = undefined;
     this.conns.delete(conn);
     this.frames.closed(this.conns.size, closeReason(code));

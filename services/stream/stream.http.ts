@@ -15,6 +15,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '
 import type { Config } from '#config/config.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import type { Logger } from '#shared/runtime/log.js';
+import { LimitedLog } from '#shared/runtime/log.limit.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import type { Uws } from '#shared/runtime/uws.js';
 import { deny, isHookAction, parseHook, type HookAnswer } from './srs.hooks.js';
@@ -62,6 +63,8 @@ export class HookServer {
   private readonly app: TemplatedApp;
   private readonly allowedIps: ReadonlySet<string>;
   private readonly now: () => number;
+  /** Anyone who reaches the endpoint can make it refuse: those warnings are rate-limited. */
+  private readonly refusals: LimitedLog;
   private listenSocket: us_listen_socket | undefined;
   port = 0;
 
@@ -73,6 +76,10 @@ export class HookServer {
     }
     this.allowedIps = new Set(o.config.hookAllowedIps.map(canonicalIp));
     this.now = o.now ?? Date.now;
+    this.refusals = new LimitedLog(o.logger, {
+      lines: o.config.hookLogLines,
+      intervalMs: o.config.hookLogIntervalMs,
+    });
     this.app = o.uws.App();
     this.app.post('/api/srs/hooks/:secret/:action', (res, req) => {
       this.onHook(res, req, true);
@@ -106,6 +113,7 @@ export class HookServer {
 
   /** Stops listening and closes every connection. */
   close(): void {
+    this.refusals.close();
     if (this.listenSocket !== undefined) this.o.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     // Missing from the package's typings; closes keep-alive connections too.
@@ -124,7 +132,11 @@ export class HookServer {
         : expected !== undefined && sameSecret(secret, expected);
     if (!trusted) {
       this.o.service.rejected(isHookAction(pathAction) ? pathAction : 'unknown');
-      this.o.logger.warn('SRS callback refused: unknown source and no valid secret', { remote });
+      this.refusals.warn(
+        'hook-refused',
+        'SRS callback refused: unknown source and no valid secret',
+        { remote },
+      );
       this.send(res, deny(ErrorCode.NOT_ALLOWED, 'unknown source', 403));
       return;
     }

@@ -3,9 +3,10 @@
  * endpoint hands out exactly the demo grants to loopback clients sending JSON.
  */
 import t from 'tap';
+import { request } from 'node:http';
 import { loadConfig } from '#config/config.js';
 import { createVerifier } from '#shared/auth/auth.js';
-import { isLoopback } from '../gateway.demo.js';
+import { isLoopback, isLoopbackHost, isLoopbackOrigin } from '../gateway.demo.js';
 import { Client } from '../../../test/helpers/client.js';
 import { TEST_SECRET, startSystem, testEnv } from '../../../test/helpers/system.js';
 
@@ -117,3 +118,89 @@ t.test('loopback addresses as uWebSockets.js spells them', async (t) => {
   ];
   for (const [address, loopback] of table) t.equal(isLoopback(address), loopback, address);
 });
+
+/** POSTs a token request with exactly these `Host` and `Origin` headers (fetch would set its own Host). */
+function postRaw(
+  port: number,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/dev/token',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ user: 'bob' }));
+  });
+}
+
+t.test(
+  'development tokens: Host and Origin must be loopback (DNS rebinding, other sites)',
+  async (t) => {
+    const sys = await startSystem(t, DEV);
+    const port = sys.gateway.port;
+    const cases: [string, Record<string, string>, number, string | null][] = [
+      ['localhost', { host: `localhost:${port}` }, 200, null],
+      ['127.0.0.1', { host: `127.0.0.1:${port}` }, 200, null],
+      ['[::1]', { host: `[::1]:${port}` }, 200, null],
+      [
+        'the page itself',
+        { host: `localhost:${port}`, origin: `http://localhost:${port}` },
+        200,
+        null,
+      ],
+      [
+        'a loopback origin',
+        { host: `127.0.0.1:${port}`, origin: 'http://127.0.0.1:5173' },
+        200,
+        null,
+      ],
+      ['DNS rebinding', { host: `evil.example:${port}` }, 403, 'Host'],
+      [
+        'rebinding with its page',
+        { host: `evil.example:${port}`, origin: `http://evil.example:${port}` },
+        403,
+        'Host',
+      ],
+      ['through a local tunnel (another port)', { host: `localhost:${port + 1}` }, 200, null],
+      ['no port', { host: 'localhost' }, 200, null],
+      ['a look-alike name', { host: `localhost.evil.example:${port}` }, 403, 'Host'],
+      ['a name ending in loopback', { host: `evil127.0.0.1:${port}` }, 403, 'Host'],
+      [
+        'a foreign origin',
+        { host: `localhost:${port}`, origin: 'https://evil.example' },
+        403,
+        'Origin',
+      ],
+      [
+        'a look-alike origin',
+        { host: `localhost:${port}`, origin: 'http://localhost.evil.example' },
+        403,
+        'Origin',
+      ],
+      ['an opaque origin', { host: `localhost:${port}`, origin: 'null' }, 403, 'Origin'],
+    ];
+    for (const [what, headers, status, names] of cases) {
+      const r = await postRaw(port, headers);
+      t.equal(r.status, status, `${what}: ${status}`);
+      if (names === null) continue;
+      const body = JSON.parse(r.body) as { error: { code: string; message: string } };
+      t.equal(body.error.code, 'NOT_ALLOWED', `${what}: NOT_ALLOWED`);
+      t.match(body.error.message, names, `${what}: names the ${names}`);
+    }
+    t.ok(isLoopbackHost('LOCALHOST:80') && isLoopbackHost('[::1]'), 'any case, port or none');
+    t.notOk(isLoopbackHost('127.0.0.2:80'), 'the names a browser uses for loopback only');
+    t.notOk(isLoopbackOrigin('ftp://127.0.0.1'), 'not http(s)');
+    t.notOk(isLoopbackOrigin('http://127.0.0.1:8090/path'), 'not an origin');
+  },
+);
