@@ -148,6 +148,7 @@ export class RevocationWatch {
   private stopped = false;
   private iter: { stop(): void } | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private warned = false;
 
   constructor(private readonly o: RevocationWatchOptions) {}
 
@@ -159,7 +160,10 @@ export class RevocationWatch {
           return;
         }
         this.watch(ready).catch((err: unknown) => {
-          this.o.log.warn('revocations bucket not watchable yet; trying again', { err });
+          // Once: a reader started before the gateway created the bucket tries every second.
+          if (!this.warned)
+            this.o.log.warn('revocations bucket not watchable yet; trying again', { err });
+          this.warned = true;
           this.retry = setTimeout(attempt, this.o.retryMs ?? 1000);
         });
       };
