@@ -10,6 +10,10 @@ const violations: Record<string, { env: NodeJS.ProcessEnv; error: RegExp }> = {
     env: { AUTH_JWT_SECRET: 'short' },
     error: /^AUTH_JWT_SECRET: at least 32 bytes$/,
   },
+  'AUTH_MEDIA_AUDIENCE differs from AUTH_AUDIENCE': {
+    env: { AUTH_MEDIA_AUDIENCE: 'roomcast' },
+    error: /^AUTH_MEDIA_AUDIENCE: must differ from AUTH_AUDIENCE$/,
+  },
   'GATEWAY_ID is a subject-safe id': {
     env: { GATEWAY_ID: 'gw.1' },
     error: /^GATEWAY_ID: letters, digits, _ and - only$/,

@@ -123,14 +123,14 @@ export const streamSettings = {
   tokenMaxTtlS: int(
     'STREAM_TOKEN_MAX_TTL_S',
     3600,
-    'Longest lifetime (exp - iat) a publish or play token in a stream URL may have, in seconds.',
+    'Longest lifetime (exp - iat) a media token (play or publish, in a stream URL) may have, in seconds.',
     1,
     604_800,
   ),
   urlTokenTtlS: int(
     'STREAM_URL_TOKEN_TTL_S',
     600,
-    'Lifetime of the play/publish tokens the gateway mints into URLs (HS256 only), in seconds.',
+    'Lifetime of the media tokens (one room, one action: play or publish) the gateway mints into URLs (HS256 only), in seconds.',
     10,
     604_800,
   ),

@@ -36,6 +36,10 @@ if (config.auth.jwtSecret === undefined) {
   );
   process.exit(2);
 }
+if (!(Number(values.ttl) <= config.auth.maxTokenTtlS)) {
+  process.stderr.write(`--ttl: at most ${config.auth.maxTokenTtlS} s (AUTH_MAX_TOKEN_TTL_S)\n`);
+  process.exit(2);
+}
 const list = (v: string | undefined) =>
   v === undefined ? undefined : v.split(',').filter(Boolean);
 const token = await mintToken({

@@ -32,6 +32,8 @@ import { sendJson } from './gateway.http.js';
 import { FrameMetrics } from './gateway.metrics.js';
 import { PreAuthLimit } from './gateway.preauth.js';
 import { ClientReplies } from './gateway.replies.js';
+import { GatewayRevocations } from './gateway.revocations.js';
+import { registerRevocationRoutes } from './gateway.revocations.routes.js';
 import { Rooms } from './gateway.rooms.js';
 import { registerHttp } from './gateway.routes.js';
 import { StageCommands } from './gateway.stage.js';
@@ -70,6 +72,10 @@ export class Gateway {
   private timers: NodeJS.Timeout[] = [];
   private readonly cfg: Config['gateway'];
   private readonly id: string;
+  /** Revoked tokens and sessions: refused by `verify`, their sockets closed (4401). */
+  private readonly revocations: GatewayRevocations;
+  /** `o.verify`, refusing revoked tokens: the one every channel uses. */
+  private readonly verify: Verify;
   port = 0;
 
   constructor(private readonly o: GatewayOptions) {
@@ -79,6 +85,13 @@ export class Gateway {
     this.frames = new FrameMetrics(o.metrics);
     this.replies = new ClientReplies(this.frames, o.log);
     this.roomClient = new RoomClient(o.bus);
+    this.revocations = new GatewayRevocations({
+      nc: o.bus.nc,
+      auth: o.config.auth,
+      log: o.log,
+      onChange: () => this.closeRevoked(),
+    });
+    this.verify = this.revocations.guard(o.verify);
     this.rooms = new Rooms({
       bus: o.bus,
       gatewayId: this.id,
@@ -91,7 +104,7 @@ export class Gateway {
     this.sessions = new Sessions({
       config: o.config,
       gatewayId: this.id,
-      verify: o.verify,
+      verify: this.verify,
       log: o.log,
       rooms: this.rooms,
       roomClient: this.roomClient,
@@ -119,8 +132,10 @@ export class Gateway {
     return this.conns.size;
   }
 
-  /** Starts listening; resolves with the bound port. */
-  listen(): Promise<number> {
+  /** Loads the revocations, then starts listening; resolves with the bound port. */
+  async listen(): Promise<number> {
+    // Before the first connection: a revoked token is refused from the start.
+    await this.revocations.start();
     return new Promise((resolve, reject) => {
       this.app.listen(this.cfg.host, this.cfg.port, (socket) => {
         if (socket === false) {
@@ -147,6 +162,7 @@ export class Gateway {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.revocations.stop();
     if (this.listenSocket !== undefined) this.o.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     for (const conn of [...this.conns]) conn.close(CloseCode.GOING_AWAY, 'gateway shutting down');
@@ -209,8 +225,7 @@ export class Gateway {
           aborted = true;
         });
         this.upgrading++;
-        this.o
-          .verify(token)
+        this.verify(token)
           .then(
             (identity) => {
               conn.identity = identity;
@@ -234,15 +249,17 @@ export class Gateway {
       },
       close: (ws, code) => this.onClose(ws.getUserData().conn, code),
     });
-    registerHttp(this.app, {
+    const http = {
       config: this.o.config,
       bus: this.o.bus,
       log: this.o.log,
-      verify: this.o.verify,
+      verify: this.verify,
       rooms: this.roomClient,
       gatewayId: this.id,
       stats: () => ({ connections: this.conns.size, rooms: this.rooms.size }),
-    });
+    };
+    registerRevocationRoutes(this.app, http, this.revocations);
+    registerHttp(this.app, http);
   }
 
   private onOpen(ws: WebSocket<WsData>): void {
@@ -295,6 +312,15 @@ export class Gateway {
       }
     }
     this.rooms.sweepDetached(now, this.o.config.room.resumeGraceMs + SWEEP_INTERVAL_MS);
+  }
+
+  /** A revocation landed: every socket whose token it names is closed (4401). */
+  private closeRevoked(): void {
+    for (const conn of this.conns) {
+      if (conn.identity === undefined || !this.revocations.isRevoked(conn.identity)) continue;
+      this.replies.fail(conn, errorBody(ErrorCode.TOKEN_REVOKED));
+      conn.close(CloseCode.AUTH_FAILED, 'token revoked');
+    }
   }
 
   /** Tells the room service this gateway (and so its members) is alive. */

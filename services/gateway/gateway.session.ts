@@ -22,6 +22,7 @@ import { encodeSignalFrame } from '#shared/wire/signal.frame.js';
 import { toAuthError, type Verify } from '#shared/auth/auth.js';
 import { Admission } from './gateway.admission.js';
 import type { Conn, LocalMember } from './gateway.conn.js';
+import { recheckRooms } from './gateway.regrant.js';
 import type { ClientReplies } from './gateway.replies.js';
 import type { Rooms } from './gateway.rooms.js';
 
@@ -83,6 +84,7 @@ export class Sessions {
       );
       return;
     }
+    const refreshed = conn.identity !== undefined;
     conn.identity = identity;
     this.replies.send(conn, {
       type: 'authenticated',
@@ -90,6 +92,14 @@ export class Sessions {
       protocol: PROTOCOL_VERSION,
       id: frame.id,
     });
+    // A refresh may grant less: rooms whose grant is gone are left (gateway.regrant.ts).
+    if (refreshed && conn.memberships.size > 0) {
+      await recheckRooms(
+        { ...this.o, leave: (c, userId, member) => this.leaveCommand(c, userId, member) },
+        conn,
+        identity,
+      );
+    }
   }
 
   async join(conn: Conn, frame: ClientFrameOf<'join'>): Promise<void> {

@@ -4,17 +4,19 @@
  *   key, WHIP; a user with a publish grant: the same with a short-lived publish token)
  *   and where to watch (RTMP, HTTP-FLV, HLS, WebRTC/WHEP) for everyone the room lets
  *   in. Private rooms need a play token in the URL: minted here when tokens are HS256.
+ *   URL tokens are media tokens (shared/auth/media.token.ts): one room, one action,
+ *   their own audience; never a login token.
  * - `GET /api/rooms/:roomId/stream`: the stream's status, answered by the stream
  *   service from the room's record and the SRS API.
  */
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
-import { permsFor, type GrantsClaim } from '#shared/auth/grants.js';
+import { permsFor } from '#shared/auth/grants.js';
+import { MediaAction, mintMediaToken } from '#shared/auth/media.token.js';
 import type { LiveRoom } from '#shared/room/room.commands.js';
 import type { StreamStatusReply } from '#shared/stream/stream.protocol.js';
 import { playUrls, publishUrls } from '#shared/stream/stream.urls.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
-import { mintToken } from '#shared/auth/tokens.js';
 import type { Identity } from '#shared/auth/auth.js';
 import { authenticatedRoute, type HttpContext } from './gateway.http.js';
 
@@ -31,17 +33,18 @@ async function roomFor(ctx: HttpContext, roomId: string, identity: Identity): Pr
 export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void {
   const cfg = ctx.config.stream;
   const secret = ctx.config.auth.jwtSecret;
-  /** A short-lived stream token for `sub`, when this gateway can sign (HS256). */
+  /** A short-lived media token for `sub`, one room and one action, when this gateway can sign (HS256). */
   const mint =
     secret === undefined
       ? undefined
-      : (sub: string, grants: GrantsClaim) =>
-          mintToken({
+      : (sub: string, roomId: string, action: MediaAction) =>
+          mintMediaToken({
             secret,
             issuer: ctx.config.auth.issuer,
-            audience: ctx.config.auth.audience,
+            audience: ctx.config.auth.mediaAudience,
             sub,
-            grants,
+            roomId,
+            action,
             ttlS: cfg.urlTokenTtlS,
           });
 
@@ -63,13 +66,13 @@ export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void 
         publish = publishUrls(cfg, roomId, { key: room.streamKey });
       } else if (permsFor(identity.grants, roomId).publish && mint !== undefined) {
         publish = publishUrls(cfg, roomId, {
-          token: await mint(identity.userId, { publish: [roomId] }),
+          token: await mint(identity.userId, roomId, MediaAction.publish),
         });
       }
       // Whoever `get` let see a private room may watch it: with a play token of its own.
       const playToken =
         room.isPrivate && mint !== undefined
-          ? await mint(identity.userId, { view: [roomId] })
+          ? await mint(identity.userId, roomId, MediaAction.play)
           : undefined;
       reply.json(200, {
         roomId,

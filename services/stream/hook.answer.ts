@@ -7,8 +7,10 @@
  * denied, and what the room may still grant afterwards is taken back (the room's
  * mailbox runs commands in order, so the take-back lands after the late grant).
  */
-import { toAuthError, type Identity, type Verify } from '#shared/auth/auth.js';
-import { permsFor, type RoomPerms } from '#shared/auth/grants.js';
+import { toAuthError } from '#shared/auth/auth.js';
+import type { RoomPerms } from '#shared/auth/grants.js';
+import { MediaAction } from '#shared/auth/media.token.js';
+import type { StreamCredential, VerifyStream } from '#shared/auth/stream.token.js';
 import type { RoomReplies } from '#shared/room/room.commands.js';
 import { RoomRefusedError, type CallOptions, type CommandArgs } from '#shared/room/room.client.js';
 import type { StreamStopReason } from '#shared/room/room.events.js';
@@ -21,6 +23,7 @@ import type { RoomWatch } from './room.watch.js';
 import { ignoreRefusal } from './room.refusal.js';
 import { HookAction, allow, deny, readParam, type HookAnswer, type SrsHook } from './srs.hooks.js';
 import type { StreamContext } from './stream.context.js';
+import type { StreamRevocations } from './stream.revocations.js';
 
 const noPerms: RoomPerms = { publish: false, view: false, admin: false };
 
@@ -33,8 +36,9 @@ interface Deciding {
 export class HookAnswerer {
   constructor(
     private readonly svc: StreamContext,
-    /** Verifies publish and play tokens (signed like client tokens). */
-    private readonly verify: Verify,
+    /** Verifies publish and play tokens for one room and action (media tokens). */
+    private readonly verify: VerifyStream,
+    private readonly revocations: StreamRevocations,
     private readonly watch: RoomWatch,
     private readonly confirmer: PublishConfirmer,
     private readonly stats: HookStats,
@@ -98,11 +102,13 @@ export class HookAnswerer {
         return this.onPlay(roomId, hook, ctx);
       case HookAction.onUnpublish: {
         this.confirmer.forget(hook.clientId);
+        this.revocations.forget(hook.clientId);
         await this.confirmer.release(roomId, hook.clientId, 'unpublished', this.within(ctx));
         return allow;
       }
       case HookAction.onStop:
         this.confirmer.forget(hook.clientId);
+        this.revocations.forget(hook.clientId);
         // A refusal (no such room, no such viewer) leaves nothing to stop.
         await ignoreRefusal(
           this.svc.rooms.streamStop(roomId, stopArgs(hook.clientId, 'stopped'), this.within(ctx)),
@@ -113,9 +119,9 @@ export class HookAnswerer {
 
   private async onPublish(roomId: string, hook: SrsHook, ctx: Deciding): Promise<HookAnswer> {
     const { key, token } = readParam(hook.param);
-    let identity: Identity | undefined;
+    let identity: StreamCredential | undefined;
     if (key === null && token !== null) {
-      const verified = await this.verifyToken(token);
+      const verified = await this.verifyToken(token, roomId, MediaAction.publish);
       if ('allow' in verified) return verified;
       identity = verified;
     } else if (key === null) {
@@ -129,7 +135,7 @@ export class HookAnswerer {
       serviceId: hook.serviceId,
       key,
       userId: identity?.userId ?? null,
-      perms: identity === undefined ? noPerms : permsFor(identity.grants, roomId),
+      perms: identity?.perms ?? noPerms,
     };
     let reply: RoomReplies['stream_publish'];
     try {
@@ -140,6 +146,13 @@ export class HookAnswerer {
       reply = await this.svc.rooms.streamPublish(roomId, args, this.within(ctx));
     }
     if (ctx.late) return allow;
+    // With the stream key: the owner's session, as if it began now.
+    this.revocations.admit(
+      hook.clientId,
+      roomId,
+      true,
+      identity ?? { userId: reply.userId, issuedAt: this.svc.now(), expiresAt: Infinity },
+    );
     this.watch.observe(roomId, reply.seq, reply.stream);
     this.confirmer.confirm(roomId, hook);
     return allow;
@@ -180,9 +193,9 @@ export class HookAnswerer {
 
   private async onPlay(roomId: string, hook: SrsHook, ctx: Deciding): Promise<HookAnswer> {
     const { token } = readParam(hook.param);
-    let identity: Identity | undefined;
+    let identity: StreamCredential | undefined;
     if (token !== null) {
-      const verified = await this.verifyToken(token);
+      const verified = await this.verifyToken(token, roomId, MediaAction.play);
       if ('allow' in verified) return verified;
       identity = verified;
     }
@@ -192,28 +205,31 @@ export class HookAnswerer {
         clientId: hook.clientId,
         serviceId: hook.serviceId,
         userId: identity?.userId ?? null,
-        perms: identity === undefined ? noPerms : permsFor(identity.grants, roomId),
+        perms: identity?.perms ?? noPerms,
       },
       this.within(ctx),
     );
+    if (identity !== undefined && !ctx.late)
+      this.revocations.admit(hook.clientId, roomId, false, identity);
     this.watch.watch(roomId);
     return allow;
   }
 
-  /** A publish or play token: a valid token of ours, and a short-lived one. */
-  private async verifyToken(token: string): Promise<Identity | HookAnswer> {
-    let identity: Identity;
+  /** A publish or play token for this room and action (shared/auth/stream.token.ts), not revoked. */
+  private async verifyToken(
+    token: string,
+    roomId: string,
+    action: MediaAction,
+  ): Promise<StreamCredential | HookAnswer> {
+    let credential: StreamCredential;
     try {
-      identity = await this.verify(token);
+      credential = await this.verify(token, roomId, action);
     } catch (err) {
       const e = toAuthError(err);
       return deny(e.code, e.message);
     }
-    const maxS = this.svc.cfg.tokenMaxTtlS;
-    if (identity.issuedAt === undefined || identity.expiresAt - identity.issuedAt > maxS * 1000) {
-      return deny(ErrorCode.TOKEN_INVALID, `a stream token needs iat and lives at most ${maxS} s`);
-    }
-    return identity;
+    if (this.revocations.isRevoked(credential)) return deny(ErrorCode.TOKEN_REVOKED);
+    return credential;
   }
 
   /** After a deadline passed: whatever the room may still grant is given back. */

@@ -2,7 +2,8 @@
  * Stream service entry point: the only file here that reads the environment,
  * handles signals and opens sockets (through shared/runtime/service.main.ts).
  */
-import { createVerifier, type Verify } from '#shared/auth/auth.js';
+import { revocationMaxAgeS } from '#shared/auth/revocations.js';
+import { createStreamVerifier, type VerifyStream } from '#shared/auth/stream.token.js';
 import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
 import { ExitCode } from '#shared/runtime/exit.js';
 import { ServiceName, createMetrics, startMetrics } from '#shared/runtime/metrics.js';
@@ -17,10 +18,10 @@ const boot = await bootHttpService(ServiceName.stream, () => instance);
 const { config, log: logger, bus, version, uws } = boot;
 
 // Without a token key, stream keys still work; publish and play tokens are refused.
-const verify: Verify =
+const verify: VerifyStream =
   config.auth.jwtSecret === undefined && config.auth.jwksUrl === undefined
     ? () => Promise.reject(new RoomcastError(ErrorCode.TOKEN_INVALID, 'no token key is configured'))
-    : createVerifier(config.auth);
+    : createStreamVerifier(config.auth, config.stream.tokenMaxTtlS);
 const s = config.stream;
 const srs = new SrsApi({
   baseUrl: s.srsApiUrl,
@@ -29,7 +30,15 @@ const srs = new SrsApi({
   maxPages: s.srsMaxPages,
 });
 const registry = createMetrics();
-const service = new StreamService({ bus, config: s, verify, srs, logger, metrics: registry });
+const service = new StreamService({
+  bus,
+  config: s,
+  verify,
+  revocationMaxAgeS: revocationMaxAgeS(config.auth),
+  srs,
+  logger,
+  metrics: registry,
+});
 let server: HookServer;
 try {
   server = new HookServer({ uws, config: s, service, logger });
@@ -38,7 +47,8 @@ try {
   process.exit(ExitCode.config);
 }
 const port = await server.listen();
-service.start();
+// Revocations load in the background: until the gateway has created their bucket, none exist.
+void service.start();
 const metrics = await startMetrics({
   service: ServiceName.stream,
   instance,

@@ -8,7 +8,7 @@
  */
 import type { Subscription } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import type { Verify } from '#shared/auth/auth.js';
+import type { VerifyStream } from '#shared/auth/stream.token.js';
 import { RoomClient } from '#shared/room/room.client.js';
 import type { Bus } from '#shared/runtime/bus.js';
 import type { Logger } from '#shared/runtime/log.js';
@@ -23,6 +23,7 @@ import type { SrsApi, SrsLists } from './srs.api.js';
 import type { HookAnswer, SrsHook } from './srs.hooks.js';
 import { Reconciler } from './srs.reconcile.js';
 import type { StreamContext } from './stream.context.js';
+import { StreamRevocations } from './stream.revocations.js';
 import { streamStatus } from './stream.status.js';
 
 export type { HookResult } from './hook.stats.js';
@@ -30,8 +31,10 @@ export type { HookResult } from './hook.stats.js';
 export interface StreamServiceOptions {
   bus: Bus;
   config: Config['stream'];
-  /** Verifies publish and play tokens (signed like client tokens). */
-  verify: Verify;
+  /** Verifies publish and play tokens for one room and action (createStreamVerifier). */
+  verify: VerifyStream;
+  /** How long a revocation matters, in s (revocationMaxAgeS of the auth settings). */
+  revocationMaxAgeS: number;
   srs: SrsApi;
   logger: Logger;
   /** The registry hook calls and SRS polls are counted in (main.ts serves it); a fresh one by default. */
@@ -49,6 +52,7 @@ export class StreamService {
   private readonly stats: HookStats;
   private readonly hooks: HookAnswerer;
   private readonly reconciler: Reconciler;
+  private readonly revocations: StreamRevocations;
   private timer: NodeJS.Timeout | undefined;
   private sub: Subscription | undefined;
 
@@ -67,12 +71,24 @@ export class StreamService {
     this.watch = new RoomWatch(this.svc);
     this.confirmer = new PublishConfirmer(this.svc, this.watch);
     this.stats = new HookStats(this.svc);
-    this.hooks = new HookAnswerer(this.svc, o.verify, this.watch, this.confirmer, this.stats);
+    this.revocations = new StreamRevocations(this.svc, o.bus.nc, o.revocationMaxAgeS);
+    this.hooks = new HookAnswerer(
+      this.svc,
+      o.verify,
+      this.revocations,
+      this.watch,
+      this.confirmer,
+      this.stats,
+    );
     this.reconciler = new Reconciler(this.svc, this.watch, this.confirmer, this.stats);
   }
 
-  /** Answers stream status requests and starts the reconcile rounds. */
-  start(): void {
+  /**
+   * Answers stream status requests, starts the reconcile rounds and the revocation
+   * watch; the promise resolves once the revocations are loaded (the watch waits for
+   * the gateway to create their bucket), and never rejects.
+   */
+  start(): Promise<void> {
     this.sub = this.o.bus.subscribe(
       subjects.streamStatusAll,
       (msg) => {
@@ -82,6 +98,7 @@ export class StreamService {
       { queue: 'stream' },
     );
     this.timer = setInterval(() => void this.reconcile(), this.svc.cfg.reconcileIntervalMs);
+    return this.revocations.start();
   }
 
   /** Stops the rounds and the confirmation loops, and waits for the round under way. */
@@ -91,6 +108,7 @@ export class StreamService {
     this.sub?.unsubscribe();
     this.confirmer.stop();
     this.watch.stop();
+    this.revocations.stop();
     await this.reconciler.settled();
   }
 

@@ -40,6 +40,8 @@ export const bucketNames = {
   catalog: 'catalog',
   /** The catalogue's event archive: one event per key, `<roomId>.<seq>`. */
   catalogEvents: 'catalog-events',
+  /** Revoked sessions and tokens (`user.<id>`, `jti.<id>`); see shared/auth/revocations.ts. */
+  revocations: 'revocations',
 } as const;
 
 /** ROOM_EVENTS: kept forever, file storage, two minutes of `Nats-Msg-Id` dedupe. */

@@ -83,7 +83,7 @@ export type StreamMetric =
       type: 'srs_kick';
       roomId: string;
       clientId: string;
-      reason: 'unknown_room' | 'room_ended' | 'not_admitted';
+      reason: 'unknown_room' | 'room_ended' | 'not_admitted' | 'revoked';
       ok: boolean;
     })
   /** Hook answers since the previous sample. */

@@ -22,6 +22,8 @@ export const ErrorCode = {
   TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   /** The token's `nbf` is still in the future (beyond the clock tolerance). */
   TOKEN_NOT_YET_VALID: 'TOKEN_NOT_YET_VALID',
+  /** An administrator revoked the token, or every session of its user. */
+  TOKEN_REVOKED: 'TOKEN_REVOKED',
   /** The token is valid but does not grant this action. */
   NOT_ALLOWED: 'NOT_ALLOWED',
   /** No room with this id. */
@@ -85,6 +87,7 @@ export const errorTable: Readonly<Record<ErrorCode, ErrorSpec>> = {
   TOKEN_INVALID: { message: 'token is not valid', httpStatus: 401 },
   TOKEN_EXPIRED: { message: 'token has expired', httpStatus: 401 },
   TOKEN_NOT_YET_VALID: { message: 'token is not valid yet', httpStatus: 401 },
+  TOKEN_REVOKED: { message: 'token has been revoked', httpStatus: 401 },
   NOT_ALLOWED: { message: 'not allowed', httpStatus: 403 },
   ROOM_NOT_FOUND: { message: 'room not found', httpStatus: 404 },
   ROOM_EXISTS: { message: 'room already exists', httpStatus: 409 },
@@ -179,7 +182,11 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** A frame exceeded the maximum frame size (some clients see 1006: no close frame). */
   TOO_LARGE: 1009,
-  /** Authentication failed or the token expired; an `error` frame with the reason precedes it. */
+  /**
+   * Authentication failed, the token expired, or it was revoked (then within a second
+   * of the revocation, after a `TOKEN_REVOKED` error frame); an `error` frame with the
+   * reason precedes it.
+   */
   AUTH_FAILED: 4401,
   /** No `auth` frame within the auth timeout, or no sign of life within the idle timeout. */
   TIMEOUT: 4408,

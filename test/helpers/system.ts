@@ -16,6 +16,8 @@ import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room/room.command
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { mintToken } from '#shared/auth/tokens.js';
 import { createVerifier } from '#shared/auth/auth.js';
+import { revocationMaxAgeS } from '#shared/auth/revocations.js';
+import { createStreamVerifier } from '#shared/auth/stream.token.js';
 import { Gateway } from '../../services/gateway/gateway.server.js';
 import { loadNativeUws } from '#shared/runtime/uws.js';
 import { MemoryRoomLog, type RoomLog } from '../../services/room/room.log.js';
@@ -245,7 +247,8 @@ async function startStreamParts(
   const service = new StreamService({
     bus,
     config: s,
-    verify: createVerifier(config.auth),
+    verify: createStreamVerifier(config.auth, s.tokenMaxTtlS),
+    revocationMaxAgeS: revocationMaxAgeS(config.auth),
     srs: new SrsApi({
       baseUrl: s.srsApiUrl,
       timeoutMs: s.srsApiTimeoutMs,
@@ -256,7 +259,8 @@ async function startStreamParts(
   });
   const hooks = new HookServer({ uws: loadNativeUws(), config: s, service, logger });
   const port = await hooks.listen();
-  service.start();
+  // Not awaited: the gateway, started after this, creates the revocations bucket.
+  void service.start();
   await bus.flush();
   const plain = `http://127.0.0.1:${port}/api/srs/hooks`;
   const hookBase = { secret: `${plain}/${s.hookSecret ?? ''}`, plain };

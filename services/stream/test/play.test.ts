@@ -66,17 +66,21 @@ t.test('SRS players and signaling viewers share maxViewers', async (t) => {
 t.test('private rooms: a play token in the URL', async (t) => {
   const sys = await startStreamSystem(t);
   await sys.createRoom('p1', { isPrivate: true, maxViewers: 10 });
-  const granted = await sys.token('bob', { view: ['p1'] });
-  const other = await sys.token('bob', { view: ['elsewhere'] });
-  const owner = await sys.token('owner');
-  const expired = await sys.token('bob', { view: ['p1'] }, -60);
+  const granted = await sys.mediaToken('bob', 'p1', 'play');
+  const other = await sys.mediaToken('bob', 'elsewhere', 'play');
+  const owner = await sys.mediaToken('owner', 'p1', 'play');
+  const publisher = await sys.mediaToken('bob', 'p1', 'publish');
+  const login = await sys.token('bob', { view: ['p1'] });
+  const expired = await sys.mediaToken('bob', 'p1', 'play', -60);
   const cases: [string, string, string | undefined][] = [
     ['no token', '', 'NOT_ALLOWED'],
     ['a token for another room', `?token=${other}`, 'NOT_ALLOWED'],
+    ['a login token with a view grant', `?token=${login}`, 'TOKEN_INVALID'],
     ['an expired token', `?token=${expired}`, 'TOKEN_EXPIRED'],
     ['garbage', '?token=not-a-jwt', 'TOKEN_INVALID'],
     ['a view grant', `?token=${granted}`, undefined],
     ["the owner's token", `?token=${owner}`, undefined],
+    ['a publish token (it plays too)', `?token=${publisher}`, undefined],
     ['a token among other parameters', `?vhost=x&token=${granted}&t=1`, undefined],
   ];
   for (const [name, param, code] of cases) {
@@ -90,7 +94,11 @@ t.test('private rooms: a play token in the URL', async (t) => {
   }
   const room = sys.state('p1');
   const seats = room === undefined ? [] : streamViewersOf(room);
-  t.same(seats.map((v) => v.userId).sort(), ['bob', 'bob', 'owner'], 'each seat knows its user');
+  t.same(
+    seats.map((v) => v.userId).sort(),
+    ['bob', 'bob', 'bob', 'owner'],
+    'each seat knows its user',
+  );
 });
 
 t.test('unknown and ended rooms refuse players', async (t) => {
@@ -150,7 +158,7 @@ t.test('viewers: the WebSocket audience and SRS players, each user once', async 
   const alice = await sys.client('alice');
   const j = await alice.call({ type: 'join', room: 'r1', role: 'viewer' });
   t.equal(j.type, 'joined', 'alice watches over WebSocket');
-  const token = await sys.token('alice', { view: ['r1'] });
+  const token = await sys.mediaToken('alice', 'r1', 'play');
   t.ok((await sys.srs.play('r1', `?token=${token}`, 'flv-play')).ok, 'and through HTTP-FLV');
   t.ok((await sys.srs.play('r1', `?token=${token}`, 'rtmp-play')).ok, 'and RTMP');
   t.ok((await sys.srs.play('r1', '', 'flv-play')).ok, 'an anonymous player');

@@ -66,17 +66,21 @@ t.test('on_publish refusals', async (t) => {
     userId: 'owner',
     perms: { publish: false, view: false, admin: false },
   });
-  const publisher = await sys.token('bob', { publish: ['r1'] });
-  const viewer = await sys.token('carol', { view: ['r1'] });
-  const longLived = await sys.token('bob', { publish: ['r1'] }, 7200);
-  const expired = await sys.token('bob', { publish: ['r1'] }, -60);
+  const publisher = await sys.mediaToken('bob', 'r1', 'publish');
+  const viewer = await sys.mediaToken('carol', 'r1', 'play');
+  const elsewhere = await sys.mediaToken('bob', 'other', 'publish');
+  const login = await sys.token('bob', { publish: ['r1'] });
+  const longLived = await sys.mediaToken('bob', 'r1', 'publish', 7200);
+  const expired = await sys.mediaToken('bob', 'r1', 'publish', -60);
   const cases: [string, string, string, string | undefined][] = [
     ['a wrong key', 'r1', '?key=nope', 'NOT_ALLOWED'],
     ['no credentials', 'r1', '', 'NOT_ALLOWED'],
     ['an unknown room', 'nope', `?key=${room.streamKey}`, 'ROOM_NOT_FOUND'],
     ['an ended room', 'gone', `?key=${room.streamKey}`, 'ROOM_ENDED'],
     ['a stream name that is no room id', 'a.b', `?key=${room.streamKey}`, 'ROOM_NOT_FOUND'],
-    ['a token without a publish grant', 'r1', `?token=${viewer}`, 'NOT_ALLOWED'],
+    ['a play token', 'r1', `?token=${viewer}`, 'NOT_ALLOWED'],
+    ['a publish token for another room', 'r1', `?token=${elsewhere}`, 'NOT_ALLOWED'],
+    ['a login token with a publish grant', 'r1', `?token=${login}`, 'TOKEN_INVALID'],
     ['a token living longer than allowed', 'r1', `?token=${longLived}`, 'TOKEN_INVALID'],
     ['an expired token', 'r1', `?token=${expired}`, 'TOKEN_EXPIRED'],
     ['a forged token', 'r1', `?token=${publisher.slice(0, -4)}AAAA`, 'TOKEN_INVALID'],

@@ -11,6 +11,7 @@ import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GrantsClaim } from '#shared/auth/grants.js';
+import { mintMediaToken, type MediaAction } from '#shared/auth/media.token.js';
 import type { LiveRoom } from '#shared/room/room.commands.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
 import type { RoomState } from '#shared/room/room.state.js';
@@ -20,6 +21,7 @@ import { MemoryRoomLog, type LogPosition } from '../../room/room.log.js';
 import type { SrsStandIn } from '../../../test/srs/srs.standin.js';
 import {
   TEST_HOOK_SECRET,
+  TEST_SECRET,
   startSystem,
   type StreamParts,
   type StreamPartsOptions,
@@ -71,8 +73,10 @@ export interface StreamSystem extends Omit<System, 'createRoom' | 'token' | 'str
   /** The room's recorded events (its log), by type. */
   events(roomId: string): RoomEvent[];
   types(roomId: string): string[];
-  /** A token signed like client tokens. */
+  /** A login token (what the gateway takes; SRS hooks refuse it). */
   token(sub: string, grants?: GrantsClaim, ttlS?: number): Promise<string>;
+  /** A media token for one room and action (what SRS hooks take), `ttlS` 600 by default. */
+  mediaToken(sub: string, roomId: string, action: MediaAction, ttlS?: number): Promise<string>;
   /** Waits until `pred` holds, polling; fails the test with `what` if it never does. */
   until(what: string, pred: () => boolean, timeoutMs?: number): Promise<void>;
   /** Pauses nats-server (SIGSTOP) and returns once the kernel shows it stopped. */
@@ -135,6 +139,16 @@ export async function startStreamSystem(
       return room as LiveRoom & { streamKey: string };
     },
     token: (sub, grants, ttlS) => sys.token(sub, grants, ttlS === undefined ? {} : { ttlS }),
+    mediaToken: (sub, roomId, action, ttlS = 600) =>
+      mintMediaToken({
+        secret: TEST_SECRET,
+        issuer: sys.config.auth.issuer,
+        audience: sys.config.auth.mediaAudience,
+        sub,
+        roomId,
+        action,
+        ttlS,
+      }),
     async pauseNats() {
       const pid = nats.process.pid;
       nats.process.kill('SIGSTOP');
