@@ -13,7 +13,14 @@ import { registerRtcForward } from './gateway.rtc.js';
 import { registerStreamRoutes } from './gateway.stream.routes.js';
 
 /** Registers every HTTP route of the gateway. `/signaling` is registered by the server. */
-export function registerHttp(app: TemplatedApp, base: Omit<HttpContext, 'cors'>): void {
+/** A group of routes the gateway adds with state of its own (e.g. revocations). */
+export type RouteGroup = (app: TemplatedApp, ctx: HttpContext) => void;
+
+export function registerHttp(
+  app: TemplatedApp,
+  base: Omit<HttpContext, 'cors'>,
+  groups: readonly RouteGroup[] = [],
+): void {
   const ctx: HttpContext = { ...base, cors: new CorsPolicy(base.config.gateway) };
   app.get('/healthz', (res) => {
     const natsUp = !ctx.bus.nc.isClosed();
@@ -30,6 +37,7 @@ export function registerHttp(app: TemplatedApp, base: Omit<HttpContext, 'cors'>)
   registerRest(app, ctx);
   registerStreamRoutes(app, ctx);
   registerRtcForward(app, ctx);
+  for (const group of groups) group(app, ctx);
 
   app.any('/*', (res) => {
     sendJson(res, 404, { error: errorBody(ErrorCode.NOT_FOUND) });

@@ -258,8 +258,9 @@ export class Gateway {
       gatewayId: this.id,
       stats: () => ({ connections: this.conns.size, rooms: this.rooms.size }),
     };
-    registerRevocationRoutes(this.app, http, this.revocations);
-    registerHttp(this.app, http);
+    registerHttp(this.app, http, [
+      (app, ctx) => registerRevocationRoutes(app, ctx, this.revocations),
+    ]);
   }
 
   private onOpen(ws: WebSocket<WsData>): void {
