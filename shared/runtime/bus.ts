@@ -13,6 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import {
   RequestError,
   headers as natsHeaders,
+  type Authenticator,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
@@ -76,6 +77,13 @@ export interface BusOptions {
   servers: string[];
   /** Connection name, shown by nats-server's monitoring. */
   name: string;
+  /** Proves the process's credential (an nkey: bus.credentials.ts); none connects anonymously. */
+  authenticator?: Authenticator;
+  /**
+   * Where replies to this connection's requests arrive (`_INBOX_<credential>`): the
+   * server lets each credential subscribe to its own prefix only (bus.permissions.ts).
+   */
+  inboxPrefix?: string;
   /** Default timeout of `request`, in ms. */
   requestTimeoutMs: number;
   log: Logger;
@@ -134,6 +142,8 @@ export class Bus {
     const nc = await connect({
       servers: options.servers,
       name: options.name,
+      ...(options.authenticator === undefined ? {} : { authenticator: options.authenticator }),
+      ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       // Error objects for async stack traces cost an allocation per request.

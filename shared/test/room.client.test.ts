@@ -11,7 +11,7 @@ t.test('RoomClient: replies, refusals and the two transport failures', async (t)
   t.teardown(() => nats.stop());
   const log = createLogger('test', 'error');
   const connect = (name: string) =>
-    Bus.connect({ servers: [nats.url], name, requestTimeoutMs: 300, log });
+    Bus.connect({ ...nats.connectOptions(), name, requestTimeoutMs: 300, log });
   const server = await connect('room');
   const caller = await connect('caller');
   t.teardown(async () => {

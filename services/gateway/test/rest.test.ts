@@ -2,6 +2,7 @@
  * The REST room API over a real gateway, room service, catalogue and nats-server:
  * requests as curl would send them (fetch), answers checked whole.
  */
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import t, { type Test } from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Bus } from '#shared/runtime/bus.js';
@@ -51,7 +52,7 @@ async function startRest(t: Test, env: Record<string, string> = {}): Promise<Res
   });
   const jsm = await jetstreamManager(sys.bus.nc);
   const bus = await Bus.connect({
-    servers: sys.config.nats.servers,
+    ...sys.nats.connectOptions(Credential.catalog),
     name: 'catalog',
     requestTimeoutMs: sys.config.nats.requestTimeoutMs,
     log,

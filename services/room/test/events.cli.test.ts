@@ -25,7 +25,7 @@ t.test('events CLI', async (t) => {
   const logger = createLogger('test', 'error');
   const config = loadConfig({ NATS_URL: nats.url });
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name: 'cli-test',
     requestTimeoutMs: 2000,
     log: logger,

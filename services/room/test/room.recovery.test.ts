@@ -2,6 +2,7 @@
  * Snapshot + tail = whole log = live state, for rooms whose snapshots are current,
  * behind by a few events, or missing; read room by room and with one scan.
  */
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import t, { type Test } from 'tap';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
@@ -30,7 +31,7 @@ async function recoveringService<S extends SnapshotStore>(
   const logger = createLogger('test', 'error');
   const config = loadConfig({ NATS_URL: nats.url, ...env });
   const bus = await Bus.connect({
-    servers: config.nats.servers,
+    ...nats.connectOptions(Credential.room),
     name,
     requestTimeoutMs: 2000,
     log: logger,
