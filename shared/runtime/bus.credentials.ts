@@ -60,6 +60,11 @@ export function ensureSeedFile(path: string): string {
   return readSeedFile(path);
 }
 
+/** The directory of NATS seeds under a data directory (`npm start`, `npm run events`). */
+export function credentialsDir(dataDir: string): string {
+  return join(dataDir, 'credentials');
+}
+
 /** Where `credential`'s seed lives in a directory of credentials. */
 export function seedPath(dir: string, credential: Credential): string {
   return join(dir, `${credential}.nk`);

@@ -75,19 +75,28 @@ function readStream(stream: string): string[] {
   ];
 }
 
+/**
+ * Create a stream its owner has not created yet. The alert service and the catalogue
+ * read ROOM_EVENTS and create it, with the room service's own config
+ * (`roomEventsConfig`), when they start first; they may never update or delete it, and
+ * the room service puts its config back at every start (`ensureStream`).
+ */
+const createStream = (stream: string): string => `${API}.STREAM.CREATE.${stream}`;
+
 /** Create and update a stream (its owner only). */
 function ownStream(stream: string): string[] {
-  return [`${API}.STREAM.CREATE.${stream}`, `${API}.STREAM.UPDATE.${stream}`, ...readStream(stream)];
+  return [
+    `${API}.STREAM.CREATE.${stream}`,
+    `${API}.STREAM.UPDATE.${stream}`,
+    ...readStream(stream),
+  ];
 }
 
 const kvStream = (bucket: string): string => `KV_${bucket}`;
 /** Get and watch a KV bucket. */
 const readBucket = (bucket: string): string[] => readStream(kvStream(bucket));
 /** Create, read and write a KV bucket (its owner only). */
-const ownBucket = (bucket: string): string[] => [
-  ...ownStream(kvStream(bucket)),
-  `$KV.${bucket}.>`,
-];
+const ownBucket = (bucket: string): string[] => [...ownStream(kvStream(bucket)), `$KV.${bucket}.>`];
 
 /** Every service publishes its own metric samples, and only its own. */
 const metrics = (service: string): string => subjects.metric(service, '>');
@@ -170,6 +179,7 @@ const table: Record<Credential, () => Permissions> = {
         metrics('alert'),
         ...JS_INFO,
         ...ownStream(streamNames.alerts),
+        createStream(streamNames.roomEvents),
         ...readStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.alertState),
         ...ownBucket(bucketNames.alertLeader),
@@ -186,6 +196,7 @@ const table: Record<Credential, () => Permissions> = {
         subjects.catalogQuery,
         metrics('catalog'),
         ...JS_INFO,
+        createStream(streamNames.roomEvents),
         ...readStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.catalog),
         ...ownBucket(bucketNames.catalogEvents),
