@@ -2,10 +2,10 @@
  * The REST room API over a real gateway, room service, catalogue and nats-server:
  * requests as curl would send them (fetch), answers checked whole.
  */
-import { Credential } from '#shared/runtime/bus.permissions.js';
 import t, { type Test } from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Bus } from '#shared/runtime/bus.js';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import type { GrantsClaim } from '#shared/auth/grants.js';
 import { createLogger } from '#shared/runtime/log.js';
 import type { LiveRoom } from '#shared/room/room.commands.js';

@@ -2,9 +2,9 @@
  * Snapshot + tail = whole log = live state, for rooms whose snapshots are current,
  * behind by a few events, or missing; read room by room and with one scan.
  */
-import { Credential } from '#shared/runtime/bus.permissions.js';
 import t, { type Test } from 'tap';
 import { Bus } from '#shared/runtime/bus.js';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { loadConfig } from '#config/config.js';
 import type { AnyRoomReply } from '#shared/room/room.commands.js';
