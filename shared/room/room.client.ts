@@ -47,7 +47,8 @@ export class RoomClient {
     options: CallOptions = {},
   ): Promise<RoomReplies[K]> {
     const reply = await this.bus.request<RoomReply<RoomReplies[K]>>(
-      commandSubject(roomId, command.type),
+      // Tests send malformed commands too: those go to the user subject, to be refused there.
+      commandSubject(roomId, (command as Partial<RoomCommand> | null)?.type),
       command,
       options.timeoutMs,
     );

@@ -17,7 +17,7 @@ export const CommandChannel = {
 } as const;
 export type CommandChannel = (typeof CommandChannel)[keyof typeof CommandChannel];
 
-const SERVICE_COMMANDS: ReadonlySet<RoomCommandType> = new Set<RoomCommandType>([
+const SERVICE_COMMANDS: ReadonlySet<string> = new Set<RoomCommandType>([
   'stream_publish',
   'stream_confirm',
   'stream_unpublish',
@@ -27,17 +27,21 @@ const SERVICE_COMMANDS: ReadonlySet<RoomCommandType> = new Set<RoomCommandType>(
   'stream_status',
   'stream_expire',
 ]);
-const OPS_COMMANDS: ReadonlySet<RoomCommandType> = new Set<RoomCommandType>(['state']);
+const OPS_COMMANDS: ReadonlySet<string> = new Set<RoomCommandType>(['state']);
 
-/** The channel a command type belongs to (a Set lookup: this runs per command). */
-export function channelOf(type: RoomCommandType): CommandChannel {
+/**
+ * The channel a command type belongs to (a Set lookup: this runs per command); an
+ * unknown type is a user command, refused by the schema check.
+ */
+export function channelOf(type: RoomCommandType | undefined): CommandChannel {
+  if (type === undefined) return CommandChannel.user;
   if (SERVICE_COMMANDS.has(type)) return CommandChannel.service;
   if (OPS_COMMANDS.has(type)) return CommandChannel.ops;
   return CommandChannel.user;
 }
 
 /** The subject a command of `type` to `roomId` is sent on. */
-export function commandSubject(roomId: string, type: RoomCommandType): string {
+export function commandSubject(roomId: string, type: RoomCommandType | undefined): string {
   switch (channelOf(type)) {
     case CommandChannel.service:
       return subjects.roomServiceCommand(roomId);
