@@ -27,19 +27,14 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/runtime/bus.js';
-import {
-  authorizationConf,
-  connectAuth,
-  credentialsDir,
-  ensureSeedFiles,
-  seedPath,
-} from '#shared/runtime/bus.credentials.js';
+import { connectAuth } from '#shared/runtime/bus.credentials.js';
 import { Credential } from '#shared/runtime/bus.permissions.js';
 import { ExitCode } from '#shared/runtime/exit.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { mintToken } from '#shared/auth/tokens.js';
+import { startCredentials } from './start.nats.js';
 import { gatewayWorkers, workerCount } from './start.workers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -243,22 +238,11 @@ process.on('SIGTERM', () => void stop(0));
 
 /** Our own nats-server owns the credentials; with NATS_URL, they are the operator's. */
 const ownNats = process.env.NATS_URL === undefined;
-const seeds = credentialsDir(dataDir);
-/** The seed file `credential` connects with (our own server), or what the environment says. */
-const seedFileOf = (credential: Credential): string | undefined =>
-  ownNats ? seedPath(seeds, credential) : config.nats.nkeySeedFile;
-/** The environment that gives a process `credential`'s seed. */
-const credentialEnv = (credential: Credential): NodeJS.ProcessEnv => {
-  const file = seedFileOf(credential);
-  return file === undefined ? {} : { NATS_NKEY_SEED_FILE: file };
-};
-
-/** Seeds for every shipped credential and the server config that lets them (only them) in. */
-function natsConfig(): string {
-  const file = join(dataDir, 'nats.conf');
-  writeFileSync(file, authorizationConf(ensureSeedFiles(seeds)), { mode: 0o600 });
-  return file;
-}
+const credentials = startCredentials({
+  dataDir,
+  ownNats,
+  configuredSeedFile: config.nats.nkeySeedFile,
+});
 
 async function main(): Promise<void> {
   if (ownNats) {
@@ -274,7 +258,7 @@ async function main(): Promise<void> {
       '-sd',
       join(dataDir, 'nats'),
       '-c',
-      natsConfig(),
+      credentials.writeServerConfig(),
     ]);
   }
   let connected: Bus | undefined;
@@ -285,7 +269,7 @@ async function main(): Promise<void> {
       name: 'start',
       requestTimeoutMs: 2000,
       log: createLogger('start', 'error'),
-      ...connectAuth(Credential.gateway, seedFileOf(Credential.gateway)),
+      ...connectAuth(Credential.gateway, credentials.seedFile(Credential.gateway)),
     });
     return true;
   });
@@ -293,11 +277,11 @@ async function main(): Promise<void> {
   if (bus === undefined) throw new Error('no NATS connection');
 
   for (const name of services) {
-    if (name !== 'gateway') launch(name, process.execPath, [entry(name)], credentialEnv(name));
+    if (name !== 'gateway') launch(name, process.execPath, [entry(name)], credentials.env(name));
     else
       for (const w of workers)
         launch(w.name, process.execPath, [entry(name)], {
-          ...credentialEnv(Credential.gateway),
+          ...credentials.env(Credential.gateway),
           GATEWAY_ID: w.id,
           GATEWAY_METRICS_PORT: String(w.metricsPort),
         });
@@ -341,7 +325,7 @@ async function main(): Promise<void> {
       `  REST API:              ${http}/api/rooms`,
       `  SRS hooks (srs.conf):  ${hookUrl()}`,
       `  health:                ${http}/healthz`,
-      `  NATS:                  ${config.nats.servers.join(',')}${ownNats ? `  (users and their seeds: ${seeds})` : ''}`,
+      `  NATS:                  ${config.nats.servers.join(',')}${credentials.dir === undefined ? '' : `  (users and their seeds: ${credentials.dir})`}`,
       `  data directory:        ${dataDir}`,
       `  services:              ${services.join(', ')}${skipped.length > 0 ? `  (not built yet: ${skipped.join(', ')})` : ''}`,
       `  gateway processes:     ${workers.length} on port ${port} (GATEWAY_WORKERS; ids ${workers[0]?.id ?? ''}${workers.length > 1 ? ` … ${workers.at(-1)?.id ?? ''}` : ''})`,
