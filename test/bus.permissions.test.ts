@@ -14,7 +14,11 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
-import { Credential, inboxPrefix } from '#shared/runtime/bus.permissions.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { authorizationConf, ensureSeedFiles } from '#shared/runtime/bus.credentials.js';
+import { Credential, inboxPrefix, shippedCredentials } from '#shared/runtime/bus.permissions.js';
 import { startNats, type NatsServer } from './helpers/nats.js';
 
 const { gateway, room, stream, alert, catalog, events } = Credential;
@@ -190,4 +194,19 @@ t.test('a wrong key is refused', async (t) => {
   t.teardown(() => other.stop());
   const options = { ...other.connectOptions(Credential.room), servers: [nats.url] };
   await t.rejects(connect({ ...options, reconnect: false }), /authorization/i);
+});
+
+t.test('what npm start and compose ship has no superuser', async (t) => {
+  t.notOk(shippedCredentials.includes(Credential.operator), 'operator is test-only');
+  const dir = mkdtempSync(join(tmpdir(), 'roomcast-creds-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const users = ensureSeedFiles(dir);
+  t.same(
+    users.map((u) => u.credential),
+    [gateway, room, stream, alert, catalog, events],
+  );
+  const conf = authorizationConf(users);
+  t.notMatch(conf, /"allow":\["?>"?\]|"allow":\[">"/, 'no user may use every subject');
+  t.notMatch(conf, /no_auth_user|password/, 'no anonymous user, no password');
+  t.notMatch(conf, /"SU/, 'public keys only, never a seed');
 });
