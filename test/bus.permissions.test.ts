@@ -63,6 +63,9 @@ const publishTable: Row[] = [
   $JS.API.STREAM.INFO.ROOM_EVENTS                                room alert catalog events
   $JS.API.CONSUMER.CREATE.ROOM_EVENTS.c.evt.room.r1              room alert catalog events
   $JS.API.DIRECT.GET.ROOM_EVENTS                                 room alert catalog events
+  # Durable consumers: the read-only user can neither make one nor delete another's.
+  $JS.API.CONSUMER.DURABLE.CREATE.ROOM_EVENTS.d                  room alert catalog
+  $JS.API.CONSUMER.DELETE.ROOM_EVENTS.catalog-jetstream          room alert catalog
   $JS.API.STREAM.CREATE.ALERTS                                   alert
   $JS.API.STREAM.INFO.ALERTS                                     alert
   $JS.API.STREAM.DELETE.ALERTS                                   -

@@ -57,7 +57,10 @@ const API = '$JS.API';
 /** Every JetStream client asks for the account's limits first. */
 const JS_INFO = [`${API}.INFO`];
 
-/** Read a stream: info, direct and stored gets, its own consumers (ordered or durable), acks. */
+/**
+ * Read a stream: info, direct and stored gets, ordered consumers (ephemeral: they
+ * lapse by themselves when their reader goes), acks and flow control.
+ */
 function readStream(stream: string): string[] {
   return [
     `${API}.STREAM.INFO.${stream}`,
@@ -66,12 +69,22 @@ function readStream(stream: string): string[] {
     `${API}.DIRECT.GET.${stream}.>`,
     `${API}.CONSUMER.CREATE.${stream}`,
     `${API}.CONSUMER.CREATE.${stream}.>`,
-    `${API}.CONSUMER.DURABLE.CREATE.${stream}.>`,
     `${API}.CONSUMER.INFO.${stream}.>`,
-    `${API}.CONSUMER.DELETE.${stream}.>`,
     `${API}.CONSUMER.MSG.NEXT.${stream}.>`,
     `$JS.ACK.${stream}.>`,
     `$JS.FC.${stream}.>`,
+  ];
+}
+
+/**
+ * Durable consumers of a stream, and deleting consumers: for services that keep a
+ * position in it, never for the read-only `events` user (it could delete theirs).
+ */
+function consumeStream(stream: string): string[] {
+  return [
+    ...readStream(stream),
+    `${API}.CONSUMER.DURABLE.CREATE.${stream}.>`,
+    `${API}.CONSUMER.DELETE.${stream}.>`,
   ];
 }
 
@@ -88,13 +101,13 @@ function ownStream(stream: string): string[] {
   return [
     `${API}.STREAM.CREATE.${stream}`,
     `${API}.STREAM.UPDATE.${stream}`,
-    ...readStream(stream),
+    ...consumeStream(stream),
   ];
 }
 
 const kvStream = (bucket: string): string => `KV_${bucket}`;
 /** Get and watch a KV bucket. */
-const readBucket = (bucket: string): string[] => readStream(kvStream(bucket));
+const readBucket = (bucket: string): string[] => consumeStream(kvStream(bucket));
 /** Create, read and write a KV bucket (its owner only). */
 const ownBucket = (bucket: string): string[] => [...ownStream(kvStream(bucket)), `$KV.${bucket}.>`];
 
@@ -180,7 +193,7 @@ const table: Record<Credential, () => Permissions> = {
         ...JS_INFO,
         ...ownStream(streamNames.alerts),
         createStream(streamNames.roomEvents),
-        ...readStream(streamNames.roomEvents),
+        ...consumeStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.alertState),
         ...ownBucket(bucketNames.alertLeader),
       ],
@@ -197,7 +210,7 @@ const table: Record<Credential, () => Permissions> = {
         metrics('catalog'),
         ...JS_INFO,
         createStream(streamNames.roomEvents),
-        ...readStream(streamNames.roomEvents),
+        ...consumeStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.catalog),
         ...ownBucket(bucketNames.catalogEvents),
       ],
