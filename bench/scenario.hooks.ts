@@ -218,10 +218,10 @@ async function startSut(
     ROOM_MAX_VIEWERS_LIMIT: '100000',
     ...extraEnv,
   };
-  const room = launch('room', env, profileDir);
-  const stream = launch('stream', env, profileDir);
+  const room = launch('room', { ...env, ...nats.env('room') }, profileDir);
+  const stream = launch('stream', { ...env, ...nats.env('stream') }, profileDir);
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name: 'bench-hooks',
     requestTimeoutMs: 5000,
     log: createLogger('bench', 'error'),

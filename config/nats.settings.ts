@@ -1,8 +1,13 @@
 /** Connection to NATS and the JetStream replication every stream and bucket uses. */
-import { int, list, type SettingGroup, type Values } from './setting.define.js';
+import { int, list, str, type SettingGroup, type Values } from './setting.define.js';
 
 export const natsSettings = {
   servers: list('NATS_URL', ['nats://127.0.0.1:4222'], 'NATS server URL(s), comma-separated.'),
+  nkeySeedFile: str(
+    'NATS_NKEY_SEED_FILE',
+    undefined,
+    "Path of the file holding this process's NATS nkey seed (`SU…`; see the Security model). Unset: connect without credentials, which only a server without users accepts. `npm start` and `npm run nats:credentials` write one per service.",
+  ),
   requestTimeoutMs: int(
     'NATS_REQUEST_TIMEOUT_MS',
     2000,

@@ -7,12 +7,22 @@
  *
  * TIME is an ISO date (2026-11-24T10:00:00Z) or a duration back from now (90s, 15m, 2h, 1d).
  * Reads NATS_URL like the services do. Exit code 0, or 1 when `rebuild` finds a difference.
+ *
+ * It connects as the read-only `events` NATS user (bus.permissions.ts): with the seed in
+ * NATS_NKEY_SEED_FILE when set, else the one `npm start` wrote
+ * (`$ROOMCAST_DATA_DIR/credentials/events.nk`, `.data` by default) when it exists, else
+ * without credentials (a server without users). Against compose, point
+ * NATS_NKEY_SEED_FILE at `.secrets/nats/events.nk` (`npm run nats:credentials`).
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadConfig } from '#config/config.js';
 import { Bus, decode } from '#shared/runtime/bus.js';
+import { connectAuth, credentialsDir, seedPath } from '#shared/runtime/bus.credentials.js';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import type { RoomEvent, RoomEventBatch } from '#shared/room/room.events.js';
@@ -57,6 +67,13 @@ function printBatch(b: StoredBatch, o: { fromSeq: number; since: number; json: b
   });
 }
 
+/** The `events` seed `npm start` keeps in its data directory, when there is one. */
+function startSeed(): string | undefined {
+  const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? '.data');
+  const file = seedPath(credentialsDir(dataDir), Credential.events);
+  return existsSync(file) ? file : undefined;
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -81,12 +98,14 @@ async function main(): Promise<number> {
     name: 'events-cli',
     requestTimeoutMs: config.nats.requestTimeoutMs,
     log: createLogger('events', 'error'),
+    ...connectAuth(Credential.events, config.nats.nkeySeedFile ?? startSeed()),
   });
   try {
     const log = await JetStreamRoomLog.open(bus.nc, {
       writer: 'events-cli',
       replicas: config.nats.replicas,
       timeoutMs: 5000,
+      readOnly: true,
     });
     switch (command) {
       case 'rooms': {

@@ -13,6 +13,8 @@
  */
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/runtime/bus.js';
+import { connectAuth } from '#shared/runtime/bus.credentials.js';
+import { shippedCredentials, type Credential } from '#shared/runtime/bus.permissions.js';
 import { createLogger } from '#shared/runtime/log.js';
 import type { CatalogQuery } from '#shared/room/catalog.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
@@ -40,6 +42,10 @@ async function nats<T>(work: (bus: Bus) => Promise<T>): Promise<T> {
     name: `healthcheck-${service ?? ''}`,
     requestTimeoutMs: PROBE_TIMEOUT_MS,
     log: createLogger('healthcheck', 'error'),
+    // As the service itself (its NATS_NKEY_SEED_FILE), with the service's permissions.
+    ...(shippedCredentials.includes(service as Credential)
+      ? connectAuth(service as Credential, config.nats.nkeySeedFile)
+      : {}),
   });
   try {
     return await work(bus);

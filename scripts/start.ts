@@ -11,6 +11,12 @@
  * Environment: ROOMCAST_DATA_DIR (default .data), NATS_PORT (4222; or NATS_URL to
  * use a nats-server of your own), GATEWAY_PORT (8090), GATEWAY_WORKERS, and every
  * variable of config/config.ts, passed on to the services.
+ *
+ * The private nats-server refuses anonymous connections: each service connects as its
+ * own NATS user, with the permissions of shared/runtime/bus.permissions.ts. Their nkey
+ * seeds are made on the first start in `<data>/credentials/` (mode 0600, kept across
+ * restarts); `<data>/nats.conf` holds only the public keys. With NATS_URL (a server of
+ * your own), the services get whatever NATS_NKEY_SEED_FILE says, as you set it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,11 +27,14 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/runtime/bus.js';
+import { connectAuth } from '#shared/runtime/bus.credentials.js';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import { ExitCode } from '#shared/runtime/exit.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { mintToken } from '#shared/auth/tokens.js';
+import { startCredentials } from './start.nats.js';
 import { gatewayWorkers, workerCount } from './start.workers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -227,8 +236,16 @@ process.on('exit', () => {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
+/** Our own nats-server owns the credentials; with NATS_URL, they are the operator's. */
+const ownNats = process.env.NATS_URL === undefined;
+const credentials = startCredentials({
+  dataDir,
+  ownNats,
+  configuredSeedFile: config.nats.nkeySeedFile,
+});
+
 async function main(): Promise<void> {
-  if (process.env.NATS_URL === undefined) {
+  if (ownNats) {
     const natsBin =
       ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
     mkdirSync(join(dataDir, 'nats'), { recursive: true });
@@ -240,15 +257,19 @@ async function main(): Promise<void> {
       '-js',
       '-sd',
       join(dataDir, 'nats'),
+      '-c',
+      credentials.writeServerConfig(),
     ]);
   }
   let connected: Bus | undefined;
   await waitFor('nats-server', async () => {
+    // The demo rooms are created as a gateway would: `create` is a user command.
     connected = await Bus.connect({
       servers: config.nats.servers,
       name: 'start',
       requestTimeoutMs: 2000,
       log: createLogger('start', 'error'),
+      ...connectAuth(Credential.gateway, credentials.seedFile(Credential.gateway)),
     });
     return true;
   });
@@ -256,10 +277,11 @@ async function main(): Promise<void> {
   if (bus === undefined) throw new Error('no NATS connection');
 
   for (const name of services) {
-    if (name !== 'gateway') launch(name, process.execPath, [entry(name)]);
+    if (name !== 'gateway') launch(name, process.execPath, [entry(name)], credentials.env(name));
     else
       for (const w of workers)
         launch(w.name, process.execPath, [entry(name)], {
+          ...credentials.env(Credential.gateway),
           GATEWAY_ID: w.id,
           GATEWAY_METRICS_PORT: String(w.metricsPort),
         });
@@ -303,7 +325,7 @@ async function main(): Promise<void> {
       `  REST API:              ${http}/api/rooms`,
       `  SRS hooks (srs.conf):  ${hookUrl()}`,
       `  health:                ${http}/healthz`,
-      `  NATS:                  ${config.nats.servers.join(',')}`,
+      `  NATS:                  ${config.nats.servers.join(',')}${credentials.dir === undefined ? '' : `  (users and their seeds: ${credentials.dir})`}`,
       `  data directory:        ${dataDir}`,
       `  services:              ${services.join(', ')}${skipped.length > 0 ? `  (not built yet: ${skipped.join(', ')})` : ''}`,
       `  gateway processes:     ${workers.length} on port ${port} (GATEWAY_WORKERS; ids ${workers[0]?.id ?? ''}${workers.length > 1 ? ` … ${workers.at(-1)?.id ?? ''}` : ''})`,

@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadConfig } from '#config/config.js';
 import { metricsPort } from '#shared/runtime/metrics.js';
+import { authorizationConf, newSeed, publicKeyOf } from '#shared/runtime/bus.credentials.js';
+import { shippedCredentials } from '#shared/runtime/bus.permissions.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -36,7 +38,7 @@ interface Service {
   ports?: string[];
   expose?: string[];
   volumes?: string[];
-  secrets?: string[];
+  secrets?: (string | { source: string; target?: string })[];
 }
 interface Compose {
   services: Record<string, Service>;
@@ -170,8 +172,10 @@ t.test('no secret is written in compose.yaml', async (t) => {
         `${name}: ${key} is a secret file, not a value`,
       );
     }
-    for (const secret of s.secrets ?? [])
-      t.ok(compose.secrets?.[secret], `${name}: secret ${secret} is declared`);
+    for (const secret of s.secrets ?? []) {
+      const source = typeof secret === 'string' ? secret : secret.source;
+      t.ok(compose.secrets?.[source], `${name}: secret ${source} is declared`);
+    }
   }
   for (const [name, spec] of Object.entries(compose.secrets ?? {})) {
     t.ok(spec.environment ?? spec.file, `secret ${name} comes from the environment or a file`);
@@ -279,15 +283,56 @@ t.test('nats-server.conf: JetStream on a volume, valid for nats-server', async (
   t.match(conf, /jetstream\s*\{[^}]*store_dir:\s*\/data\//, 'JetStream stores under /data');
   t.ok(services.nats?.volumes?.includes('nats-data:/data'), 'and /data is a named volume');
   t.ok(services.nats?.command?.includes('/etc/nats/nats-server.conf'), 'compose runs with it');
+  t.match(conf, /^include "auth.conf"$/m, 'the users come from auth.conf');
+  t.notMatch(conf, /no_auth_user/, 'no anonymous user');
   // The local nats-server (2.9 on Debian) checks everything but the 2.10-only fields.
   const older = conf.replace(/^\s*sync_interval:.*$/m, '');
   const dir = mkdtempSync(join(tmpdir(), 'roomcast-nats-conf-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'nats-server.conf'), older);
+  // auth.conf as `npm run nats:credentials` writes it, with keys of its own.
+  const users = shippedCredentials.map((credential) => ({
+    credential,
+    publicKey: publicKeyOf(newSeed()),
+  }));
+  writeFileSync(join(dir, 'auth.conf'), authorizationConf(users));
   const check = spawnSync('nats-server', ['-t', '-c', join(dir, 'nats-server.conf')], {
     encoding: 'utf8',
   });
   t.equal(check.status, 0, `nats-server -t: ${check.stdout}${check.stderr}`);
+});
+
+t.test('NATS credentials come from secrets written outside the repository', async (t) => {
+  const nats = services.nats?.secrets ?? [];
+  t.ok(
+    nats.some(
+      (s) =>
+        typeof s === 'object' && s.source === 'nats_auth' && s.target === '/etc/nats/auth.conf',
+    ),
+    'nats: the users file is a secret, where nats-server.conf includes it',
+  );
+  t.equal(compose.secrets?.nats_auth?.file, './.secrets/nats/auth.conf');
+  for (const name of ROOMCAST) {
+    const secret = `nats_${name}_seed`;
+    t.equal(
+      services[name]?.environment?.NATS_NKEY_SEED_FILE,
+      `/run/secrets/${secret}`,
+      `${name}: its own seed file`,
+    );
+    t.ok(services[name]?.secrets?.includes(secret), `${name}: mounts its seed`);
+    t.equal(compose.secrets?.[secret]?.file, `./.secrets/nats/${name}.nk`, `${secret}: a file`);
+    for (const other of ROOMCAST)
+      if (other !== name)
+        t.notOk(services[name]?.secrets?.includes(`nats_${other}_seed`), `${name}: not ${other}'s`);
+  }
+  for (const [name, s] of Object.entries(services))
+    if (!isRoomcast(name) && name !== 'nats')
+      t.notOk(
+        (s.secrets ?? []).some((x) => (typeof x === 'string' ? x : x.source).startsWith('nats_')),
+        `${name}: no NATS credential`,
+      );
+  t.ok(read('.gitignore').split('\n').includes('.secrets/'), '.gitignore: .secrets/');
+  t.ok(read('.dockerignore').split('\n').includes('.secrets'), '.dockerignore: .secrets');
 });
 
 t.test('Dockerfile: multi-stage, npm ci, build, Node 20 on glibc, not root', async (t) => {

@@ -251,7 +251,7 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     t.equal(hook.attributes['roomcast.room'], 'tr');
     const trace = inTrace(hook.traceId);
     const requests = trace.filter(
-      (s) => s.name === 'request room.*.cmd' && s.parentSpanId === hook.spanId,
+      (s) => s.name === 'request room.*.svc' && s.parentSpanId === hook.spanId,
     );
     const decided = requests.flatMap((request) => {
       const serve = trace.find((s) => s.parentSpanId === request.spanId);
@@ -296,7 +296,7 @@ t.test('one trace per client frame and per SRS callback, across every process', 
     const serve = trace.find((s) => s.spanId === sync?.parentSpanId);
     const request = trace.find((s) => s.spanId === serve?.parentSpanId);
     t.equal(serve?.service, 'room', 'the room service answered the sync');
-    t.equal(request?.name, 'request room.*.cmd');
+    t.equal(request?.name, 'request room.*.svc');
     t.equal(request?.parentSpanId, round?.spanId, 'the sync was asked by the round');
   });
 });

@@ -26,6 +26,7 @@ const service = new RoomService({
         writer: replicaId,
         replicas,
         timeoutMs: config.nats.requestTimeoutMs,
+        inboxPrefix: bus.inboxPrefix,
       })
     : new MemoryRoomLog(),
   snapshots: durable ? await KvSnapshotStore.open(bus.nc, { replicas }) : new MemorySnapshotStore(),

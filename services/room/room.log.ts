@@ -106,13 +106,23 @@ export class JetStreamRoomLog implements RoomLog {
     private readonly appends: JetStreamPublisher,
   ) {}
 
-  /** Opens the log, creating ROOM_EVENTS if it does not exist yet. */
+  /**
+   * Opens the log, creating ROOM_EVENTS if it does not exist yet; `readOnly` (operators'
+   * tools, whose NATS user may only read) leaves the stream as it is.
+   */
   static async open(
     nc: NatsConnection,
-    o: { writer: string; replicas: number; timeoutMs: number; inboxPrefix?: string },
+    o: {
+      writer: string;
+      replicas: number;
+      timeoutMs: number;
+      readOnly?: boolean;
+      /** The connection's inbox prefix: acknowledgements arrive under it. */
+      inboxPrefix?: string | undefined;
+    },
   ): Promise<JetStreamRoomLog> {
     const jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, roomEventsConfig(o.replicas));
+    if (o.readOnly !== true) await ensureStream(jsm, roomEventsConfig(o.replicas));
     return new JetStreamRoomLog(
       jetstream(nc, { timeout: o.timeoutMs }),
       jsm,

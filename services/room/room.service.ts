@@ -91,7 +91,7 @@ export class RoomService {
     // Every replica hears every command and answers only for the partitions it owns:
     // callers need not know which replica that is, and a moved partition needs no resubscribe.
     this.subs.push(
-      subscribeCommands(this.o.bus, {
+      ...subscribeCommands(this.o.bus, {
         owns: (roomId) => this.leases.owns(this.partitionOf(roomId)),
         run: (roomId, cmd) => this.run(roomId, cmd),
       }),

@@ -1,5 +1,6 @@
 /**
- * The one client of the room protocol (request/reply on `room.<id>.cmd`): one
+ * The one client of the room protocol (request/reply on `room.<id>.cmd`, or
+ * `.svc` / `.ops` by the command's type: room.command.channels.ts): one
  * method per command, each resolving with the command's reply and rejecting with a
  * `RoomcastError` whose `code` is the room's refusal (`ROOM_FULL`,
  * `PUBLISHER_TAKEN`, …). Transport failures keep their own classes from the bus:
@@ -11,7 +12,7 @@
  */
 import type { Bus } from '../runtime/bus.js';
 import { ErrorCode, RoomcastError, isErrorCode, type ErrorBody } from '../wire/errors.js';
-import { subjects } from '../wire/subjects.js';
+import { commandSubject } from './room.command.channels.js';
 import type { RoomCommand, RoomCommandType, RoomReplies, RoomReply } from './room.commands.js';
 
 /** The fields of one command, without its `type`. */
@@ -46,7 +47,8 @@ export class RoomClient {
     options: CallOptions = {},
   ): Promise<RoomReplies[K]> {
     const reply = await this.bus.request<RoomReply<RoomReplies[K]>>(
-      subjects.roomCommand(roomId),
+      // Tests send malformed commands too: those go to the user subject, to be refused there.
+      commandSubject(roomId, (command as Partial<RoomCommand> | null)?.type),
       command,
       options.timeoutMs,
     );

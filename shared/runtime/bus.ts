@@ -13,6 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import {
   RequestError,
   headers as natsHeaders,
+  type Authenticator,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
@@ -76,6 +77,13 @@ export interface BusOptions {
   servers: string[];
   /** Connection name, shown by nats-server's monitoring. */
   name: string;
+  /** Proves the process's credential (an nkey: bus.credentials.ts); none connects anonymously. */
+  authenticator?: Authenticator;
+  /**
+   * Where replies to this connection's requests arrive (`_INBOX_<credential>`): the
+   * server lets each credential subscribe to its own prefix only (bus.permissions.ts).
+   */
+  inboxPrefix?: string;
   /** Default timeout of `request`, in ms. */
   requestTimeoutMs: number;
   log: Logger;
@@ -129,11 +137,18 @@ export class Bus {
     private readonly log: Logger,
   ) {}
 
+  /** Where this connection's replies arrive (undefined: NATS's default `_INBOX`). */
+  get inboxPrefix(): string | undefined {
+    return this.options.inboxPrefix;
+  }
+
   /** Connects to NATS, retrying forever on reconnect; the first connect fails fast. */
   static async connect(options: BusOptions): Promise<Bus> {
     const nc = await connect({
       servers: options.servers,
       name: options.name,
+      ...(options.authenticator === undefined ? {} : { authenticator: options.authenticator }),
+      ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       // Error objects for async stack traces cost an allocation per request.

@@ -78,7 +78,7 @@ export class JetStreamPublisher {
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
-    inboxPrefix?: string,
+    inboxPrefix?: string | undefined,
   ) {
     this.prefix = `${createInbox(inboxPrefix)}.`;
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.acked(msg) });

@@ -9,6 +9,7 @@
  */
 import { loadConfig, type Config } from '#config/config.js';
 import { Bus } from './bus.js';
+import { NatsCredentialError, connectAuth } from './bus.credentials.js';
 import { ExitCode } from './exit.js';
 import { createLogger, type Logger } from './log.js';
 import type { MetricsHandle, ServiceName } from './metrics.js';
@@ -82,8 +83,26 @@ async function boot(
     name: `${name}-${id}`,
     requestTimeoutMs: config.nats.requestTimeoutMs,
     log,
+    ...natsAuthOrExit(name, config.nats.nkeySeedFile, log),
   });
   return { config, log, version, telemetry, bus };
+}
+
+/** The service's NATS credential (its own name), or exit 78 (EX_CONFIG) when its seed file is unusable. */
+function natsAuthOrExit(
+  name: ServiceName,
+  seedFile: string | undefined,
+  log: Logger,
+): ReturnType<typeof connectAuth> {
+  try {
+    return connectAuth(name, seedFile);
+  } catch (err) {
+    if (err instanceof NatsCredentialError) {
+      log.error(err.message);
+      process.exit(ExitCode.config);
+    }
+    throw err;
+  }
 }
 
 /** The native uWebSockets.js, or exit 78 (EX_CONFIG) with the reason: never the JavaScript fallback. */

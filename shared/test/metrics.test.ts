@@ -149,7 +149,7 @@ t.test('the process sampler reports lag, memory and CPU', async (t) => {
 t.test('/metrics serves Prometheus text; tick publishes metric events', async (t) => {
   const nats = await startNats();
   const connect = (name: string) =>
-    Bus.connect({ servers: [nats.url], name, requestTimeoutMs: 2000, log });
+    Bus.connect({ ...nats.connectOptions(), name, requestTimeoutMs: 2000, log });
   const [bus, watcher] = await Promise.all([connect('gw'), connect('watcher')]);
   t.teardown(async () => {
     await Promise.all([bus.close(), watcher.close()]);

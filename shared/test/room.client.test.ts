@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Msg } from '@nats-io/nats-core';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { subjects } from '#shared/wire/subjects.js';
@@ -11,7 +12,7 @@ t.test('RoomClient: replies, refusals and the two transport failures', async (t)
   t.teardown(() => nats.stop());
   const log = createLogger('test', 'error');
   const connect = (name: string) =>
-    Bus.connect({ servers: [nats.url], name, requestTimeoutMs: 300, log });
+    Bus.connect({ ...nats.connectOptions(), name, requestTimeoutMs: 300, log });
   const server = await connect('room');
   const caller = await connect('caller');
   t.teardown(async () => {
@@ -19,9 +20,11 @@ t.test('RoomClient: replies, refusals and the two transport failures', async (t)
     await server.close();
   });
   const seen: unknown[] = [];
-  server.subscribe(subjects.roomCommand('r1'), (msg) => {
+  const subjectOf = new Map<string, string>();
+  const answer = (msg: Msg) => {
     const cmd = JSON.parse(new TextDecoder().decode(msg.data)) as { type: string };
     seen.push(cmd);
+    subjectOf.set(cmd.type, msg.subject);
     if (cmd.type === 'leave') server.respond(msg, { ok: true, seq: 7 });
     else if (cmd.type === 'kick') {
       server.respond(msg, { ok: false, error: { code: 'ROOM_FULL', message: 'full' } });
@@ -29,7 +32,14 @@ t.test('RoomClient: replies, refusals and the two transport failures', async (t)
       server.respond(msg, { ok: false, error: { code: 'FROM_THE_FUTURE', message: 'new' } });
     }
     // 'state' is never answered: the caller times out.
-  });
+  };
+  // Each command travels on the subject of who may send it (room.command.channels.ts).
+  for (const subject of [
+    subjects.roomCommand('r1'),
+    subjects.roomServiceCommand('r1'),
+    subjects.roomOpsCommand('r1'),
+  ])
+    server.subscribe(subject, answer);
   await server.nc.flush();
   const rooms = new RoomClient(caller);
 
@@ -51,6 +61,11 @@ t.test('RoomClient: replies, refusals and the two transport failures', async (t)
   t.ok(timedOut instanceof RequestTimeoutError, 'no answer in time: RequestTimeoutError');
   t.equal((timedOut as RequestTimeoutError).code, ErrorCode.UNAVAILABLE);
   t.match((timedOut as Error).message, /within 100 ms/);
+
+  t.equal(subjectOf.get('leave'), subjects.roomCommand('r1'), 'a user command on cmd');
+  t.equal(subjectOf.get('state'), subjects.roomOpsCommand('r1'), 'state on ops');
+  await rooms.streamExpire('r1', { timeoutMs: 100 }).catch(() => undefined);
+  t.equal(subjectOf.get('stream_expire'), subjects.roomServiceCommand('r1'), 'stream_* on svc');
 
   const nobody = await rooms.state('nobody-here').catch((e: unknown) => e);
   t.ok(nobody instanceof NoRespondersError, 'nobody subscribed: NoRespondersError');

@@ -51,7 +51,7 @@ const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 async function buses(t: Test): Promise<[Bus, Bus]> {
   const nats = await startNats();
   const connect = (name: string) =>
-    Bus.connect({ servers: [nats.url], name, requestTimeoutMs: 2000, log });
+    Bus.connect({ ...nats.connectOptions(), name, requestTimeoutMs: 2000, log });
   const pair = await Promise.all([connect('a'), connect('b')]);
   t.teardown(async () => {
     await Promise.all(pair.map((b) => b.close()));

@@ -15,10 +15,21 @@ export function isSubjectToken(value: string): boolean {
 export const SUBJECT_TOKEN_PATTERN = TOKEN.source;
 
 export const subjects = {
-  /** Request/reply: commands to the room's owning actor. */
+  /**
+   * Request/reply: commands a gateway sends for a user it verified (join, kick, …).
+   * Room commands go on one of three subjects by who may send them (see
+   * shared/room/room.command.channels.ts), so that the server's subject permissions
+   * can tell them apart: `cmd` (gateways), `svc` (the stream service), `ops` (operators).
+   */
   roomCommand: (roomId: string): string => `room.${roomId}.cmd`,
-  /** Wildcard the room service subscribes to for commands. */
+  /** Wildcard the room service subscribes to for user commands. */
   roomCommandAll: 'room.*.cmd',
+  /** Request/reply: commands only the stream service may send (`stream_*`). */
+  roomServiceCommand: (roomId: string): string => `room.${roomId}.svc`,
+  roomServiceCommandAll: 'room.*.svc',
+  /** Request/reply: read-only operator queries (`state`, with the stream key). */
+  roomOpsCommand: (roomId: string): string => `room.${roomId}.ops`,
+  roomOpsCommandAll: 'room.*.ops',
   /** Core: a signaling frame addressed to one peer of one room. */
   roomSignal: (roomId: string, peerId: string): string => `room.${roomId}.sig.${peerId}`,
   /** Core: what every member of a room must see (peer joined/left, status). */
@@ -74,7 +85,7 @@ export function subjectTemplate(subject: string): string {
   const t = subject.split('.');
   switch (t[0] ?? '') {
     case 'room':
-      // room.<roomId>.cmd | room.<roomId>.sig.<peerId> | room.<roomId>.bcast
+      // room.<roomId>.(cmd|svc|ops) | room.<roomId>.sig.<peerId> | room.<roomId>.bcast
       return t.length === 4 ? 'room.*.sig.*' : `room.*.${t[2] ?? ''}`;
     case 'evt':
       return 'evt.room.*';

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
+import { credentialEnv } from './nats.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -72,6 +73,8 @@ export function spawnService(name: ServiceName, env: Record<string, string>): Ch
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '',
         METRICS_ENABLED: 'false',
+        // Its own credential on a test server (nats.ts), unless `env` names another.
+        ...credentialEnv(env.NATS_URL, name),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

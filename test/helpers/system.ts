@@ -10,6 +10,7 @@
 import type { Test } from 'tap';
 import { loadConfig, type Config } from '#config/config.js';
 import type { Bus } from '#shared/runtime/bus.js';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import type { GrantsClaim } from '#shared/auth/grants.js';
 import { createLogger, type Logger } from '#shared/runtime/log.js';
 import type { LiveRoom, RoomCommand, RoomReply } from '#shared/room/room.commands.js';
@@ -186,7 +187,7 @@ export async function startTestTools(
   env: Record<string, string> = {},
 ): Promise<TestTools> {
   const config = loadConfig(testEnv(natsUrl, env));
-  const bus = await testBus(config, 'test', createLogger('test', 'error'));
+  const bus = await testBus(config, 'test', createLogger('test', 'error'), Credential.operator);
   t.teardown(() => bus.close());
   return testTools(t, bus, config);
 }
@@ -281,12 +282,14 @@ export async function startSystem(
     options.logWrite === undefined
       ? createLogger('test', 'error')
       : createLogger('test', 'debug', {}, options.logWrite);
-  const connect = (name: string) => testBus(config, name, logger);
+  // Each component as its own credential, with the permissions that ship; the test as the superuser.
+  const connect = (name: string, credential: Credential) =>
+    testBus(config, name, logger, credential);
   const [roomBus, gwBus, bus, streamBus] = await Promise.all([
-    connect('room'),
-    connect('gateway'),
-    connect('test'),
-    srs === undefined ? undefined : connect('stream'),
+    connect('room', Credential.room),
+    connect('gateway', Credential.gateway),
+    connect('test', Credential.operator),
+    srs === undefined ? undefined : connect('stream', Credential.stream),
   ]);
   const room = new RoomService({
     bus: roomBus,
@@ -344,7 +347,7 @@ export async function startSystem(
     },
     async addGateway(overrides = {}) {
       const cfg = loadConfig(testEnv(nats.url, { ...baseEnv, ...overrides }));
-      const gwBus2 = await connect(`gateway-${extra.length + 2}`);
+      const gwBus2 = await connect(`gateway-${extra.length + 2}`, Credential.gateway);
       const g = new Gateway({
         config: cfg,
         bus: gwBus2,

@@ -54,7 +54,7 @@ async function harness(t: Test, env: Record<string, string> = {}): Promise<Harne
   const nats = await startNats();
   const config = loadConfig({ NATS_URL: nats.url, LOG_LEVEL: 'error', ...baseEnv, ...env });
   const connect = (name: string) =>
-    Bus.connect({ servers: [nats.url], name, requestTimeoutMs: 2000, log });
+    Bus.connect({ ...nats.connectOptions(), name, requestTimeoutMs: 2000, log });
   const bus = await connect('test');
   const jsm = await jetstreamManager(bus.nc);
   const js = jetstream(bus.nc);

@@ -8,7 +8,7 @@ import { JetStreamCatalogStore } from '../catalog.jetstream.js';
 import { catalogContract } from './catalog.contract.js';
 
 const nats = await startNats();
-const nc = await connect({ servers: nats.url });
+const nc = await connect(nats.connectOptions());
 t.teardown(async () => {
   await nc.close();
   await nats.stop();

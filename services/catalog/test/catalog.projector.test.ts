@@ -43,7 +43,11 @@ interface Setup {
 
 async function setup(t: Test, env: Record<string, string> = {}): Promise<Setup> {
   const nats = await startNats();
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  const nc = await connect({
+    ...nats.connectOptions(),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 100,
+  });
   const { js, jsm } = await roomEventsStream(nc);
   const config = loadConfig(testEnv(nats.url, { CATALOG_RETRY_DELAY_MS: '20', ...env })).catalog;
   const store = await JetStreamCatalogStore.open({ js, jsm, replicas: 1, log });

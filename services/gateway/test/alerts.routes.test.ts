@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import type { Alert, AlertEvent } from '#shared/wire/alert.events.js';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
@@ -48,7 +49,7 @@ t.test(
 
     const clock = { now: 5_000_000 };
     const alertBus = await Bus.connect({
-      servers: sys.config.nats.servers,
+      ...sys.nats.connectOptions(Credential.alert),
       name: 'alert',
       requestTimeoutMs: 2000,
       log,

@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Bus } from '#shared/runtime/bus.js';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import type { GrantsClaim } from '#shared/auth/grants.js';
 import { createLogger } from '#shared/runtime/log.js';
 import type { LiveRoom } from '#shared/room/room.commands.js';
@@ -47,11 +48,17 @@ interface Rest {
 async function startRest(t: Test, env: Record<string, string> = {}): Promise<Rest> {
   // The room service with its durable log: its appends to ROOM_EVENTS feed the catalogue.
   const sys = await startSystem(t, env, {
-    log: (bus) => JetStreamRoomLog.open(bus.nc, { writer: 'room', replicas: 1, timeoutMs: 2000 }),
+    log: (bus) =>
+      JetStreamRoomLog.open(bus.nc, {
+        writer: 'room',
+        replicas: 1,
+        timeoutMs: 2000,
+        inboxPrefix: bus.inboxPrefix,
+      }),
   });
   const jsm = await jetstreamManager(sys.bus.nc);
   const bus = await Bus.connect({
-    servers: sys.config.nats.servers,
+    ...sys.nats.connectOptions(Credential.catalog),
     name: 'catalog',
     requestTimeoutMs: sys.config.nats.requestTimeoutMs,
     log,

@@ -25,7 +25,7 @@ t.test('events CLI', async (t) => {
   const logger = createLogger('test', 'error');
   const config = loadConfig({ NATS_URL: nats.url });
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name: 'cli-test',
     requestTimeoutMs: 2000,
     log: logger,
@@ -65,7 +65,8 @@ t.test('events CLI', async (t) => {
   });
   await service.handle('r2', { type: 'create', userId: 'o', title: 'Two', isPrivate: true });
 
-  const env = { ...process.env, NATS_URL: nats.url };
+  // As operators run it: the read-only `events` user.
+  const env = { ...process.env, ...nats.env('events') };
   // Asynchronous on purpose: the room service answering `rebuild` lives in this process.
   const cli = (...args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {

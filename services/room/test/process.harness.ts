@@ -30,7 +30,7 @@ export async function roomProcessUnderTest(
   const nats = await startNats();
   const full = { ...restartableEnv(nats.url, name), ...env };
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name,
     requestTimeoutMs: 5000,
     log: createLogger('test', 'error'),

@@ -73,7 +73,7 @@ const malformed: [string, unknown, string][] = [
 ];
 
 t.test('malformed commands are refused with BAD_FRAME and change nothing', async (t) => {
-  const { rooms, service, natsUrl } = await serviceUnderTest(t, { log: new MemoryRoomLog() });
+  const { rooms, service, nats } = await serviceUnderTest(t, { log: new MemoryRoomLog() });
   await rooms.create('r', { userId: 'o', title: 't', isPrivate: false });
   await rooms.join('r', { peerId: 'm', userId: 'u', role: 'viewer', perms: none, ...conn });
   const before = await rooms.state('r');
@@ -90,7 +90,7 @@ t.test('malformed commands are refused with BAD_FRAME and change nothing', async
   }
 
   // Bytes that are not JSON: a raw request, since RoomClient always sends JSON.
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect(nats.connectOptions());
   t.teardown(() => nc.close());
   const raw = await nc.request(subjects.roomCommand('r'), new TextEncoder().encode('{"type":'));
   t.same(

@@ -59,7 +59,7 @@ t.test('kill -9 mid-traffic: 1,000 rooms come back exactly', async (t) => {
   };
   const logger = createLogger('test', 'error');
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name: 'crash-test',
     requestTimeoutMs: 5000,
     log: logger,

@@ -30,7 +30,7 @@ t.test(
       ROOM_RESUME_GRACE_MS: '600000',
     });
     const bus = await Bus.connect({
-      servers: [nats.url],
+      ...nats.connectOptions(),
       name: 'faults',
       requestTimeoutMs: 1500,
       log: createLogger('test', 'error'),
@@ -140,7 +140,7 @@ t.test('a command for a room whose owner just died gets UNAVAILABLE, not silence
   const env = { NATS_URL: nats.url, LOG_LEVEL: 'info', ROOM_LEASE_MS: '1000' };
   let room = await startService(t, 'room', env);
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name: 'owner-died',
     requestTimeoutMs: 1000,
     log: createLogger('test', 'error'),

@@ -19,7 +19,7 @@ t.test(
   'leases: one owner per partition; a restarted replica with the same id takes its own back at once',
   async (t) => {
     const nats = await startNats();
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect(nats.connectOptions());
     const opened: KvLeases[] = [];
     t.teardown(async () => {
       for (const l of opened) await l.stop().catch(() => undefined);
@@ -71,7 +71,7 @@ t.test(
 
 t.test('a partition is owned only once the listener has heard it was gained', async (t) => {
   const nats = await startNats();
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.connectOptions());
   const leases = await KvLeases.open(nc, {
     replicaId: 'watched',
     partitions: 8,

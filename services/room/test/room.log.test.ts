@@ -71,7 +71,7 @@ t.test('memory log', async (t) => {
 
 t.test('JetStream log', async (t) => {
   const nats = await startNats();
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.connectOptions());
   t.teardown(async () => {
     await nc.close();
     await nats.stop();

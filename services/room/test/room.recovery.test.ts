@@ -4,6 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { Bus } from '#shared/runtime/bus.js';
+import { Credential } from '#shared/runtime/bus.permissions.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { loadConfig } from '#config/config.js';
 import type { AnyRoomReply } from '#shared/room/room.commands.js';
@@ -30,7 +31,7 @@ async function recoveringService<S extends SnapshotStore>(
   const logger = createLogger('test', 'error');
   const config = loadConfig({ NATS_URL: nats.url, ...env });
   const bus = await Bus.connect({
-    servers: config.nats.servers,
+    ...nats.connectOptions(Credential.room),
     name,
     requestTimeoutMs: 2000,
     log: logger,

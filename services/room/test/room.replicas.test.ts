@@ -29,7 +29,7 @@ async function setup(t: Test, rooms: number) {
     ROOM_RESUME_GRACE_MS: '600000',
   });
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name: 'replicas-test',
     requestTimeoutMs: 3000,
     log: createLogger('test', 'error'),

@@ -6,18 +6,24 @@ import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient } from '#shared/room/room.client.js';
 import { RoomcastError } from '#shared/wire/errors.js';
 import { RoomService, type RoomServiceOptions } from '../room.service.js';
-import { startNats } from '../../../test/helpers/nats.js';
+import { startNats, type NatsServer } from '../../../test/helpers/nats.js';
 
 /** A room service on a NATS of its own (stopped with the test), built from `options`. */
 export async function serviceUnderTest(
   t: Test,
   options: Omit<RoomServiceOptions, 'bus' | 'logger' | 'config'>,
   configEnv: Record<string, string> = {},
-): Promise<{ service: RoomService; bus: Bus; rooms: RoomClient; natsUrl: string }> {
+): Promise<{
+  service: RoomService;
+  bus: Bus;
+  rooms: RoomClient;
+  natsUrl: string;
+  nats: NatsServer;
+}> {
   const nats = await startNats();
   const logger = createLogger('test', 'error');
   const bus = await Bus.connect({
-    servers: [nats.url],
+    ...nats.connectOptions(),
     name: 'svc',
     requestTimeoutMs: 2000,
     log: logger,
@@ -29,7 +35,7 @@ export async function serviceUnderTest(
     await bus.close();
     await nats.stop();
   });
-  return { service, bus, rooms: new RoomClient(bus), natsUrl: nats.url };
+  return { service, bus, rooms: new RoomClient(bus), natsUrl: nats.url, nats };
 }
 
 /** 'ok' when the command was accepted, else the code it was refused with. */
