@@ -26,7 +26,6 @@ const service = new RoomService({
         writer: replicaId,
         replicas,
         timeoutMs: config.nats.requestTimeoutMs,
-        inboxPrefix: bus.inboxPrefix,
       })
     : new MemoryRoomLog(),
   snapshots: durable ? await KvSnapshotStore.open(bus.nc, { replicas }) : new MemorySnapshotStore(),

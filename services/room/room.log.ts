@@ -117,8 +117,6 @@ export class JetStreamRoomLog implements RoomLog {
       replicas: number;
       timeoutMs: number;
       readOnly?: boolean;
-      /** The connection's inbox prefix: acknowledgements arrive under it. */
-      inboxPrefix?: string | undefined;
     },
   ): Promise<JetStreamRoomLog> {
     const jsm = await jetstreamManager(nc);
@@ -127,7 +125,7 @@ export class JetStreamRoomLog implements RoomLog {
       jetstream(nc, { timeout: o.timeoutMs }),
       jsm,
       o.writer,
-      new JetStreamPublisher(nc, o.timeoutMs, o.inboxPrefix),
+      new JetStreamPublisher(nc, o.timeoutMs),
     );
   }
 

@@ -137,11 +137,6 @@ export class Bus {
     private readonly log: Logger,
   ) {}
 
-  /** Where this connection's replies arrive (undefined: NATS's default `_INBOX`). */
-  get inboxPrefix(): string | undefined {
-    return this.options.inboxPrefix;
-  }
-
   /** Connects to NATS, retrying forever on reconnect; the first connect fails fast. */
   static async connect(options: BusOptions): Promise<Bus> {
     const nc = await connect({

@@ -54,6 +54,20 @@ export function isWrongLastSequenceAck(err: unknown): boolean {
   return err instanceof JetStreamPublishError && (err.code === 10071 || err.code === 10164);
 }
 
+/**
+ * The connection's own inbox prefix: a NATS user may subscribe under its prefix
+ * only (bus.permissions.ts). nats.js keeps its connect options on the connection
+ * object but does not type them on `NatsConnection`.
+ */
+function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  if (!('options' in nc)) return undefined;
+  const options: unknown = nc.options;
+  if (typeof options !== 'object' || options === null || !('inboxPrefix' in options)) {
+    return undefined;
+  }
+  return typeof options.inboxPrefix === 'string' ? options.inboxPrefix : undefined;
+}
+
 interface Waiting {
   resolve: (ack: PubAck) => void;
   reject: (err: Error) => void;
@@ -78,9 +92,8 @@ export class JetStreamPublisher {
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
-    inboxPrefix?: string | undefined,
   ) {
-    this.prefix = `${createInbox(inboxPrefix)}.`;
+    this.prefix = `${createInbox(inboxPrefixOf(nc))}.`;
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.acked(msg) });
     this.sweep = setInterval(() => this.expire(), Math.max(25, timeoutMs / 4));
     this.sweep.unref();

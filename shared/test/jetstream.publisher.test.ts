@@ -12,7 +12,7 @@ import { startNats } from '../../test/helpers/nats.js';
 t.test('JetStreamPublisher: stored, deduplicated, fenced, refused, timed out', async (t) => {
   const nats = await startNats();
   t.teardown(() => nats.stop());
-  const nc = await connect({ servers: nats.url });
+  const nc = await connect(nats.connectOptions());
   t.teardown(() => nc.close());
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: 'T', subjects: ['t.>'] });

@@ -48,13 +48,7 @@ interface Rest {
 async function startRest(t: Test, env: Record<string, string> = {}): Promise<Rest> {
   // The room service with its durable log: its appends to ROOM_EVENTS feed the catalogue.
   const sys = await startSystem(t, env, {
-    log: (bus) =>
-      JetStreamRoomLog.open(bus.nc, {
-        writer: 'room',
-        replicas: 1,
-        timeoutMs: 2000,
-        inboxPrefix: bus.inboxPrefix,
-      }),
+    log: (bus) => JetStreamRoomLog.open(bus.nc, { writer: 'room', replicas: 1, timeoutMs: 2000 }),
   });
   const jsm = await jetstreamManager(sys.bus.nc);
   const bus = await Bus.connect({

@@ -54,13 +54,7 @@ t.test('forgeries from the gateway credential change nothing', async (t) => {
     t,
     {},
     {
-      log: (bus) =>
-        JetStreamRoomLog.open(bus.nc, {
-          writer: 'room',
-          replicas: 1,
-          timeoutMs: 2000,
-          inboxPrefix: bus.inboxPrefix,
-        }),
+      log: (bus) => JetStreamRoomLog.open(bus.nc, { writer: 'room', replicas: 1, timeoutMs: 2000 }),
     },
   );
   await sys.createRoom(ROOM, 'owner');
