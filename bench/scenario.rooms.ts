@@ -20,7 +20,15 @@ import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { cpuBetween, launch, markCpu, machineBusyCores, type Child } from './bench.procs.js';
-import { fmt, median, type BenchContext, type Scenario, type Section } from './bench.scenario.js';
+import {
+  fmt,
+  interleave,
+  median,
+  type BenchContext,
+  type Scenario,
+  type Section,
+  type Table,
+} from './bench.scenario.js';
 import { pool } from './bench.fleet.js';
 import { HOST, NATS_BIN } from './bench.system.js';
 
@@ -37,7 +45,8 @@ interface Rig {
   stop(): Promise<void>;
 }
 
-async function startRig(ctx: BenchContext): Promise<Rig> {
+/** A nats-server and the room service of the build in `root` (ours, or `--against`'s). */
+async function startRig(ctx: BenchContext, root: string = ctx.root): Promise<Rig> {
   const store = mkdtempSync(join(tmpdir(), 'roomcast-bench-rooms-'));
   const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1', '-js', '-sd', store]);
   const port = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
@@ -52,12 +61,7 @@ async function startRig(ctx: BenchContext): Promise<Rig> {
     ROOM_REPLICA_ID: 'bench-room',
   };
   const startRoom = async () => {
-    const room = launch(
-      'room',
-      process.execPath,
-      [join(ctx.root, 'dist/services/room/main.js')],
-      env,
-    );
+    const room = launch('room', process.execPath, [join(root, 'dist/services/room/main.js')], env);
     await room.waitFor(/room service ready/, 120_000);
     return room;
   };
@@ -198,6 +202,69 @@ async function restart(
   return { readyS, answeringS: (performance.now() - t0) / 1000, loaded };
 }
 
+/**
+ * With `--against`: the same transitions load on our room service and on the other
+ * build's, in interleaved rounds (each its own nats-server; the load processes are
+ * ours for both). Room-service CPU per transition is the steadier figure: the
+ * transitions per second move with whatever else the machine runs.
+ */
+async function compare(ctx: BenchContext, seconds: number, rounds: number): Promise<Table> {
+  const against = ctx.against;
+  if (against === undefined) throw new Error('compare needs --against');
+  const rigs = { ours: await startRig(ctx), baseline: await startRig(ctx, against) };
+  try {
+    await createRooms(rigs.ours.bus, 1000, 0);
+    await createRooms(rigs.baseline.bus, 1000, 0);
+    const runs: Record<'ours' | 'baseline', { perS: number; usPer: number }[]> = {
+      ours: [],
+      baseline: [],
+    };
+    for (let i = 0; i < rounds; i++) {
+      for (const kind of interleave(ctx, i)) {
+        const r = await transitions(ctx, rigs[kind], seconds);
+        const usPer = (r.roomCores * 1e6) / r.perS;
+        ctx.log(
+          `rooms (${ctx.names[kind]}): ${fmt(r.perS)} transitions/s, ${usPer.toFixed(1)} µs room-service CPU each`,
+        );
+        runs[kind].push({ perS: r.perS, usPer });
+      }
+    }
+    const row = (
+      label: string,
+      pick: (r: { perS: number; usPer: number }) => number,
+      show: (x: number) => string,
+      lowerIsBetter: boolean,
+    ): string[] => {
+      const o = median(runs.ours.map(pick));
+      const b = median(runs.baseline.map(pick));
+      const ratio = lowerIsBetter ? b / o : o / b;
+      return [
+        label,
+        show(o),
+        show(b),
+        `${ratio.toFixed(2)}×`,
+        `${runs.ours.map((r) => show(pick(r))).join(' / ')} vs ${runs.baseline.map((r) => show(pick(r))).join(' / ')}`,
+      ];
+    };
+    return {
+      title: `The same load on ${ctx.names.ours} and ${ctx.names.baseline}, interleaved ${seconds} s rounds, median of ${rounds} (ratio > 1: ours better)`,
+      head: ['', ctx.names.ours, ctx.names.baseline, 'ratio', 'every round (ours vs baseline)'],
+      rows: [
+        row('persisted transitions per second', (r) => r.perS, fmt, false),
+        row(
+          'room-service CPU per transition (µs)',
+          (r) => r.usPer,
+          (x) => x.toFixed(1),
+          true,
+        ),
+      ],
+    };
+  } finally {
+    await rigs.ours.stop();
+    await rigs.baseline.stop();
+  }
+}
+
 /** A table row: the median of the rounds' values, then every round's, each shown by `show`. */
 function perRound(label: string, values: number[], show: (x: number) => string): string[] {
   return [label, show(median(values)), values.map((v) => show(v)).join(' / ')];
@@ -211,6 +278,8 @@ export const rooms: Scenario = {
     const seconds = ctx.quick ? 5 : 10;
     const rounds = ctx.quick ? 1 : 3;
     const restartRooms = ctx.quick ? 2000 : 10_000;
+    const comparison =
+      ctx.against === undefined ? undefined : await compare(ctx, seconds, Math.max(rounds, 3));
     const rig = await startRig(ctx);
     try {
       ctx.log('rooms: creating 1,000 rooms');
@@ -238,6 +307,7 @@ export const rooms: Scenario = {
       return {
         title: 'Room operations (room service, events persisted)',
         tables: [
+          ...(comparison === undefined ? [] : [comparison]),
           {
             title: `Joins and leaves of 1,000 rooms, each acknowledged after its append to ROOM_EVENTS; ${seconds} s rounds, median of ${rounds}`,
             head: ['', 'median', 'every round'],
