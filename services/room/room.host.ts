@@ -80,7 +80,8 @@ export class RoomHost {
         const s = entry.actor.state;
         // Amortized: a snapshot costs the room's size, so it is written at most once per that many events.
         const every = Math.max(this.o.config.snapshotEvery, Math.ceil(roomSize(s) / 2));
-        if (s.seq - entry.snapSeq >= every) void this.snapshot(roomId);
+        const last = Math.max(entry.snapSeq, entry.snapFailedSeq ?? 0);
+        if (s.seq - last >= every) void this.snapshot(roomId);
       },
       failed: async (roomId, err, commands, moved) => {
         if (moved) this.o.moved(commands);

@@ -21,6 +21,12 @@ export interface RoomEntry {
   batches: number;
   /** Room sequence of the last snapshot written (or loaded). */
   snapSeq: number;
+  /**
+   * Room sequence of the last snapshot write that failed: the next try waits for as
+   * many events again, so a write that keeps failing (NATS away) is not paid for on
+   * every batch.
+   */
+  snapFailedSeq?: number;
 }
 
 /** Above this many rooms with a tail to read, one scan of the stream beats a reader per room. */

@@ -37,6 +37,7 @@ export class SnapshotWriter {
       await this.store.save(record);
       entry.snapSeq = Math.max(entry.snapSeq, record.seq);
     } catch (err) {
+      entry.snapFailedSeq = record.seq;
       this.logger.warn('snapshot failed', { roomId, err });
     } finally {
       this.writing.delete(roomId);

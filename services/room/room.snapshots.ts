@@ -40,54 +40,150 @@ export class MemorySnapshotStore implements SnapshotStore {
   }
 }
 
-/** Snapshots in the JetStream KV bucket `room-snapshots`, one key per room. */
+/**
+ * What the room's own key holds when its snapshot did not fit one message: where
+ * the parts are. Parts are keyed by generation (the snapshot's room sequence) and
+ * written before this header, so the header only ever names parts that are all
+ * there; the previous generation's parts are purged after it.
+ */
+interface PartedHeader {
+  v: 1;
+  roomId: string;
+  parts: { gen: number; count: number; bytes: number };
+}
+
+/** The key of part `i` of generation `gen` (room ids hold no `.`: isSubjectToken). */
+const partKey = (roomId: string, gen: number, i: number): string => `${roomId}.${gen}.${i}`;
+
+/**
+ * Room snapshots in the JetStream KV bucket `room-snapshots`, one key per room. A
+ * snapshot larger than what one message may carry (a room of thousands of
+ * members: about 100 B each) is stored in parts under `<roomId>.<gen>.<i>`.
+ */
 export class KvSnapshotStore implements SnapshotStore {
+  /** The generation of each room's parts in the store, to purge when replaced. */
+  private readonly partGen = new Map<string, { gen: number; count: number }>();
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly kv: KV,
+    /** Largest value written in one message: the server's max_payload, less headroom. */
+    private readonly partBytes: number,
   ) {}
 
-  static async open(nc: NatsConnection, o: { replicas: number }): Promise<KvSnapshotStore> {
+  static async open(
+    nc: NatsConnection,
+    o: { replicas: number; partBytes?: number },
+  ): Promise<KvSnapshotStore> {
     const kv = await new Kvm(nc).create(bucketNames.roomSnapshots, {
       history: 1,
       replicas: o.replicas,
     });
-    return new KvSnapshotStore(nc, kv);
+    // Headroom for the headers and the protocol line that go with a value.
+    const fits = (nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024;
+    return new KvSnapshotStore(nc, kv, Math.max(1024, Math.min(o.partBytes ?? fits, fits)));
   }
 
   async save(record: SnapshotRecord): Promise<void> {
-    await this.kv.put(record.roomId, encode(record));
+    const data = encode(record);
+    const old = this.partGen.get(record.roomId);
+    if (data.byteLength <= this.partBytes) {
+      await this.kv.put(record.roomId, data);
+      this.partGen.delete(record.roomId);
+    } else {
+      const gen = record.seq;
+      const count = Math.ceil(data.byteLength / this.partBytes);
+      for (let i = 0; i < count; i++) {
+        const part = data.subarray(i * this.partBytes, (i + 1) * this.partBytes);
+        await this.kv.put(partKey(record.roomId, gen, i), part);
+      }
+      const header: PartedHeader = {
+        v: 1,
+        roomId: record.roomId,
+        parts: { gen, count, bytes: data.byteLength },
+      };
+      await this.kv.put(record.roomId, encode(header));
+      this.partGen.set(record.roomId, { gen, count });
+      if (old?.gen === gen) return;
+    }
+    if (old !== undefined) await this.purgeParts(record.roomId, old.gen, old.count);
   }
 
-  /** Reads the last value of every key with one ordered consumer (not a get per key). */
+  /**
+   * Reads the last value of every key with one ordered consumer (not a get per key),
+   * puts parted snapshots together, and purges parts no header names (a write cut
+   * short by a crash).
+   */
   async loadAll(): Promise<Map<string, SnapshotRecord>> {
     const out = new Map<string, SnapshotRecord>();
     const status = await this.kv.status();
     if (status.values === 0) return out;
+    const headers = new Map<string, PartedHeader>();
+    const parts = new Map<string, Uint8Array>();
+    await this.readLast((key, data) => {
+      if (key.includes('.')) {
+        parts.set(key, data);
+        return;
+      }
+      const value = decode<SnapshotRecord | PartedHeader>(data);
+      if ('parts' in value) headers.set(key, value);
+      else out.set(value.roomId, value);
+    });
+    for (const [roomId, h] of headers) {
+      const record = assemble(roomId, h, parts);
+      if (record !== undefined) out.set(roomId, record);
+      this.partGen.set(roomId, { gen: h.parts.gen, count: h.parts.count });
+    }
+    // Parts of no current header: purged, best effort (a restore never reads them).
+    for (const key of parts.keys()) {
+      const [roomId = '', gen = ''] = key.split('.');
+      if (this.partGen.get(roomId)?.gen !== Number(gen))
+        await this.kv.purge(key).catch(() => undefined);
+    }
+    return out;
+  }
+
+  private async purgeParts(roomId: string, gen: number, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await this.kv.purge(partKey(roomId, gen, i));
+  }
+
+  private async readLast(onValue: (key: string, data: Uint8Array) => void): Promise<void> {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(`KV_${bucketNames.roomSnapshots}`, {
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
+    const prefix = `$KV.${bucketNames.roomSnapshots}.`;
     try {
       for (;;) {
         const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000 });
         let got = 0;
-        let done = false;
         for await (const m of msgs) {
           got++;
-          if (m.data.length > 0) {
-            const r = decode<SnapshotRecord>(m.data);
-            out.set(r.roomId, r);
-          }
-          if (m.info.pending === 0) {
-            done = true;
-            break;
-          }
+          // Purged and deleted keys leave an empty marker.
+          if (m.data.length > 0) onValue(m.subject.slice(prefix.length), m.data);
+          if (m.info.pending === 0) return;
         }
-        if (done || got === 0) return out;
+        if (got === 0) return;
       }
     } finally {
       await consumer.delete().catch(() => undefined);
     }
   }
+}
+
+/** The record a parted header names, or undefined when a part is missing or short. */
+function assemble(
+  roomId: string,
+  h: PartedHeader,
+  parts: ReadonlyMap<string, Uint8Array>,
+): SnapshotRecord | undefined {
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < h.parts.count; i++) {
+    const part = parts.get(partKey(roomId, h.parts.gen, i));
+    if (part === undefined) return undefined;
+    chunks.push(part);
+  }
+  const data = Buffer.concat(chunks);
+  if (data.byteLength !== h.parts.bytes) return undefined;
+  return decode<SnapshotRecord>(data);
 }
