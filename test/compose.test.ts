@@ -30,6 +30,7 @@ interface Healthcheck {
 }
 interface Service {
   image?: string;
+  entrypoint?: string[];
   build?: { context: string; dockerfile?: string } | string;
   command?: string[];
   environment?: Record<string, string>;
@@ -243,6 +244,53 @@ t.test("SRS's HTTP API is never published; WHIP/WHEP go through the gateway", as
   );
 });
 
+t.test('the hook secret reaches the stream service and SRS from one secret', async (t) => {
+  const stream = services.stream;
+  const srs = services.srs;
+  const env = stream?.environment ?? {};
+  t.equal(compose.secrets?.stream_hook_secret?.environment, 'ROOMCAST_HOOK_SECRET', 'from .env');
+  t.equal(env.STREAM_HOOK_SECRET_FILE, '/run/secrets/stream_hook_secret', 'stream: the file');
+  t.ok(stream?.secrets?.includes('stream_hook_secret'), 'stream: mounts it');
+  t.notOk('STREAM_HOOK_SECRET' in env, 'stream: no secret value');
+  t.equal(env.STREAM_SRS_API_URL, 'http://srs:1985', 'stream: reads the SRS API inside');
+  for (const name of ROOMCAST)
+    if (name !== 'stream')
+      t.notOk(
+        services[name]?.secrets?.includes('stream_hook_secret'),
+        `${name}: not the hook secret`,
+      );
+  // SRS: the entrypoint builds SRS_VHOST_HTTP_HOOKS_ON_* from the same secret file.
+  t.same(srs?.entrypoint, ['sh', '/usr/local/srs/roomcast/entrypoint.sh']);
+  t.ok(
+    srs?.volumes?.includes('./srs/entrypoint.sh:/usr/local/srs/roomcast/entrypoint.sh:ro'),
+    'srs: the entrypoint is mounted where it is run',
+  );
+  const conf = srs?.volumes?.find((v) => v.startsWith('./srs/srs.conf:'))?.split(':')[1] ?? '';
+  t.equal(conf, '/usr/local/srs/conf/roomcast.conf', 'srs.conf is mounted');
+  t.same(srs?.command, ['./objs/srs', '-c', 'conf/roomcast.conf'], 'and SRS runs with it');
+  t.ok(srs?.secrets?.includes('stream_hook_secret'), 'srs: mounts the hook secret');
+  const srsEnv = srs?.environment ?? {};
+  t.equal(srsEnv.STREAM_HOOK_SECRET_FILE, env.STREAM_HOOK_SECRET_FILE, 'srs: the same file');
+  const hooks = new URL(srsEnv.ROOMCAST_HOOKS_URL ?? '');
+  t.equal(hooks.hostname, 'stream', 'srs: hooks go to the stream service');
+  t.equal(hooks.port, env.STREAM_PORT, "srs: on the stream service's STREAM_PORT");
+  t.ok(stream?.expose?.includes(env.STREAM_PORT ?? ''), 'stream: exposes its hook port');
+  t.equal(hooks.pathname, '/api/srs/hooks', 'srs: our hook route');
+  for (const key of Object.keys(srsEnv))
+    t.notMatch(
+      key,
+      /^SRS_VHOST_HTTP_HOOKS_/,
+      `srs: ${key} is built by the entrypoint, not written`,
+    );
+  const script = read('srs/entrypoint.sh');
+  for (const action of ['on_publish', 'on_unpublish', 'on_play', 'on_stop'])
+    t.match(
+      script,
+      new RegExp(`^export SRS_VHOST_HTTP_HOOKS_${action.toUpperCase()}="\\$base/${action}"$`, 'm'),
+      `entrypoint: ${action}`,
+    );
+});
+
 t.test('srs.conf: the HTTP API sends no CORS headers (crossdomain off)', async (t) => {
   const conf = read('srs/srs.conf');
   const api = /^http_api\s*\{([\s\S]*?)^\}/m.exec(conf)?.[1] ?? '';
@@ -362,6 +410,7 @@ t.test('docker compose config -q (where a compose CLI exists)', async (t) => {
     env: {
       ...process.env,
       ROOMCAST_JWT_SECRET: 'x'.repeat(32),
+      ROOMCAST_HOOK_SECRET: 'h'.repeat(32),
       ROOMCAST_MONGODB_URI: 'mongodb://roomcast:x@mongo:27017/?authSource=admin',
       MONGO_ROOT_PASSWORD: 'x',
       GRAFANA_ADMIN_PASSWORD: 'x',
