@@ -22,8 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/runtime/bus.js';
@@ -34,11 +33,12 @@ import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { mintToken } from '#shared/auth/tokens.js';
+import { dataDir as dataDirectory, repoRoot } from './data.dir.js';
 import { startCredentials } from './start.nats.js';
 import { gatewayWorkers, workerCount } from './start.workers.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? join(root, '.data'));
+const root = repoRoot();
+const dataDir = dataDirectory();
 const natsPort = Number(process.env.NATS_PORT ?? 4222);
 /** Time a process has to stop after SIGTERM before it is killed, in ms. */
 const STOP_TIMEOUT_MS = 10_000;
