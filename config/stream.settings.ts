@@ -44,6 +44,20 @@ export const streamSettings = {
     10,
     86_400_000,
   ),
+  hookDecisionLogLines: int(
+    'STREAM_HOOK_DECISION_LOG_LINES',
+    100,
+    'Info lines written per STREAM_HOOK_DECISION_LOG_INTERVAL_MS for each hook action and result (allowed on_play, denied on_publish, ...); the rest are counted in one summary line. Every decision is counted in srs_hook_calls.',
+    0,
+    100_000,
+  ),
+  hookDecisionLogIntervalMs: int(
+    'STREAM_HOOK_DECISION_LOG_INTERVAL_MS',
+    10_000,
+    'Interval of the hook decision log limit (STREAM_HOOK_DECISION_LOG_LINES), in ms.',
+    10,
+    86_400_000,
+  ),
   app: str('STREAM_APP', 'live', 'The SRS app rooms publish into (rtmp://host/<app>/<roomId>).'),
   srsApiUrl: str(
     'STREAM_SRS_API_URL',

@@ -6,19 +6,19 @@
  *   npm run events -- rebuild <room>                rebuild from the log, compare with the live room
  *
  * TIME is an ISO date (2026-11-24T10:00:00Z) or a duration back from now (90s, 15m, 2h, 1d).
- * Reads NATS_URL like the services do. Exit code 0, or 1 when `rebuild` finds a difference.
+ * Reads NATS_URL like the services do. Exit code 0, or 1 when `rebuild` finds a difference;
+ * `--help` prints the usage, and a command line it does not take exits 2 (cli.args.ts).
  *
  * It connects as the read-only `events` NATS user (bus.permissions.ts): with the seed in
  * NATS_NKEY_SEED_FILE when set, else the one `npm start` wrote
- * (`$ROOMCAST_DATA_DIR/credentials/events.nk`, `.data` by default) when it exists, else
- * without credentials (a server without users). Against compose, point
+ * (`$ROOMCAST_DATA_DIR/credentials/events.nk`, `.data` under the repository root by
+ * default) when it exists, else without credentials (a server without users). Against compose, point
  * NATS_NKEY_SEED_FILE at `.secrets/nats/events.nk` (`npm run nats:credentials`).
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { loadConfig } from '#config/config.js';
 import { Bus, decode } from '#shared/runtime/bus.js';
 import { connectAuth, credentialsDir, seedPath } from '#shared/runtime/bus.credentials.js';
@@ -31,11 +31,27 @@ import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
 import { stateHash } from '../services/room/room.actor.js';
 import { JetStreamRoomLog, type StoredBatch } from '../services/room/room.log.js';
 import { rebuildRoom } from '../services/room/room.recovery.js';
+import { parseCli, usageError } from './cli.args.js';
+import { dataDir } from './data.dir.js';
 
 const usage = `usage:
-  npm run events -- rooms
-  npm run events -- show <room> [--from-seq N] [--since TIME] [--follow] [--json]
-  npm run events -- rebuild <room>`;
+  npm run events -- rooms                  rooms in the log, with their batch counts
+  npm run events -- show <room> [options]  a room's events, oldest first
+  npm run events -- rebuild <room>         rebuild the room from its log, compare with the live room
+
+options of show:
+  --from-seq N    from the room's sequence N
+  --since TIME    from TIME: an ISO date (2026-11-24T10:00:00Z) or a duration back (90s, 15m, 2h, 1d)
+  --follow        then wait for new events, until Ctrl-C
+  --json          one JSON object per line
+  -h, --help      this text
+
+Reads NATS_URL; connects as the read-only events user with NATS_NKEY_SEED_FILE, else the
+seed npm start keeps in $ROOMCAST_DATA_DIR/credentials (default: .data under the repository
+root). Exit code 0; 1 when rebuild finds a difference or the log cannot be read; 2 for a
+command line it does not take.`;
+
+const commands = new Set(['rooms', 'show', 'rebuild']);
 
 /** Parses an ISO date or a duration back from now ("15m"); ms since the epoch. */
 export function parseSince(text: string, now = Date.now()): number {
@@ -69,28 +85,37 @@ function printBatch(b: StoredBatch, o: { fromSeq: number; since: number; json: b
 
 /** The `events` seed `npm start` keeps in its data directory, when there is one. */
 function startSeed(): string | undefined {
-  const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? '.data');
-  const file = seedPath(credentialsDir(dataDir), Credential.events);
+  const file = seedPath(credentialsDir(dataDir()), Credential.events);
   return existsSync(file) ? file : undefined;
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      'from-seq': { type: 'string' },
-      since: { type: 'string' },
-      follow: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  const { values, positionals } = parseCli(usage, (args) =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        'from-seq': { type: 'string' },
+        since: { type: 'string' },
+        follow: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+    }),
+  );
   const [command, roomId] = positionals;
-  if (
-    command === undefined ||
-    (command !== 'rooms' && (roomId === undefined || !isSubjectToken(roomId)))
-  ) {
-    process.stderr.write(usage + '\n');
-    return 2;
+  if (command === undefined) usageError(usage, 'events: which command?');
+  if (!commands.has(command)) usageError(usage, `events: no command ${command}`);
+  if (command !== 'rooms' && (roomId === undefined || !isSubjectToken(roomId)))
+    usageError(usage, `events: ${command} needs a room id`);
+  if (positionals.length > (command === 'rooms' ? 1 : 2))
+    usageError(usage, `events: unexpected argument ${positionals.at(-1)}`);
+  if (values['from-seq'] !== undefined && !/^\d+$/.test(values['from-seq']))
+    usageError(usage, `events: --from-seq: not a sequence number: ${values['from-seq']}`);
+  let since = 0;
+  try {
+    since = values.since === undefined ? 0 : parseSince(values.since);
+  } catch (err) {
+    usageError(usage, `events: ${(err as Error).message}`);
   }
   const config = loadConfig();
   const bus = await Bus.connect({
@@ -117,7 +142,7 @@ async function main(): Promise<number> {
         const room = roomId ?? '';
         const o = {
           fromSeq: Number(values['from-seq'] ?? 0),
-          since: values.since === undefined ? 0 : parseSince(values.since),
+          since,
           json: values.json,
         };
         let last = 0;

@@ -8,8 +8,15 @@
  * listen on GATEWAY_PORT, each with a gateway id of its own: a room spans them as it
  * spans gateways on different hosts (see start.workers.ts).
  *
- * Environment: ROOMCAST_DATA_DIR (default .data), NATS_PORT (4222; or NATS_URL to
- * use a nats-server of your own), GATEWAY_PORT (8090), GATEWAY_WORKERS, and every
+ * A service that crashes is started again with backoff while the others keep
+ * serving; nats-server exiting, or a crash loop, stops everything with the reason
+ * (the policy: supervisor.ts; applying it: start.supervise.ts). Each restart is
+ * logged with how the process ended, and the counts are in the last line.
+ *
+ * Environment: ROOMCAST_DATA_DIR (default .data under the repository root),
+ * NATS_PORT (4222; or NATS_URL to use a nats-server of your own), GATEWAY_PORT
+ * (8090), GATEWAY_WORKERS, START_RESTART_DELAY_MS (250), START_RESTART_MAX_DELAY_MS
+ * (10000), START_CRASH_LOOP_COUNT (5), START_CRASH_LOOP_WINDOW_MS (60000), and every
  * variable of config/config.ts, passed on to the services.
  *
  * The private nats-server refuses anonymous connections: each service connects as its
@@ -18,27 +25,27 @@
  * restarts); `<data>/nats.conf` holds only the public keys. With NATS_URL (a server of
  * your own), the services get whatever NATS_NKEY_SEED_FILE says, as you set it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { loadConfig } from '#config/config.js';
 import { Bus } from '#shared/runtime/bus.js';
 import { connectAuth } from '#shared/runtime/bus.credentials.js';
 import { Credential } from '#shared/runtime/bus.permissions.js';
-import { ExitCode } from '#shared/runtime/exit.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { mintToken } from '#shared/auth/tokens.js';
+import { dataDir as dataDirectory, repoRoot } from './data.dir.js';
 import { startCredentials } from './start.nats.js';
-import { gatewayWorkers, workerCount } from './start.workers.js';
+import { Supervisor } from './start.supervise.js';
+import { gatewayWorkers, restartedId, workerCount } from './start.workers.js';
+import { restartPolicy } from './supervisor.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const dataDir = resolve(process.env.ROOMCAST_DATA_DIR ?? join(root, '.data'));
+const root = repoRoot();
+const dataDir = dataDirectory();
 const natsPort = Number(process.env.NATS_PORT ?? 4222);
 /** Time a process has to stop after SIGTERM before it is killed, in ms. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -122,63 +129,20 @@ const workers = gatewayWorkers({
   baseId: process.env.GATEWAY_ID ?? runId,
   metricsPort: config.telemetry.gatewayMetricsPort,
 });
-const isGateway = (name: string) => workers.some((w) => w.name === name);
-const children = new Map<string, ChildProcess>();
+const supervisor = new Supervisor({
+  policy: restartPolicy(process.env),
+  env,
+  log: (line) => process.stderr.write(`[start] ${line}\n`),
+  output: (name, line) => process.stderr.write(`[${name}] ${line}\n`),
+  changed: () => {
+    if (!stopping) writeRunFile();
+  },
+  onFatal: () => void stop(1),
+});
 let stopping = false;
 
 function writeRunFile(): void {
-  const pids = Object.fromEntries([...children].map(([name, c]) => [name, c.pid ?? 0]));
-  writeFileSync(runFile, JSON.stringify({ pid: process.pid, children: pids }) + '\n');
-}
-
-function prefixed(name: string, child: ChildProcess): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream === null) continue;
-    createInterface({ input: stream }).on('line', (line) =>
-      process.stderr.write(`[${name}] ${line}\n`),
-    );
-  }
-}
-
-function launch(
-  name: string,
-  cmd: string,
-  args: string[],
-  own: NodeJS.ProcessEnv = {},
-): ChildProcess {
-  // A process group of its own: Ctrl-C reaches only this script, which then stops
-  // the services before NATS, so they can drain.
-  const child = spawn(cmd, args, {
-    env: { ...env, ...own },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  prefixed(name, child);
-  children.set(name, child);
-  writeRunFile();
-  child.once('error', (err) => process.stderr.write(`[start] ${name}: ${err.message}\n`));
-  child.once('exit', (code, signal) => {
-    children.delete(name);
-    if (stopping) return;
-    // A service may find it has nothing to do here (exit 0); a crash, or losing
-    // NATS or the gateway, stops everything.
-    if (code === 0 && name !== 'nats' && !isGateway(name)) {
-      process.stderr.write(`[start] ${name} exited with 0; the others go on\n`);
-      writeRunFile();
-      return;
-    }
-    // 75 (EX_TEMPFAIL): "start me again", as an alert service that lost its lease asks.
-    if (code === ExitCode.startAgain) {
-      process.stderr.write(`[start] ${name} asked to be started again\n`);
-      launch(name, cmd, args, own);
-      return;
-    }
-    process.stderr.write(
-      `[start] ${name} exited (${signal ?? code ?? '?'}); stopping everything\n`,
-    );
-    void stop(1);
-  });
-  return child;
+  writeFileSync(runFile, JSON.stringify({ pid: process.pid, children: supervisor.pids() }) + '\n');
 }
 
 /** Signals a child's whole process group (whatever it started itself goes too). */
@@ -218,20 +182,32 @@ async function terminate(child: ChildProcess | undefined): Promise<void> {
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  supervisor.stopRestarting();
   process.stderr.write('[start] stopping\n');
   // In reverse start order: the gateway first (no new clients; its members'
   // disconnects still reach the room service), NATS last.
   for (const name of [...services].reverse()) {
-    if (name === 'gateway') await Promise.all(workers.map((w) => terminate(children.get(w.name))));
-    else await terminate(children.get(name));
+    if (name === 'gateway')
+      await Promise.all(workers.map((w) => terminate(supervisor.child(w.name))));
+    else await terminate(supervisor.child(name));
   }
-  await terminate(children.get('nats'));
+  await terminate(supervisor.child('nats'));
   rmSync(runFile, { force: true });
-  process.stderr.write('[start] stopped\n');
+  process.stderr.write(`[start] stopped${restartSummary()}\n`);
   process.exit(code);
 }
+/** ` (restarts: room 2, stream 1)`, or nothing when nothing was restarted. */
+function restartSummary(): string {
+  const counts = Object.entries(supervisor.restarts());
+  return counts.length === 0
+    ? ''
+    : ` (restarts: ${counts.map(([n, c]) => `${n} ${c}`).join(', ')})`;
+}
 process.on('exit', () => {
-  for (const child of children.values()) signal(child, 'SIGKILL');
+  for (const name of Object.keys(supervisor.pids())) {
+    const child = supervisor.child(name);
+    if (child !== undefined) signal(child, 'SIGKILL');
+  }
 });
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
@@ -249,17 +225,22 @@ async function main(): Promise<void> {
     const natsBin =
       ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
     mkdirSync(join(dataDir, 'nats'), { recursive: true });
-    launch('nats', natsBin, [
-      '-a',
-      '127.0.0.1',
-      '-p',
-      String(natsPort),
-      '-js',
-      '-sd',
-      join(dataDir, 'nats'),
-      '-c',
-      credentials.writeServerConfig(),
-    ]);
+    supervisor.start({
+      name: 'nats',
+      cmd: natsBin,
+      role: { essential: true, mayFinish: false },
+      args: [
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(natsPort),
+        '-js',
+        '-sd',
+        join(dataDir, 'nats'),
+        '-c',
+        credentials.writeServerConfig(),
+      ],
+    });
   }
   let connected: Bus | undefined;
   await waitFor('nats-server', async () => {
@@ -277,13 +258,27 @@ async function main(): Promise<void> {
   if (bus === undefined) throw new Error('no NATS connection');
 
   for (const name of services) {
-    if (name !== 'gateway') launch(name, process.execPath, [entry(name)], credentials.env(name));
+    if (name !== 'gateway')
+      supervisor.start({
+        name,
+        cmd: process.execPath,
+        args: [entry(name)],
+        env: () => credentials.env(name),
+        role: { essential: false, mayFinish: true },
+      });
     else
       for (const w of workers)
-        launch(w.name, process.execPath, [entry(name)], {
-          ...credentials.env(Credential.gateway),
-          GATEWAY_ID: w.id,
-          GATEWAY_METRICS_PORT: String(w.metricsPort),
+        supervisor.start({
+          name: w.name,
+          cmd: process.execPath,
+          args: [entry(name)],
+          env: (restart) => ({
+            ...credentials.env(Credential.gateway),
+            GATEWAY_ID: restartedId(w.id, restart),
+            GATEWAY_METRICS_PORT: String(w.metricsPort),
+          }),
+          // A gateway worker always serves: exit 0 is a crash too.
+          role: { essential: false, mayFinish: false },
         });
   }
   const port = config.gateway.port;

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { ConfigError, loadConfig } from '#config/config.js';
 import { SUBJECT_ID } from '#config/setting.checks.js';
-import { METRICS_PORT_STRIDE, gatewayWorkers, workerCount } from './start.workers.js';
+import { METRICS_PORT_STRIDE, gatewayWorkers, restartedId, workerCount } from './start.workers.js';
 
 t.test('GATEWAY_WORKERS is read as an integer from 0 (one per core) to 64', async (t) => {
   t.equal(loadConfig({}).gateway.workers, 0, 'default: one per core');
@@ -69,3 +69,13 @@ t.test(
     );
   },
 );
+
+t.test('a worker started again gets a new id, still a subject token', async (t) => {
+  t.equal(restartedId('host-1-abc-2', 0), 'host-1-abc-2', 'the first start keeps its id');
+  t.equal(restartedId('host-1-abc-2', 1), 'host-1-abc-2-r1');
+  t.equal(restartedId('host-1-abc-2', 12), 'host-1-abc-2-r12');
+  const long = restartedId('x'.repeat(64), 3);
+  t.equal(long.length, 64);
+  t.ok(long.endsWith('-r3'));
+  t.ok(SUBJECT_ID.test(long));
+});

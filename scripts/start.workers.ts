@@ -65,3 +65,15 @@ export function gatewayWorkers(o: {
     };
   });
 }
+
+/**
+ * The id of worker `id` started again after a crash (restart n from 1): a new one,
+ * `<id>-r<n>`, so that the room service sees the old id's beacon stop and lets go of
+ * the members the dead process held (their connections died with it). The id is
+ * shortened from its start when it would pass a subject token's 64 characters.
+ */
+export function restartedId(id: string, restart: number): string {
+  if (restart === 0) return id;
+  const tail = `-r${restart}`;
+  return `${id.slice(0, 64 - tail.length)}${tail}`;
+}

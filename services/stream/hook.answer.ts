@@ -79,9 +79,9 @@ export class HookAnswerer {
         : answer.allow
           ? 'allowed'
           : 'denied';
+    this.stats.decided(hook, result, answer.code);
     if (hook.action === HookAction.onUnpublish || hook.action === HookAction.onStop) answer = allow;
     this.stats.answered(answer.allow, this.svc.now() - receivedAt);
-    this.stats.count(hook.action, result);
     setSpanAttributes({
       'srs.hook.result': result,
       'srs.hook.allow': answer.allow,

@@ -155,7 +155,7 @@ export class HookServer {
       if (size > max) return;
       size += chunk.byteLength;
       if (size > max) {
-        this.o.service.malformed(pathAction);
+        this.o.service.malformed(pathAction, ErrorCode.TOO_LARGE);
         this.send(res, deny(ErrorCode.TOO_LARGE, `body over ${max} bytes`, 413));
         return;
       }

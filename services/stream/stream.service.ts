@@ -14,6 +14,7 @@ import type { Bus } from '#shared/runtime/bus.js';
 import type { Logger } from '#shared/runtime/log.js';
 import { createMetrics, type Metrics } from '#shared/runtime/metrics.js';
 import { metricNames, type StreamStatusReply } from '#shared/stream/stream.protocol.js';
+import { ErrorCode } from '#shared/wire/errors.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { HookAnswerer } from './hook.answer.js';
 import { HookStats } from './hook.stats.js';
@@ -110,6 +111,7 @@ export class StreamService {
     this.watch.stop();
     this.revocations.stop();
     await this.reconciler.settled();
+    this.stats.close();
   }
 
   /** The SRS process id the last complete round saw. */
@@ -128,8 +130,8 @@ export class StreamService {
   }
 
   /** Counts a callback that was answered without being decided (a body that is not a hook). */
-  malformed(action: string): void {
-    this.stats.count(action, 'error');
+  malformed(action: string, reason: ErrorCode = ErrorCode.BAD_FRAME): void {
+    this.stats.count(action, 'error', reason);
   }
 
   /**

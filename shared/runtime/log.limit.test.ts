@@ -53,3 +53,15 @@ t.test('the summary comes when the interval ends, without another record', async
   });
   t.match(lines[1], { key: 'k', dropped: 9 });
 });
+
+t.test('info lines share the limit; the summary of what was dropped is a warning', async (t) => {
+  const captured = capture();
+  const limited = new LimitedLog(captured.log, { lines: 2, intervalMs: 3_600_000 });
+  Array.from({ length: 50 }, (_, i) => limited.info('decided', 'decided', { i }));
+  limited.close();
+  t.same(
+    captured.lines.map((l) => `${String(l.level)} ${String(l.i ?? l.dropped)}`),
+    ['info 0', 'info 1', 'warn 48'],
+    'two lines, then the count of the 48 dropped',
+  );
+});

@@ -33,6 +33,20 @@ export class LimitedLog {
    * Keys come from code, never from the input (the map of keys stays bounded).
    */
   warn(key: string, msg: string, fields?: Record<string, unknown>): void {
+    if (this.take(key)) this.log.warn(msg, fields);
+  }
+
+  /**
+   * Writes `msg` at info unless `key` has written its share of this interval (a
+   * record per request that a flood must not turn into a flood of lines). The
+   * summary of what was dropped is still a warning: lines were lost.
+   */
+  info(key: string, msg: string, fields?: Record<string, unknown>): void {
+    if (this.take(key)) this.log.info(msg, fields);
+  }
+
+  /** True when `key` may write one more record this interval; counts it as dropped otherwise. */
+  private take(key: string): boolean {
     let w = this.windows.get(key);
     if (w === undefined) {
       // The interval starts with its first record and ends on a timer, so that the
@@ -44,10 +58,10 @@ export class LimitedLog {
     }
     if (w.written < this.limit.lines) {
       w.written++;
-      this.log.warn(msg, fields);
-    } else {
-      w.dropped++;
+      return true;
     }
+    w.dropped++;
+    return false;
   }
 
   /** Writes the pending summaries and stops the timers (on shutdown). */

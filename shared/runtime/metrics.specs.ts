@@ -115,8 +115,8 @@ export const instrumentSpecs = {
   hookCalls: {
     kind: 'counter',
     name: 'srs_hook_calls',
-    help: 'SRS http_hooks answered, by action (on_publish, ...) and result (allowed, denied, error).',
-    labels: ['action', 'result'],
+    help: 'SRS http_hooks answered, by action (on_publish, ...), result (allowed, denied, error) and reason (the error code, `none` when allowed).',
+    labels: ['action', 'result', 'reason'],
   },
   srsPollErrors: {
     kind: 'counter',

@@ -29,9 +29,9 @@ t.test('the registry counts, sets and records by label', async (t) => {
   m.wsOpened.add(1);
   m.wsConnections.set(5);
   m.wsConnections.set(4);
-  m.hookCalls.add(1, { action: 'on_publish', result: 'allowed' });
-  m.hookCalls.add(1, { action: 'on_publish', result: 'error' });
-  m.hookCalls.add(1, { action: 'on_publish', result: 'error' });
+  m.hookCalls.add(1, { action: 'on_publish', result: 'allowed', reason: 'none' });
+  m.hookCalls.add(1, { action: 'on_publish', result: 'error', reason: 'UNAVAILABLE' });
+  m.hookCalls.add(1, { action: 'on_publish', result: 'error', reason: 'UNAVAILABLE' });
   m.messageDuration.record(0.002, { type: 'join' });
   m.messageDuration.record(0.004, { type: 'join' });
   m.streamRecvBytes.set(10, { room: 'r1' });
@@ -46,8 +46,8 @@ t.test('the registry counts, sets and records by label', async (t) => {
   t.same(byName.get('ws_connections_opened'), [{ attrs: {}, value: 1 }]);
   t.same(byName.get('ws_connections'), [{ attrs: {}, value: 4 }], 'a gauge keeps the last value');
   t.same(byName.get('srs_hook_calls'), [
-    { attrs: { action: 'on_publish', result: 'allowed' }, value: 1 },
-    { attrs: { action: 'on_publish', result: 'error' }, value: 2 },
+    { attrs: { action: 'on_publish', result: 'allowed', reason: 'none' }, value: 1 },
+    { attrs: { action: 'on_publish', result: 'error', reason: 'UNAVAILABLE' }, value: 2 },
   ]);
   const [lat] = byName.get('message_duration_seconds') ?? [];
   t.equal(lat?.count, 2);

@@ -1,6 +1,6 @@
 /**
- * The stream service's figures in its metrics registry: hook calls by action and
- * result (allowed, denied, and error when a callback could not be decided), and
+ * The stream service's figures in its metrics registry: hook calls by action,
+ * result (allowed, denied, and error when a callback could not be decided) and reason, and
  * what each reconcile poll read from SRS (up, active streams, frames per room), or
  * that it failed.
  */
@@ -14,7 +14,7 @@ const points = (sys: StreamSystem, name: string): MetricPoint[] =>
 const valueOf = (sys: StreamSystem, name: string, attrs: Record<string, string> = {}) =>
   points(sys, name).find((p) => Object.entries(attrs).every(([k, v]) => p.attrs[k] === v))?.value;
 
-t.test('hook calls are counted by action and result', async (t) => {
+t.test('hook calls are counted by action, result and reason', async (t) => {
   const sys = await startStreamSystem(t, { env: { STREAM_HOOK_DEADLINE_MS: '300' } });
   const room = await sys.createRoom('r1');
   t.ok((await sys.srs.publish('r1', `?key=${room.streamKey}`)).ok);
@@ -42,11 +42,11 @@ t.test('hook calls are counted by action and result', async (t) => {
       `${a.attrs.action}${a.attrs.result}`.localeCompare(`${b.attrs.action}${b.attrs.result}`),
     ),
     [
-      { attrs: { action: 'on_play', result: 'allowed' }, value: 1 },
-      { attrs: { action: 'on_play', result: 'denied' }, value: 1 },
-      { attrs: { action: 'on_play', result: 'error' }, value: 1 },
-      { attrs: { action: 'on_publish', result: 'allowed' }, value: 1 },
-      { attrs: { action: 'on_publish', result: 'denied' }, value: 1 },
+      { attrs: { action: 'on_play', result: 'allowed', reason: 'none' }, value: 1 },
+      { attrs: { action: 'on_play', result: 'denied', reason: 'NOT_ALLOWED' }, value: 1 },
+      { attrs: { action: 'on_play', result: 'error', reason: 'UNAVAILABLE' }, value: 1 },
+      { attrs: { action: 'on_publish', result: 'allowed', reason: 'none' }, value: 1 },
+      { attrs: { action: 'on_publish', result: 'denied', reason: 'NOT_ALLOWED' }, value: 1 },
     ],
   );
 });
