@@ -10,6 +10,7 @@ import type { RoomReplies, RoomStreamState } from '#shared/room/room.commands.js
 import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { isSubjectToken } from '#shared/wire/subjects.js';
+import type { HookAdmissions } from './hook.admissions.js';
 import type { HookStats } from './hook.stats.js';
 import type { PublishConfirmer } from './publish.confirm.js';
 import type { RoomWatch } from './room.watch.js';
@@ -40,6 +41,8 @@ export class Reconciler {
     private readonly confirmer: PublishConfirmer,
     /** Its period ends with each round. */
     private readonly stats: HookStats,
+    /** Which listed players the hooks admitted: only those count as viewers. */
+    private readonly admissions: HookAdmissions,
   ) {}
 
   /** The SRS process id the last complete round saw. */
@@ -149,10 +152,28 @@ export class Reconciler {
         rooms
           .slice(i, i + step)
           .map((roomId) =>
-            this.sync(roomId, byRoom.get(roomId) ?? nothingCarried, listAgeMs, lists.service),
+            this.sync(
+              roomId,
+              byRoom.get(roomId) ?? nothingCarried,
+              this.ageFor(roomId, listAgeMs),
+              lists.service,
+            ),
           ),
       );
     }
+  }
+
+  /**
+   * How old this round's lists count as for `roomId`. A grant still in its
+   * confirmation window (a WebRTC publisher before DTLS shows `publish.active:false`)
+   * is made too young to judge: neither released as unconfirmed by this round, nor
+   * its client kicked as not admitted once it turns active. The grant happened at
+   * most one hook deadline before its confirmation began.
+   */
+  private ageFor(roomId: string, listAgeMs: number): number {
+    const since = this.confirmer.confirmingSince(roomId);
+    if (since === undefined) return listAgeMs;
+    return Math.max(listAgeMs, this.svc.now() - since + this.svc.cfg.hookDeadlineMs);
   }
 
   /** What a complete poll read: SRS is up, and the streams with an active publisher in our app. */
@@ -177,6 +198,7 @@ export class Reconciler {
     // Clients gone since well before this round cannot be in its lists any more.
     const horizon = started - this.svc.cfg.reconcileIntervalMs - 2 * this.svc.cfg.srsApiTimeoutMs;
     this.confirmer.pruneGone(horizon);
+    this.admissions.prune();
     const byRoom = new Map<string, Carried>();
     const byStreamId = new Map<string, Carried>();
     const foreign: string[] = [];
@@ -204,6 +226,9 @@ export class Reconciler {
       }
       const carried = byStreamId.get(c.stream);
       if (carried === undefined || c.publish || this.confirmer.isRecentlyGone(c.id)) continue;
+      // Being decided, refused (SRS keeps refused HLS/WHIP sessions listed a while), or
+      // an HLS session no on_play admitted here: neither a viewer nor kicked.
+      if (!this.admissions.counts(c.id, c.type)) continue;
       carried.viewers.push(c.id);
       carried.clients.push(c.id);
     }

@@ -122,6 +122,8 @@ interface Client {
   param: string;
   tcUrl: string;
   since: number;
+  /** The stream's name (`stream_url` `/<app>/<room>`), also once the stream is gone. */
+  room: string;
   /** The name in hooks (`<room>.m3u8` for HLS). */
   hookStream: string;
   /** HLS: the last request of the session; listed: false once kicked (it lingers unlisted). */
@@ -557,6 +559,7 @@ export class SrsStandIn {
       param: '',
       tcUrl: `rtmp://127.0.0.1:1935/${this.app}`,
       since: Date.now(),
+      room: name,
       hookStream: name,
       listed: true,
     });
@@ -632,6 +635,7 @@ export class SrsStandIn {
           ? `http://127.0.0.1/${this.app}`
           : `${http ? 'http' : 'rtmp'}://127.0.0.1:1935/${this.app}`,
       since: Date.now(),
+      room: name,
       hookStream: hls ? `${name}.m3u8` : name,
       listed: true,
     };
@@ -663,7 +667,7 @@ export class SrsStandIn {
 
   /** The hook body exactly as SRS 6.0.157 lays it out for `action`. */
   hookBody(c: Client, action: Action): string {
-    const name = this.streams.get(c.streamId)?.name ?? c.name;
+    const name = c.room;
     const head = {
       server_id: this.serverId,
       service_id: this.serviceId,
