@@ -85,8 +85,8 @@ async function recorder(t: Test): Promise<{ base: string; bodies: Body[] }> {
   return { base: `http://127.0.0.1:${port}/hooks`, bodies };
 }
 
-/** SRS's 20 s HLS linger becomes 200 ms, its 30.5 s STUN timeout 305 ms. */
-const timeScale = 0.01;
+/** SRS's 20 s HLS linger becomes 1 s, its 30.5 s STUN timeout 1.5 s. */
+const timeScale = 0.05;
 
 async function setup(t: Test) {
   const hooks = await recorder(t);
@@ -110,9 +110,16 @@ t.test(
     const { srs, hooks, lists, hooksOf } = await setup(t);
     const rec = recordedHooks('hooks-hls-play.jsonl');
     t.ok((await srs.publish('r1', '?key=k1')).ok);
+    // The players keep fetching (as ffmpeg does) until told to stop.
+    const fetching = new Set<string>();
+    const keep = setInterval(() => fetching.forEach((id) => srs.hlsRequest(id)), 20);
+    t.teardown(() => clearInterval(keep));
     const a = await srs.playHls('r1', '?token=c1');
+    fetching.add(a.clientId);
     const b = await srs.playHls('r1', '?token=t1');
+    fetching.add(b.clientId);
     const c = await srs.playHls('r1', '?token=t1');
+    fetching.add(c.clientId);
     t.ok(a.ok && b.ok && c.ok);
     t.same(
       hooks.bodies.slice(0, 4).map(normal),
@@ -131,14 +138,15 @@ t.test(
     );
     t.same(shape(hls[0]), shape(recDuring.clients.clients.find((x) => x.type === 'hls-play')));
     // b keeps fetching while a and c stop: a and c go first, one per tick, b last.
-    const keep = setInterval(() => srs.hlsRequest(b.clientId), 20);
+    fetching.delete(a.clientId);
+    fetching.delete(c.clientId);
     await until(() => hooksOf('on_stop').length === 2, 'two on_stop');
     t.ok(srs.hasClient(b.clientId), 'a session still fetching is kept');
     t.notOk(
       srs.hasClient(a.clientId) || srs.hasClient(c.clientId),
       'idle sessions left the list with their on_stop',
     );
-    clearInterval(keep);
+    fetching.clear();
     await until(() => hooksOf('on_stop').length === 3, 'the last on_stop');
     t.same(
       hooksOf('on_stop').map(normal)[0],

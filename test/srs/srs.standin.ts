@@ -463,13 +463,16 @@ export class SrsStandIn {
    * (`hls-play`, named `<name>.m3u8`) before asking on_play with `stream`
    * `<name>.m3u8`. Allowed or denied, the session lingers until ~20 s after its last
    * request (see `hlsRequest`) and then gets an on_stop. A `hls_ctx` in `param` that
-   * SRS does not hold is adopted as the session id.
+   * SRS does not hold is adopted as the session id; one it holds is only a request.
    */
   async playHls(
     name: string,
     param: string,
   ): Promise<{ ok: boolean; clientId: string; error?: number }> {
     const ctx = new URLSearchParams(param.replace(/^\?/, '')).get('hls_ctx');
+    // A session SRS still holds: just another request (no hook); a kicked one is EOF.
+    if (ctx !== null && this.hlsSessions.has(ctx))
+      return { ok: this.hlsRequest(ctx), clientId: ctx };
     const c = this.connect(name, param, 'hls-play', false, ctx ?? undefined);
     c.lastRequest = Date.now();
     this.hlsSessions.set(c.id, c);

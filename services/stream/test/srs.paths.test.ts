@@ -6,8 +6,8 @@
 import t from 'tap';
 import { startStreamSystem } from './stream.harness.js';
 
-/** SRS's 20 s HLS linger becomes 200 ms, its 34 s refused-WHIP session 340 ms. */
-const srsTimeScale = 0.01;
+/** SRS's 20 s HLS linger becomes 1 s, its 34 s refused-WHIP session 1.7 s. */
+const srsTimeScale = 0.05;
 
 t.test(
   'HLS play: on_play for <room>.m3u8 is the room; the session counts until its on_stop',
@@ -103,3 +103,25 @@ t.test(
     t.equal(sys.state('r1')?.status === 'ended', false, 'the room carries on');
   },
 );
+
+t.test('HLS sessions count once per user and once per session id', async (t) => {
+  const sys = await startStreamSystem(t, { srsTimeScale });
+  await sys.createRoom('p1', { isPrivate: true, maxViewers: 1 });
+  const token = await sys.mediaToken('bob', 'p1', 'play');
+  const a = await sys.srs.playHls('p1', `?token=${token}`);
+  const b = await sys.srs.playHls('p1', `?token=${token}`);
+  t.ok(a.ok && b.ok, "one user's two sessions (a player re-fetching the master playlist)");
+  const fetching = setInterval(() => sys.srs.hlsRequest(a.clientId), 20);
+  await sys.stream.reconcile();
+  t.same([sys.state('p1')?.viewers, sys.state('p1')?.peakViewers], [1, 1], 'one seat');
+  // Kicked: SRS drops it from the list at once; the same hls_ctx comes back as a new session.
+  clearInterval(fetching);
+  await sys.until('both sessions ended', () => sys.srs.hooksOf('on_stop').length === 2);
+  await sys.srs.settled();
+  const again = await sys.srs.playHls('p1', `?hls_ctx=${a.clientId}&token=${token}`);
+  const twice = await sys.srs.playHls('p1', `?hls_ctx=${a.clientId}&token=${token}`);
+  t.ok(again.ok && twice.ok);
+  t.equal(again.clientId, a.clientId);
+  t.equal(sys.srs.hooksOf('on_play').length, 3, 'a request of a held session asks nothing');
+  t.same([sys.state('p1')?.viewers, sys.state('p1')?.peakViewers], [1, 1]);
+});
