@@ -329,3 +329,62 @@ t.test(
     t.notOk((await lists()).streams.streams.some((x) => x.name === 'w-deny200'));
   },
 );
+
+t.test(
+  'whip-udp-publish-pc-close: the publisher leaves, its WHEP viewer stays; SRS still names the old publisher',
+  async (t) => {
+    const { srs, lists, hooksOf } = await setup(t);
+    const rec = snapshots('whip-udp-publish-pc-close.jsonl').filter(
+      (s) => !s.clients.clients.some((c) => c.type === 'rtc-publish' && c.name === 'r12'),
+    );
+    const recR12 = rec.at(-1)!.streams.streams.find((s) => s.name === 'r12')!;
+    t.same(Object.keys(recR12.publish), ['active', 'cid'], 'recorded: inactive, with the old cid');
+    const pub = await srs.whip('r12', 'key=k12', { dtlsDelayMs: 0 });
+    const viewer = await srs.whep('r12', 'token=t12');
+    srs.disconnect(pub.clientId);
+    await srs.settled();
+    t.equal(hooksOf('on_unpublish').length, 1, 'on_unpublish at once (pc.close)');
+    const now = await lists();
+    const r12 = now.streams.streams.find((s) => s.name === 'r12')!;
+    t.same(r12.publish, { active: false, cid: pub.clientId });
+    t.same(shape(r12), shape(recR12));
+    t.ok(srs.hasClient(viewer.clientId), 'the viewer stays listed');
+    t.equal(hooksOf('on_stop').length, 0, 'and gets no on_stop');
+  },
+);
+
+t.test(
+  'kick-whip-publisher-r5: DELETE of publish.cid: on_unpublish, gone from both lists',
+  async (t) => {
+    const { srs, lists, hooksOf } = await setup(t);
+    const rec = lines('kick-whip-publisher-r5.jsonl');
+    t.ok(
+      rec.some((r) => String(r.label).startsWith('DELETE')),
+      'recorded: the DELETE',
+    );
+    const pub = await srs.whip('r5', 'key=k5', { dtlsDelayMs: 0 });
+    await until(() => srs.publisherOf('r5') === pub.clientId, 'publishing');
+    const del = await fetch(`${srs.apiUrl}/api/v1/clients/${pub.clientId}`, { method: 'DELETE' });
+    t.equal(((await del.json()) as { code: number }).code, 0);
+    await srs.settled();
+    t.equal(hooksOf('on_unpublish').length, 1);
+    const now = await lists();
+    t.notOk(now.streams.streams.some((s) => s.name === 'r5'));
+    t.notOk(now.clients.clients.some((c) => c.id === pub.clientId));
+  },
+);
+
+t.test('webrtc-udp-dtls-never-completes: inactive and listed until the STUN timeout', async (t) => {
+  const { srs, lists, hooksOf } = await setup(t);
+  const rec = snapshots('webrtc-udp-dtls-never-completes.jsonl');
+  const r8 = (s: Snapshot) => s.streams.streams.find((x) => x.name === 'r8');
+  t.ok(
+    rec.filter((s) => r8(s) !== undefined).every((s) => !r8(s)!.publish.active),
+    'recorded: never active',
+  );
+  const pub = await srs.whip('r8', 'key=k8', { dtlsDelayMs: Infinity });
+  srs.vanish(pub.clientId, 'udp');
+  t.same(r8(await lists())?.publish, { active: false }, 'listed, inactive');
+  await until(() => hooksOf('on_unpublish').length === 1, 'timed out by SRS');
+  t.equal(r8(await lists()), undefined);
+});

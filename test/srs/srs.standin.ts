@@ -100,6 +100,8 @@ interface Stream {
   name: string;
   app: string;
   publisher: string | null;
+  /** The publisher that left while players stayed: SRS still names it (`active:false`). */
+  lastPublisher: string | null;
   since: number;
   /** When the WebRTC publisher's DTLS completes: until then `publish.active` is false. */
   activeAt: number;
@@ -403,6 +405,7 @@ export class SrsStandIn {
       return { ok: false, clientId: c.id, error: SrsError.streamBusy };
     }
     stream.publisher = c.id;
+    stream.lastPublisher = null;
     stream.since = Date.now();
     stream.framesAt = stream.since;
     stream.activeAt = stream.since;
@@ -438,6 +441,7 @@ export class SrsStandIn {
       return { ok: false, clientId: c.id, error: SrsError.streamBusy };
     }
     stream.publisher = c.id;
+    stream.lastPublisher = null;
     stream.since = Date.now();
     stream.activeAt = stream.since + (o.dtlsDelayMs ?? this.timing('dtlsMs'));
     stream.framesAt = stream.activeAt;
@@ -581,7 +585,10 @@ export class SrsStandIn {
     if (c.type === 'hls-play') return;
     this.clients.delete(clientId);
     const stream = this.streams.get(c.streamId);
-    if (c.publish && stream?.publisher === clientId) stream.publisher = null;
+    if (c.publish && stream?.publisher === clientId) {
+      stream.publisher = null;
+      stream.lastPublisher = clientId;
+    }
     this.notify(c, c.publish ? 'on_unpublish' : 'on_stop');
     this.dropStreamIfEmpty(c.streamId);
   }
@@ -654,6 +661,7 @@ export class SrsStandIn {
       name,
       app: this.app,
       publisher: null,
+      lastPublisher: null,
       since,
       activeAt: since,
       frames: 0,
@@ -893,8 +901,11 @@ export class SrsStandIn {
       send_bytes: 4386,
       recv_bytes: 43_142 + this.framesOf(s) * BYTES_PER_FRAME,
       kbps: { recv_30s: active ? 1200 : 0, send_30s: 0 },
-      publish: active ? { active: true, cid: s.publisher } : { active: false },
-      // (A WHEP viewer left behind by its publisher: SRS names the old publisher; not imitated.)
+      publish: active
+        ? { active: true, cid: s.publisher }
+        : s.publisher === null && s.lastPublisher !== null
+          ? { active: false, cid: s.lastPublisher }
+          : { active: false },
       video: active
         ? { codec: 'H264', profile: 'Other', level: '1.2', width: 320, height: 240 }
         : null,
