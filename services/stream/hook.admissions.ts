@@ -15,8 +15,8 @@ export class HookAdmissions {
   private readonly pending = new Set<string>();
   /** Clients a hook refused, with when: kept until their on_stop/on_unpublish or `forgetAfterMs`. */
   private readonly refused = new Map<string, number>();
-  /** HLS sessions on_play admitted, until their on_stop. */
-  private readonly hls = new Set<string>();
+  /** HLS sessions on_play admitted, with when, until their on_stop (or SRS no longer lists them). */
+  private readonly hls = new Map<string, number>();
 
   constructor(private readonly svc: StreamContext) {}
 
@@ -37,7 +37,7 @@ export class HookAdmissions {
       return;
     }
     this.refused.delete(clientId);
-    if (hls) this.hls.add(clientId);
+    if (hls) this.hls.set(clientId, this.svc.now());
   }
 
   /** on_stop / on_unpublish: SRS let the client go (a returning HLS session is asked anew). */
@@ -64,8 +64,13 @@ export class HookAdmissions {
     return false;
   }
 
-  /** Drops refusals older than the memory (called once a round). */
-  prune(): void {
+  /**
+   * Once a complete round: drops refusals older than the memory, and HLS sessions
+   * admitted before the lists were read that SRS no longer lists (after an SRS
+   * restart no on_stop ever comes).
+   */
+  prune(listed: ReadonlySet<string>, readAt: number): void {
     for (const id of this.refused.keys()) this.isRefused(id);
+    for (const [id, at] of this.hls) if (at < readAt && !listed.has(id)) this.hls.delete(id);
   }
 }

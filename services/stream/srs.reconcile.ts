@@ -202,7 +202,7 @@ export class Reconciler {
     // Clients gone since well before this round cannot be in its lists any more.
     const horizon = started - this.svc.cfg.reconcileIntervalMs - 2 * this.svc.cfg.srsApiTimeoutMs;
     this.confirmer.pruneGone(horizon);
-    this.admissions.prune();
+    this.admissions.prune(new Set(lists.clients.map((c) => c.id)), started);
     const byRoom = new Map<string, Carried>();
     const byStreamId = new Map<string, Carried>();
     const foreign: string[] = [];

@@ -11,6 +11,15 @@
  * - HTTP API: /api/v1/streams, /api/v1/clients (paged with start/count, 10 by
  *   default), one stream or client by id, /api/v1/summaries, and the kick
  *   (DELETE /api/v1/clients/{id}: on_unpublish, then on_stop for each player).
+ * - HLS (`playHls`, recorded-2026-12): a session (`hls-play`, `<room>.m3u8`) listed
+ *   before its on_play, allowed or not; it lingers ~20 s after its last request
+ *   (`hlsRequest`), expired one per 5 s tick with an on_stop, denied ones included;
+ *   a kicked one leaves the list at once and gets its on_stop when it expires.
+ * - WebRTC (`whip`, `whep`, `vanish`): hook `param` is the whole query without `?`,
+ *   `tcUrl` is empty; a WHIP publisher is `publish.active:false` until its DTLS
+ *   completes; a denied WHIP stays listed ~34 s, then an on_unpublish without
+ *   `stream_id`; a peer that vanishes is noticed at once over TCP, after ~30.5 s
+ *   over UDP. SRS's timings (SrsTiming) are scaled by `timeScale`.
  * - Faults: hooks lost, duplicated, delayed, held back and released in another
  *   order; the API stalled, down, answering garbage or HTTP 500; a restart with a
  *   new service id.
