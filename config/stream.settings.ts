@@ -120,6 +120,13 @@ export const streamSettings = {
     10,
     600_000,
   ),
+  refusedMemoryMs: int(
+    'STREAM_REFUSED_MEMORY_MS',
+    120_000,
+    'A client a hook refused is never counted as a viewer; SRS may list it for a while (HLS ~25 s, WHIP ~34 s) and is remembered this long at most, in ms.',
+    1000,
+    3_600_000,
+  ),
   publisherGraceMs: int(
     'STREAM_PUBLISHER_GRACE_MS',
     30_000,

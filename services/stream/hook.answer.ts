@@ -17,6 +17,7 @@ import type { StreamStopReason } from '#shared/room/room.events.js';
 import { setSpanAttributes } from '#shared/runtime/telemetry.js';
 import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
 import { isSubjectToken } from '#shared/wire/subjects.js';
+import type { HookAdmissions } from './hook.admissions.js';
 import type { HookResult, HookStats } from './hook.stats.js';
 import type { PublishConfirmer } from './publish.confirm.js';
 import type { RoomWatch } from './room.watch.js';
@@ -42,6 +43,7 @@ export class HookAnswerer {
     private readonly watch: RoomWatch,
     private readonly confirmer: PublishConfirmer,
     private readonly stats: HookStats,
+    private readonly admissions: HookAdmissions,
   ) {}
 
   /**
@@ -50,6 +52,9 @@ export class HookAnswerer {
    */
   async answer(hook: SrsHook, receivedAt: number): Promise<HookAnswer> {
     const ctx: Deciding = { deadlineAt: receivedAt + this.svc.cfg.hookDeadlineMs, late: false };
+    const asks = hook.action === HookAction.onPublish || hook.action === HookAction.onPlay;
+    if (asks) this.admissions.begin(hook.clientId);
+    else this.admissions.ended(hook.clientId);
     const work = this.decide(hook, ctx).catch((err: unknown) => {
       if (err instanceof RoomRefusedError) return refused(err);
       if (err instanceof RoomcastError) return deny(err.code, err.message);
@@ -80,7 +85,8 @@ export class HookAnswerer {
           ? 'allowed'
           : 'denied';
     this.stats.decided(hook, result, answer.code);
-    if (hook.action === HookAction.onUnpublish || hook.action === HookAction.onStop) answer = allow;
+    if (asks) this.admissions.decided(hook.clientId, answer.allow, hook.hls);
+    else answer = allow;
     this.stats.answered(answer.allow, this.svc.now() - receivedAt);
     setSpanAttributes({
       'srs.hook.result': result,
@@ -91,9 +97,9 @@ export class HookAnswerer {
   }
 
   private async decide(hook: SrsHook, ctx: Deciding): Promise<HookAnswer> {
-    const roomId = hook.stream;
+    const roomId = hook.roomId;
     if (hook.app !== this.svc.cfg.app || !isSubjectToken(roomId)) {
-      return deny(ErrorCode.ROOM_NOT_FOUND, `no room streams at ${hook.app}/${roomId}`);
+      return deny(ErrorCode.ROOM_NOT_FOUND, `no room streams at ${hook.app}/${hook.stream}`);
     }
     switch (hook.action) {
       case HookAction.onPublish:
@@ -234,7 +240,7 @@ export class HookAnswerer {
 
   /** After a deadline passed: whatever the room may still grant is given back. */
   private takeBack(hook: SrsHook): void {
-    const roomId = hook.stream;
+    const roomId = hook.roomId;
     if (hook.app !== this.svc.cfg.app || !isSubjectToken(roomId)) return;
     this.confirmer.forget(hook.clientId);
     const rooms = this.svc.rooms;

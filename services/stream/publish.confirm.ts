@@ -15,8 +15,11 @@ import { ignoreRefusal } from './room.refusal.js';
 import type { StreamContext } from './stream.context.js';
 
 export class PublishConfirmer {
-  /** Confirmation loops of granted publishers, by SRS client id. */
-  private readonly confirming = new Map<string, AbortController>();
+  /** Confirmation loops of granted publishers, by SRS client id: the room and since when. */
+  private readonly confirming = new Map<
+    string,
+    { ac: AbortController; roomId: string; since: number }
+  >();
   /**
    * SRS clients whose on_unpublish/on_stop (or denial) this service handled lately,
    * with when: a list read before that must not bring them back.
@@ -30,12 +33,25 @@ export class PublishConfirmer {
 
   /** Stops every confirmation loop. */
   stop(): void {
-    for (const c of this.confirming.values()) c.abort();
+    for (const c of this.confirming.values()) c.ac.abort();
+  }
+
+  /**
+   * When the oldest grant of `roomId` still in its confirmation window was answered,
+   * or undefined. A WebRTC publisher is listed `publish.active: false` until its DTLS
+   * completes (seconds, on a slow peer): until the window closes, only the
+   * confirmation loop judges it, never a reconcile round.
+   */
+  confirmingSince(roomId: string): number | undefined {
+    let since: number | undefined;
+    for (const c of this.confirming.values())
+      if (c.roomId === roomId && (since === undefined || c.since < since)) since = c.since;
+    return since;
   }
 
   /** The client is gone (or denied): no confirmation for it, and no comeback from old lists. */
   forget(clientId: string): void {
-    this.confirming.get(clientId)?.abort();
+    this.confirming.get(clientId)?.ac.abort();
     this.confirming.delete(clientId);
     this.recentlyGone.set(clientId, this.svc.now());
   }
@@ -73,19 +89,22 @@ export class PublishConfirmer {
   }
 
   /**
-   * Asks the SRS API, every `confirmIntervalMs`, whether the granted client publishes;
-   * confirms it to the room when it does, releases it after `confirmTimeoutMs` when not.
+   * Asks the SRS API, every `confirmIntervalMs`, whether the granted client publishes
+   * (`publish.active` with its `cid`: for WHIP only once DTLS completes); confirms it
+   * to the room when it does, releases it after `confirmTimeoutMs` from its
+   * on_publish when not.
    */
   confirm(roomId: string, hook: SrsHook): void {
     if (this.confirming.has(hook.clientId) || this.svc.stopped) return;
     const ac = new AbortController();
-    this.confirming.set(hook.clientId, ac);
+    const entry = { ac, roomId, since: this.svc.now() };
+    this.confirming.set(hook.clientId, entry);
     void this.confirmLoop(roomId, hook, ac.signal)
       .catch((err: unknown) => {
         if (!ac.signal.aborted) this.svc.logger.warn('confirmation failed', { roomId, err });
       })
       .finally(() => {
-        if (this.confirming.get(hook.clientId) === ac) this.confirming.delete(hook.clientId);
+        if (this.confirming.get(hook.clientId) === entry) this.confirming.delete(hook.clientId);
       });
   }
 

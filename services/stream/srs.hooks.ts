@@ -36,6 +36,7 @@ const HookBody = Type.Object({
   service_id: Type.Optional(Text(128)),
   server_id: Type.Optional(Text(128)),
   stream_id: Type.Optional(Text(128)),
+  stream_url: Type.Optional(Text(512)),
   ip: Type.Optional(Text(64)),
   vhost: Type.Optional(Text(256)),
 });
@@ -47,8 +48,12 @@ export interface SrsHook {
   action: HookAction;
   clientId: string;
   app: string;
-  /** The stream name: the room id. */
+  /** The stream name as SRS sent it (`<room>.m3u8` for an HLS session). */
   stream: string;
+  /** The room: the stream name without SRS's HLS suffix (see `roomOf`). */
+  roomId: string;
+  /** An HLS session (`hls_ctx`): its client id is the session, which outlives any request. */
+  hls: boolean;
   /** The query string of the client's URL, with its leading `?` (may be empty). */
   param: string;
   /** The SRS process (changes on every SRS start). */
@@ -78,12 +83,30 @@ export function parseHook(raw: string): HookParse {
   return { ok: true, hook: toHook(value) };
 }
 
+/** SRS 6 names an HLS session's stream `<room>.m3u8` (its `stream_url` is `/<app>/<room>`). */
+const hlsSuffix = '.m3u8';
+
+/**
+ * The room a hook is about. HLS: `stream` is `<room>.m3u8` while `stream_url` says
+ * `/<app>/<room>`; both must agree, or the name is taken as it is (and refused as
+ * no such room), so that `stream_url` alone can never redirect a hook elsewhere.
+ */
+function roomOf(b: HookBody): { roomId: string; hls: boolean } {
+  if (!b.stream.endsWith(hlsSuffix)) return { roomId: b.stream, hls: false };
+  const roomId = b.stream.slice(0, -hlsSuffix.length);
+  const url = b.stream_url;
+  if (url !== undefined && url !== '' && url !== `/${b.app}/${roomId}`)
+    return { roomId: b.stream, hls: false };
+  return { roomId, hls: true };
+}
+
 function toHook(b: HookBody): SrsHook {
   return {
     action: b.action,
     clientId: b.client_id,
     app: b.app,
     stream: b.stream,
+    ...roomOf(b),
     param: b.param ?? '',
     serviceId: b.service_id || null,
     streamId: b.stream_id || null,
@@ -91,7 +114,11 @@ function toHook(b: HookBody): SrsHook {
   };
 }
 
-/** Credentials in a stream URL's query: `key` (the stream key) and `token` (a JWT). */
+/**
+ * Credentials in a stream URL's query: `key` (the stream key) and `token` (a JWT).
+ * RTMP/FLV/HLS hooks carry `?key=..`; WHIP/WHEP hooks the whole query without `?`
+ * (`app=live&stream=r2&key=k2`).
+ */
 export function readParam(param: string): { key: string | null; token: string | null } {
   const q = new URLSearchParams(param.startsWith('?') ? param.slice(1) : param);
   return { key: q.get('key'), token: q.get('token') };

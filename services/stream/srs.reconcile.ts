@@ -10,6 +10,7 @@ import type { RoomReplies, RoomStreamState } from '#shared/room/room.commands.js
 import { SpanKind, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { isSubjectToken } from '#shared/wire/subjects.js';
+import type { HookAdmissions } from './hook.admissions.js';
 import type { HookStats } from './hook.stats.js';
 import type { PublishConfirmer } from './publish.confirm.js';
 import type { RoomWatch } from './room.watch.js';
@@ -40,6 +41,8 @@ export class Reconciler {
     private readonly confirmer: PublishConfirmer,
     /** Its period ends with each round. */
     private readonly stats: HookStats,
+    /** Which listed players the hooks admitted: only those count as viewers. */
+    private readonly admissions: HookAdmissions,
   ) {}
 
   /** The SRS process id the last complete round saw. */
@@ -133,7 +136,7 @@ export class Reconciler {
       });
     }
     this.srsService = lists.service;
-    const { byRoom, foreign } = this.group(lists, started);
+    const { byRoom, foreign, handshaking } = this.group(lists, started);
     for (const id of foreign) await this.kick('(foreign app)', id, 'unknown_room');
     const listAgeMs = this.svc.now() - started + this.svc.cfg.reconcileMinAgeMs;
     const rooms = [...new Set([...byRoom.keys(), ...this.watch.roomIds()])];
@@ -149,10 +152,32 @@ export class Reconciler {
         rooms
           .slice(i, i + step)
           .map((roomId) =>
-            this.sync(roomId, byRoom.get(roomId) ?? nothingCarried, listAgeMs, lists.service),
+            this.sync(
+              roomId,
+              byRoom.get(roomId) ?? nothingCarried,
+              this.ageFor(roomId, listAgeMs, handshaking.get(roomId)),
+              lists.service,
+            ),
           ),
       );
     }
+  }
+
+  /**
+   * How old this round's lists count as for `roomId`. A grant still in its
+   * confirmation window (a WebRTC publisher before DTLS shows `publish.active:false`)
+   * is made too young to judge: neither released as unconfirmed by this round, nor
+   * its client kicked as not admitted once it turns active. The grant happened at
+   * most one hook deadline before its confirmation began. `handshakingMs`: how long
+   * SRS has listed an inactive publisher of the room (the same rule without this
+   * process's memory, e.g. after a restart of the stream service).
+   */
+  private ageFor(roomId: string, listAgeMs: number, handshakingMs = 0): number {
+    const since = this.confirmer.confirmingSince(roomId);
+    const confirming = since === undefined ? 0 : this.svc.now() - since;
+    const young = Math.max(confirming, handshakingMs);
+    if (since === undefined && handshakingMs === 0) return listAgeMs;
+    return Math.max(listAgeMs, young + this.svc.cfg.hookDeadlineMs);
   }
 
   /** What a complete poll read: SRS is up, and the streams with an active publisher in our app. */
@@ -177,10 +202,14 @@ export class Reconciler {
     // Clients gone since well before this round cannot be in its lists any more.
     const horizon = started - this.svc.cfg.reconcileIntervalMs - 2 * this.svc.cfg.srsApiTimeoutMs;
     this.confirmer.pruneGone(horizon);
+    this.admissions.prune(new Set(lists.clients.map((c) => c.id)), started);
     const byRoom = new Map<string, Carried>();
     const byStreamId = new Map<string, Carried>();
     const foreign: string[] = [];
     const foreignStreams = new Set<string>();
+    /** Rooms whose SRS stream has a publisher not active yet (WebRTC before DTLS), by its age in ms. */
+    const handshaking = new Map<string, number>();
+    const inactive = new Map<string, string>();
     for (const s of lists.streams) {
       if (s.app !== this.svc.cfg.app) {
         foreignStreams.add(s.id);
@@ -196,18 +225,26 @@ export class Reconciler {
       };
       byRoom.set(s.name, carried);
       byStreamId.set(s.id, carried);
+      if (!s.publish.active) inactive.set(s.id, s.name);
     }
     for (const c of lists.clients) {
       if (foreignStreams.has(c.stream)) {
         foreign.push(c.id);
         continue;
       }
+      const room = inactive.get(c.stream);
+      const ageMs = (c.alive ?? Infinity) * 1000;
+      const young = ageMs < this.svc.cfg.confirmTimeoutMs && !this.admissions.isRefused(c.id);
+      if (c.publish && room !== undefined && young) handshaking.set(room, ageMs);
       const carried = byStreamId.get(c.stream);
       if (carried === undefined || c.publish || this.confirmer.isRecentlyGone(c.id)) continue;
+      // Being decided, refused (SRS keeps refused HLS/WHIP sessions listed a while), or
+      // an HLS session no on_play admitted here: neither a viewer nor kicked.
+      if (!this.admissions.counts(c.id, c.type)) continue;
       carried.viewers.push(c.id);
       carried.clients.push(c.id);
     }
-    return { byRoom, foreign };
+    return { byRoom, foreign, handshaking };
   }
 
   private async sync(

@@ -181,7 +181,7 @@ export class HookServer {
         {
           'srs.action': hook.action,
           'srs.client_id': hook.clientId,
-          'roomcast.room': hook.stream,
+          'roomcast.room': hook.roomId,
           ...(hook.streamId === null ? {} : { 'srs.stream_id': hook.streamId }),
         },
         () =>

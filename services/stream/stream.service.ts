@@ -17,6 +17,7 @@ import { metricNames, type StreamStatusReply } from '#shared/stream/stream.proto
 import { ErrorCode } from '#shared/wire/errors.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { HookAnswerer } from './hook.answer.js';
+import { HookAdmissions } from './hook.admissions.js';
 import { HookStats } from './hook.stats.js';
 import { PublishConfirmer } from './publish.confirm.js';
 import { RoomWatch } from './room.watch.js';
@@ -51,6 +52,7 @@ export class StreamService {
   private readonly watch: RoomWatch;
   private readonly confirmer: PublishConfirmer;
   private readonly stats: HookStats;
+  private readonly admissions: HookAdmissions;
   private readonly hooks: HookAnswerer;
   private readonly reconciler: Reconciler;
   private readonly revocations: StreamRevocations;
@@ -72,6 +74,7 @@ export class StreamService {
     this.watch = new RoomWatch(this.svc);
     this.confirmer = new PublishConfirmer(this.svc, this.watch);
     this.stats = new HookStats(this.svc);
+    this.admissions = new HookAdmissions(this.svc);
     this.revocations = new StreamRevocations(this.svc, o.bus.nc, o.revocationMaxAgeS);
     this.hooks = new HookAnswerer(
       this.svc,
@@ -80,8 +83,15 @@ export class StreamService {
       this.watch,
       this.confirmer,
       this.stats,
+      this.admissions,
     );
-    this.reconciler = new Reconciler(this.svc, this.watch, this.confirmer, this.stats);
+    this.reconciler = new Reconciler(
+      this.svc,
+      this.watch,
+      this.confirmer,
+      this.stats,
+      this.admissions,
+    );
   }
 
   /**

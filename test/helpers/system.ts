@@ -110,6 +110,8 @@ export interface StreamPartsOptions {
   plainHooks?: boolean;
   /** Source address of the stand-in's hooks. */
   hookLocalAddress?: string;
+  /** The stand-in's SRS timings (HLS linger, STUN timeout, ...) times this; 1 = as recorded. */
+  srsTimeScale?: number;
 }
 
 /** Environment every test system starts from; `env` overrides it. */
@@ -231,6 +233,7 @@ async function startStandIn(o: StreamPartsOptions): Promise<SrsStandIn> {
     hookBase: 'http://127.0.0.1:1/unset',
     ...(o.srsHookTimeoutMs === undefined ? {} : { hookTimeoutMs: o.srsHookTimeoutMs }),
     ...(o.hookLocalAddress === undefined ? {} : { hookLocalAddress: o.hookLocalAddress }),
+    ...(o.srsTimeScale === undefined ? {} : { timeScale: o.srsTimeScale }),
   });
   await srs.start();
   return srs;

@@ -11,6 +11,15 @@
  * - HTTP API: /api/v1/streams, /api/v1/clients (paged with start/count, 10 by
  *   default), one stream or client by id, /api/v1/summaries, and the kick
  *   (DELETE /api/v1/clients/{id}: on_unpublish, then on_stop for each player).
+ * - HLS (`playHls`, recorded-2026-12): a session (`hls-play`, `<room>.m3u8`) listed
+ *   before its on_play, allowed or not; it lingers ~20 s after its last request
+ *   (`hlsRequest`), expired one per 5 s tick with an on_stop, denied ones included;
+ *   a kicked one leaves the list at once and gets its on_stop when it expires.
+ * - WebRTC (`whip`, `whep`, `vanish`): hook `param` is the whole query without `?`,
+ *   `tcUrl` is empty; a WHIP publisher is `publish.active:false` until its DTLS
+ *   completes; a denied WHIP stays listed ~34 s, then an on_unpublish without
+ *   `stream_id`; a peer that vanishes is noticed at once over TCP, after ~30.5 s
+ *   over UDP. SRS's timings (SrsTiming) are scaled by `timeScale`.
  * - Faults: hooks lost, duplicated, delayed, held back and released in another
  *   order; the API stalled, down, answering garbage or HTTP 500; a restart with a
  *   new service id.
@@ -26,7 +35,28 @@ import {
 import type { Socket } from 'node:net';
 
 export type Action = 'on_publish' | 'on_unpublish' | 'on_play' | 'on_stop';
-export type ClientType = 'fmle-publish' | 'rtc-publish' | 'rtmp-play' | 'flv-play' | 'rtc-play';
+export type ClientType =
+  'fmle-publish' | 'rtc-publish' | 'rtmp-play' | 'flv-play' | 'rtc-play' | 'hls-play';
+
+/** How a WebRTC peer reached SRS: over ICE-TCP a vanished peer is noticed at once, over UDP after the STUN timeout. */
+export type RtcTransport = 'tcp' | 'udp';
+
+/**
+ * SRS 6.0.157's timings as recorded (fixtures/srs-6.0.157/recorded-2026-12/README.md),
+ * in ms; the stand-in multiplies each by its `timeScale`.
+ */
+export const SrsTiming = {
+  /** An HLS session expires this long after its last request (2 x hls_window)... */
+  hlsLingerMs: 20_000,
+  /** ...checked on a timer of this period, one session per tick. */
+  hlsTickMs: 5_000,
+  /** A WebRTC peer that vanished over UDP: on_unpublish / on_stop this long after (stun_timeout). */
+  stunTimeoutMs: 30_500,
+  /** A denied WHIP publish stays listed (`active:false`) this long, then gets an on_unpublish. */
+  deniedWhipMs: 34_000,
+  /** DTLS completes this long after the WHIP answer when the peer applies it at once. */
+  dtlsMs: 600,
+} as const;
 
 /** SRS error codes the stand-in reproduces. */
 export const SrsError = {
@@ -69,6 +99,8 @@ export interface StandInOptions {
   hookLocalAddress?: string;
   /** How long SRS waits for a hook (SRS: 30 s; tests scale it down), in ms. */
   hookTimeoutMs?: number;
+  /** Factor applied to every SrsTiming (HLS linger, STUN timeout, ...): 1 = as recorded. */
+  timeScale?: number;
   app?: string;
 }
 
@@ -77,7 +109,11 @@ interface Stream {
   name: string;
   app: string;
   publisher: string | null;
+  /** The publisher that left while players stayed: SRS still names it (`active:false`). */
+  lastPublisher: string | null;
   since: number;
+  /** When the WebRTC publisher's DTLS completes: until then `publish.active` is false. */
+  activeAt: number;
   /** Video frames counted so far, up to `framesAt` (see `framesOf`). */
   frames: number;
   framesAt: number;
@@ -97,6 +133,15 @@ interface Client {
   param: string;
   tcUrl: string;
   since: number;
+  /** The stream's name (`stream_url` `/<app>/<room>`), also once the stream is gone. */
+  room: string;
+  /** The name in hooks (`<room>.m3u8` for HLS). */
+  hookStream: string;
+  /** HLS: the last request of the session; listed: false once kicked (it lingers unlisted). */
+  lastRequest?: number;
+  listed: boolean;
+  /** A denied HLS or WHIP session SRS keeps all the same (no stream_id in a zombie WHIP's on_unpublish). */
+  zombie?: boolean;
 }
 
 /** Faults to inject; every field can be changed while running. */
@@ -211,6 +256,11 @@ export class SrsStandIn {
   readonly apiRequests: string[] = [];
   private readonly streams = new Versioned<Stream>();
   private readonly clients = new Versioned<Client>();
+  /** HLS sessions (listed or kicked), expired by `hlsTick`. */
+  private readonly hlsSessions = new Map<string, Client>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private hlsTicker: NodeJS.Timeout | undefined;
+  private readonly timeScale: number;
   private readonly sortCache = new Map<string, { key: string; items: (Stream | Client)[] }>();
   private readonly held: (() => Promise<void>)[] = [];
   private readonly pending = new Set<Promise<unknown>>();
@@ -229,6 +279,29 @@ export class SrsStandIn {
     this.app = o.app ?? 'live';
     this.hookBase = o.hookBase;
     this.hookTimeoutMs = o.hookTimeoutMs ?? 30_000;
+    this.timeScale = o.timeScale ?? 1;
+  }
+
+  /** An SrsTiming as this stand-in runs it (scaled). */
+  timing(name: keyof typeof SrsTiming): number {
+    return SrsTiming[name] * this.timeScale;
+  }
+
+  private later(ms: number, f: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      f();
+    }, ms);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    clearInterval(this.hlsTicker);
+    this.hlsTicker = undefined;
+    this.hlsSessions.clear();
   }
 
   /** Base URL of the HTTP API. */
@@ -264,6 +337,7 @@ export class SrsStandIn {
 
   /** Stops the API and waits for the hooks under way. */
   async stop(): Promise<void> {
+    this.clearTimers();
     await this.apiDown();
     await this.settled();
   }
@@ -276,6 +350,7 @@ export class SrsStandIn {
     this.streams.clear();
     this.clients.clear();
     this.held.length = 0;
+    this.clearTimers();
   }
 
   /** Waits until every hook posted so far has been answered. */
@@ -339,9 +414,123 @@ export class SrsStandIn {
       return { ok: false, clientId: c.id, error: SrsError.streamBusy };
     }
     stream.publisher = c.id;
+    stream.lastPublisher = null;
     stream.since = Date.now();
     stream.framesAt = stream.since;
+    stream.activeAt = stream.since;
     return { ok: true, clientId: c.id };
+  }
+
+  /**
+   * A WHIP publish (POST /rtc/v1/whip/?app=live&stream=<name>&key=...): on_publish
+   * during the POST with the whole query as `param` (no `?`). Allowed: listed at
+   * once, `publish.active:false` until DTLS completes `dtlsDelayMs` later. Denied:
+   * no answer to the POST, yet a zombie stays listed `active:false` for ~34 s and
+   * then gets an on_unpublish (without `stream_id`).
+   */
+  async whip(
+    name: string,
+    query: string,
+    o: { dtlsDelayMs?: number } = {},
+  ): Promise<{ ok: boolean; clientId: string; error?: number }> {
+    const c = this.connect(name, `app=${this.app}&stream=${name}&${query}`, 'rtc-publish', true);
+    const verdict = await this.ask(c, 'on_publish');
+    const stream = this.streams.get(c.streamId);
+    if (!verdict.allowed) {
+      c.zombie = true;
+      this.later(this.timing('deniedWhipMs'), () => this.disconnect(c.id));
+      return {
+        ok: false,
+        clientId: c.id,
+        ...(verdict.error === undefined ? {} : { error: verdict.error }),
+      };
+    }
+    if (stream === undefined || stream.publisher !== null || !this.clients.has(c.id)) {
+      this.clients.delete(c.id);
+      return { ok: false, clientId: c.id, error: SrsError.streamBusy };
+    }
+    stream.publisher = c.id;
+    stream.lastPublisher = null;
+    stream.since = Date.now();
+    stream.activeAt = stream.since + (o.dtlsDelayMs ?? this.timing('dtlsMs'));
+    stream.framesAt = stream.activeAt;
+    return { ok: true, clientId: c.id };
+  }
+
+  /** A WHEP play: on_play during the POST; denied means not listed and no on_stop. */
+  whep(name: string, query: string): Promise<{ ok: boolean; clientId: string; error?: number }> {
+    return this.play(name, `app=${this.app}&stream=${name}&${query}`, 'rtc-play');
+  }
+
+  /**
+   * A WebRTC peer vanishes without closing (browser killed, page closed): over
+   * ICE-TCP SRS notices at once, over UDP after the STUN timeout (~30.5 s).
+   */
+  vanish(clientId: string, transport: RtcTransport): void {
+    if (transport === 'tcp') this.disconnect(clientId);
+    else this.later(this.timing('stunTimeoutMs'), () => this.disconnect(clientId));
+  }
+
+  /**
+   * The first GET of `/live/<name>.m3u8<param>`: SRS registers the session
+   * (`hls-play`, named `<name>.m3u8`) before asking on_play with `stream`
+   * `<name>.m3u8`. Allowed or denied, the session lingers until ~20 s after its last
+   * request (see `hlsRequest`) and then gets an on_stop. A `hls_ctx` in `param` that
+   * SRS does not hold is adopted as the session id; one it holds is only a request.
+   */
+  async playHls(
+    name: string,
+    param: string,
+  ): Promise<{ ok: boolean; clientId: string; error?: number }> {
+    const ctx = new URLSearchParams(param.replace(/^\?/, '')).get('hls_ctx');
+    // A session SRS still holds: just another request (no hook); a kicked one is EOF.
+    if (ctx !== null && this.hlsSessions.has(ctx))
+      return { ok: this.hlsRequest(ctx), clientId: ctx };
+    const c = this.connect(name, param, 'hls-play', false, ctx ?? undefined);
+    c.lastRequest = Date.now();
+    this.hlsSessions.set(c.id, c);
+    this.hlsTicker ??= setInterval(() => this.hlsTick(), this.timing('hlsTickMs'));
+    this.hlsTicker.unref();
+    const verdict = await this.ask(c, 'on_play');
+    if (!verdict.allowed) {
+      c.zombie = true;
+      return {
+        ok: false,
+        clientId: c.id,
+        ...(verdict.error === undefined ? {} : { error: verdict.error }),
+      };
+    }
+    return { ok: true, clientId: c.id };
+  }
+
+  /**
+   * A later request of an HLS session (playlist or segment): keeps it alive. False
+   * when SRS answers 404 "HLS stream <ctx> is EOF" (kicked, or unknown).
+   */
+  hlsRequest(clientId: string): boolean {
+    const c = this.hlsSessions.get(clientId);
+    if (c === undefined || !c.listed) return false;
+    c.lastRequest = Date.now();
+    return true;
+  }
+
+  /** SRS's HLS expiry: on each tick, at most one session idle for the linger time goes. */
+  private hlsTick(): void {
+    const now = Date.now();
+    for (const c of this.hlsSessions.values()) {
+      if (now - (c.lastRequest ?? 0) < this.timing('hlsLingerMs')) continue;
+      this.hlsSessions.delete(c.id);
+      if (c.listed) {
+        this.clients.delete(c.id);
+        this.dropStreamIfEmpty(c.streamId);
+      }
+      this.notify(c, 'on_stop');
+      break;
+    }
+    if (this.hlsSessions.size === 0) {
+      clearInterval(this.hlsTicker);
+      this.hlsTicker = undefined;
+    }
   }
 
   /** A player connects to `name` with `param` (`?token=...`). */
@@ -352,6 +541,7 @@ export class SrsStandIn {
   ): Promise<{ ok: boolean; clientId: string; error?: number }> {
     const c = this.connect(name, param, type, false);
     const verdict = await this.ask(c, 'on_play');
+    // A denied WHEP/RTMP/FLV play is dropped at once, with no on_stop.
     if (!verdict.allowed || !this.clients.has(c.id)) {
       this.clients.delete(c.id);
       this.dropStreamIfEmpty(c.streamId);
@@ -364,7 +554,12 @@ export class SrsStandIn {
    * Adds a client without asking any hook (as SRS with hooks off would): for a load
    * generator that posts the hooks itself and only needs the API to agree.
    */
-  register(name: string, clientId: string, type: ClientType, streamId = `vid-${name}`): void {
+  register(
+    name: string,
+    clientId: string,
+    type: Exclude<ClientType, 'hls-play'>,
+    streamId = `vid-${name}`,
+  ): void {
     let stream = this.streams.get(streamId);
     if (stream === undefined) {
       stream = this.newStream(streamId, name);
@@ -380,10 +575,14 @@ export class SrsStandIn {
       param: '',
       tcUrl: `rtmp://127.0.0.1:1935/${this.app}`,
       since: Date.now(),
+      room: name,
+      hookStream: name,
+      listed: true,
     });
     if (publish) {
       stream.publisher = clientId;
       stream.framesAt = Date.now();
+      stream.activeAt = stream.framesAt;
     }
   }
 
@@ -391,9 +590,14 @@ export class SrsStandIn {
   disconnect(clientId: string): void {
     const c = this.clients.get(clientId);
     if (c === undefined) return;
+    // An HLS session has no connection to lose: it expires (hlsTick).
+    if (c.type === 'hls-play') return;
     this.clients.delete(clientId);
     const stream = this.streams.get(c.streamId);
-    if (c.publish && stream?.publisher === clientId) stream.publisher = null;
+    if (c.publish && stream?.publisher === clientId) {
+      stream.publisher = null;
+      stream.lastPublisher = clientId;
+    }
     this.notify(c, c.publish ? 'on_unpublish' : 'on_stop');
     this.dropStreamIfEmpty(c.streamId);
   }
@@ -402,6 +606,14 @@ export class SrsStandIn {
   kick(clientId: string): boolean {
     const c = this.clients.get(clientId);
     if (c === undefined) return false;
+    if (c.type === 'hls-play') {
+      // Gone from the list at once; its playlist is EOF; on_stop when the session expires.
+      c.listed = false;
+      c.lastRequest = Date.now();
+      this.clients.delete(clientId);
+      this.dropStreamIfEmpty(c.streamId);
+      return true;
+    }
     const stream = this.streams.get(c.streamId);
     if (c.publish && stream?.publisher === clientId) {
       this.disconnect(clientId);
@@ -414,22 +626,37 @@ export class SrsStandIn {
     return true;
   }
 
-  private connect(name: string, param: string, type: ClientType, publish: boolean): Client {
+  private connect(
+    name: string,
+    param: string,
+    type: ClientType,
+    publish: boolean,
+    id = rid(8),
+  ): Client {
     let stream = [...this.streams.values()].find((s) => s.name === name && s.app === this.app);
     if (stream === undefined) {
       stream = this.newStream(`vid-${rid(7)}`, name);
       this.streams.set(stream.id, stream);
     }
     const http = type === 'flv-play';
+    const hls = type === 'hls-play';
+    const rtc = type === 'rtc-play' || type === 'rtc-publish';
     const c: Client = {
-      id: rid(8),
+      id,
       streamId: stream.id,
-      name: http ? `${name}.flv` : name,
+      name: http ? `${name}.flv` : hls ? `${name}.m3u8` : name,
       type,
       publish,
       param,
-      tcUrl: `${http ? 'http' : 'rtmp'}://127.0.0.1:1935/${this.app}`,
+      tcUrl: rtc
+        ? ''
+        : hls
+          ? `http://127.0.0.1/${this.app}`
+          : `${http ? 'http' : 'rtmp'}://127.0.0.1:1935/${this.app}`,
       since: Date.now(),
+      room: name,
+      hookStream: hls ? `${name}.m3u8` : name,
+      listed: true,
     };
     // SRS counts the connection before it asks the hook.
     this.clients.set(c.id, c);
@@ -437,7 +664,18 @@ export class SrsStandIn {
   }
 
   private newStream(id: string, name: string): Stream {
-    return { id, name, app: this.app, publisher: null, since: Date.now(), frames: 0, framesAt: 0 };
+    const since = Date.now();
+    return {
+      id,
+      name,
+      app: this.app,
+      publisher: null,
+      lastPublisher: null,
+      since,
+      activeAt: since,
+      frames: 0,
+      framesAt: 0,
+    };
   }
 
   private dropStreamIfEmpty(streamId: string): void {
@@ -449,8 +687,7 @@ export class SrsStandIn {
 
   /** The hook body exactly as SRS 6.0.157 lays it out for `action`. */
   hookBody(c: Client, action: Action): string {
-    const stream = this.streams.get(c.streamId);
-    const name = stream?.name ?? c.name;
+    const name = c.room;
     const head = {
       server_id: this.serverId,
       service_id: this.serviceId,
@@ -460,11 +697,16 @@ export class SrsStandIn {
       vhost: '__defaultVhost__',
       app: this.app,
     };
-    const tail = { stream_url: `/${this.app}/${name}`, stream_id: c.streamId };
+    // A zombie WHIP session's on_unpublish names no stream (SRS never attached it).
+    const tail =
+      c.zombie === true && action === 'on_unpublish'
+        ? { stream_url: `/${this.app}/${name}` }
+        : { stream_url: `/${this.app}/${name}`, stream_id: c.streamId };
+    const stream = c.hookStream;
     const body =
       action === 'on_play'
-        ? { ...head, stream: name, tcUrl: c.tcUrl, param: c.param, pageUrl: '', ...tail }
-        : { ...head, tcUrl: c.tcUrl, stream: name, param: c.param, ...tail };
+        ? { ...head, stream, tcUrl: c.tcUrl, param: c.param, pageUrl: '', ...tail }
+        : { ...head, tcUrl: c.tcUrl, stream, param: c.param, ...tail };
     return JSON.stringify(body);
   }
 
@@ -650,13 +892,16 @@ export class SrsStandIn {
 
   private streamJson(s: Stream) {
     const clients = [...this.clients.values()].filter((c) => c.streamId === s.id).length;
-    const active = s.publisher !== null;
+    const active = s.publisher !== null && Date.now() >= s.activeAt;
     return {
       id: s.id,
       name: s.name,
       vhost: this.vhostId,
       app: s.app,
-      tcUrl: `rtmp://127.0.0.1:1935/${s.app}`,
+      tcUrl:
+        this.clients.get(s.publisher ?? '')?.type === 'rtc-publish'
+          ? ''
+          : `rtmp://127.0.0.1:1935/${s.app}`,
       url: `/${s.app}/${s.name}`,
       live_ms: Date.now(),
       clients,
@@ -665,7 +910,11 @@ export class SrsStandIn {
       send_bytes: 4386,
       recv_bytes: 43_142 + this.framesOf(s) * BYTES_PER_FRAME,
       kbps: { recv_30s: active ? 1200 : 0, send_30s: 0 },
-      publish: active ? { active: true, cid: s.publisher } : { active: false },
+      publish: active
+        ? { active: true, cid: s.publisher }
+        : s.publisher === null && s.lastPublisher !== null
+          ? { active: false, cid: s.lastPublisher }
+          : { active: false },
       video: active
         ? { codec: 'H264', profile: 'Other', level: '1.2', width: 320, height: 240 }
         : null,
@@ -679,7 +928,7 @@ export class SrsStandIn {
    * them as received bytes.
    */
   private framesOf(s: Stream): number {
-    if (s.publisher === null) return s.frames;
+    if (s.publisher === null || Date.now() < s.activeAt) return s.frames;
     const now = Date.now();
     const frameMs = 1000 / FRAMES_PER_S;
     const elapsed = Math.floor((now - s.framesAt) / frameMs);
