@@ -68,7 +68,10 @@ class Peer {
   onControl(f: Record<string, unknown>): void {
     if (f.type === 'error' || isPeerjsError(f)) {
       stats.errors++;
-      stats.lastError = `${String(f.code)}: ${String(f.message)}`;
+      stats.lastError =
+        f.type === 'error'
+          ? `${String(f.code)}: ${String(f.message)}`
+          : JSON.stringify(f).slice(0, 200);
     }
     for (let i = 0; i < this.waiters.length; i++) {
       const w = this.waiters[i]!;

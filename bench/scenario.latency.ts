@@ -70,6 +70,11 @@ export const latency: Scenario = {
       median(rs.map((r) => ((r.gateway.seconds + r.nats.seconds) / r.received) * 1e6));
     const withPeerjs = ctx.servers.includes('peerjs');
     const peerjsCpu = cpuPerMsg(pick('peerjs', false));
+    // Round by round (the k-th run of each is round k): the two saw the same machine.
+    const peerjsRuns = pick('peerjs', false);
+    const perRound = pick('ours', false)
+      .map((r, k) => ratio(cpuPerMsg([r]), cpuPerMsg(peerjsRuns.slice(k, k + 1))))
+      .join(', ');
     const lines: [ServerKind, boolean][] = [
       ...paths.flatMap((fp) => [
         ['ours', fp] as [ServerKind, boolean],
@@ -150,7 +155,7 @@ export const latency: Scenario = {
         `CPU per message through NATS: the baseline spends ${ratio(baseCpu, oursCpu)} what our gateway does (server + nats-server).`,
         ...(withPeerjs
           ? [
-              `CPU per message, ours through NATS against the PeerJS server (npm \`peer\` 1.0.2, default configuration, one process, no broker): ${fmt(oursCpu, 1)} µs against ${fmt(peerjsCpu, 1)} µs, ${ratio(oursCpu, peerjsCpu)}. Its clients speak its protocol (connect with an id, \`CANDIDATE\` frames with \`dst\`, relayed with \`src\`, same size and timestamp) and send its client's \`HEARTBEAT\` every 5 s (200/s over 1,000 connections, in its CPU, not in its messages); it checks no token and keeps no rooms.`,
+              `CPU per message, ours through NATS against the PeerJS server (npm \`peer\` 1.0.2, default configuration, one process, no broker): ${fmt(oursCpu, 1)} µs against ${fmt(peerjsCpu, 1)} µs, ${ratio(oursCpu, peerjsCpu)}. Its clients speak its protocol (connect with an id, \`CANDIDATE\` frames with \`dst\`, relayed with \`src\`, same size and timestamp) and send its client's \`HEARTBEAT\` every 5 s (200/s over 1,000 connections, in its CPU, not in its messages); it checks no token and keeps no rooms. Round by round: ${perRound}.`,
             ]
           : []),
         "Latency is measured by the receiving client with the clock the sender stamped it with (both peers of a pair live in one process); it includes both clients' event loops.",
