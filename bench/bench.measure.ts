@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Fleet, shares } from './bench.fleet.js';
 import { cpuBetween, loadAverage, machineBusyCores, markCpu, type CpuUse } from './bench.procs.js';
 import type { BenchContext } from './bench.scenario.js';
+import { startPeerjs } from './peerjs.system.js';
 import {
   AUDIENCE,
   ISSUER,
@@ -80,14 +81,17 @@ export async function withRig<T>(
   fn: (rig: Rig) => Promise<T>,
 ): Promise<T> {
   const profile = ctx.profileDir !== undefined && o.server === 'ours';
-  const sys = await startSystem({
-    root: ctx.root,
-    server: o.server,
-    secret: ctx.secret,
-    env: { ...BENCH_ENV, ...o.env },
-    ...(profile ? { profileDir: ctx.profileDir } : {}),
-    ...(ctx.against === undefined ? {} : { against: ctx.against }),
-  });
+  const sys =
+    o.server === 'peerjs'
+      ? await startPeerjs({ root: ctx.root })
+      : await startSystem({
+          root: ctx.root,
+          server: o.server,
+          secret: ctx.secret,
+          env: { ...BENCH_ENV, ...o.env },
+          ...(profile ? { profileDir: ctx.profileDir } : {}),
+          ...(ctx.against === undefined ? {} : { against: ctx.against }),
+        });
   const fleet = Fleet.start(ctx.root, o.loaders);
   const target: Target = {
     host: sys.host,
@@ -96,6 +100,7 @@ export async function withRig<T>(
     issuer: ISSUER,
     audience: AUDIENCE,
     authFrame: profile,
+    ...(o.server === 'peerjs' ? { protocol: 'peerjs' as const } : {}),
   };
   try {
     return await fn({ sys, fleet, target });
@@ -141,9 +146,10 @@ export function runPairs(ctx: BenchContext, o: PairRunOptions): Promise<PairRun>
       await sleep(o.warmupMs);
 
       const serverPid = sys.server.pid;
-      const natsPid = sys.nats.pid;
-      const roomPid = sys.room.pid;
-      const pids = [serverPid, natsPid, roomPid, ...fleet.pids];
+      // The PeerJS server has neither: their CPU is none.
+      const natsPids = sys.nats === undefined ? [] : [sys.nats.pid];
+      const roomPids = sys.room === undefined ? [] : [sys.room.pid];
+      const pids = [serverPid, ...natsPids, ...roomPids, ...fleet.pids];
       const marked = fleet.mark();
       const a = markCpu(pids);
       await marked;
@@ -163,8 +169,8 @@ export function runPairs(ctx: BenchContext, o: PairRunOptions): Promise<PairRun>
         perSecond: s.received / wall,
         sentPerSecond: s.sent / wall,
         gateway: cpuBetween(a, b, [serverPid]),
-        nats: cpuBetween(a, b, [natsPid]),
-        room: cpuBetween(a, b, [roomPid]),
+        nats: cpuBetween(a, b, natsPids),
+        room: cpuBetween(a, b, roomPids),
         clients: cpuBetween(a, b, fleet.pids),
         clientMaxCores: Math.max(...fleet.pids.map((pid) => cpuBetween(a, b, [pid]).cores)),
         machineCores,
@@ -180,7 +186,8 @@ export function runPairs(ctx: BenchContext, o: PairRunOptions): Promise<PairRun>
   );
 }
 
-/** Label of a server with its relay path. */
+/** Label of a server with its relay path (PeerJS has one: in its process). */
 export function label(ctx: BenchContext, server: ServerKind, fastPath: boolean): string {
+  if (server === 'peerjs') return `${ctx.names.peerjs}, in-process`;
   return `${ctx.names[server]}, ${fastPath ? 'local fast path' : 'through NATS'}`;
 }

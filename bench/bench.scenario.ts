@@ -22,18 +22,32 @@ export interface BenchContext {
    * dist/) that takes the baseline's place (`--against`): before/after comparisons.
    */
   against: string | undefined;
-  /** How tables name the two servers. */
-  names: { ours: string; baseline: string };
-  /** The servers to run (`--servers`; both unless told). */
+  /** How tables name the servers. */
+  names: { ours: string; baseline: string; peerjs: string };
+  /** The servers to run (`--servers`; all three unless told, PeerJS when installed). */
   servers: readonly ServerKind[];
   /** Prints a progress line (stderr). */
   log(msg: string): void;
 }
 
-/** The servers to run in a round, alternating which goes first so drift hits both alike. */
-export function interleave(ctx: BenchContext, round: number): ServerKind[] {
-  const order: ServerKind[] = round % 2 === 0 ? ['ours', 'baseline'] : ['baseline', 'ours'];
-  return order.filter((s) => ctx.servers.includes(s));
+/**
+ * The servers to run in a round, of those a scenario can run (`among`; PeerJS only
+ * where the load is relaying), rotating which goes first so drift hits all alike.
+ */
+export function interleave(ctx: BenchContext, round: number): ('ours' | 'baseline')[];
+export function interleave<K extends ServerKind>(
+  ctx: BenchContext,
+  round: number,
+  among: readonly K[],
+): K[];
+export function interleave(
+  ctx: BenchContext,
+  round: number,
+  among: readonly ServerKind[] = ['ours', 'baseline'],
+): ServerKind[] {
+  const wanted = among.filter((s) => ctx.servers.includes(s));
+  const k = wanted.length === 0 ? 0 : round % wanted.length;
+  return [...wanted.slice(k), ...wanted.slice(0, k)];
 }
 
 export interface Table {

@@ -2,6 +2,7 @@
  * One system under test: a private nats-server (random port, temporary store), the
  * room service, and either our gateway or the `ws` baseline, each a process of its
  * own started from dist/. Rooms are created over NATS, as the REST API will.
+ * (The PeerJS server, which has neither, starts in peerjs.system.ts.)
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +13,8 @@ import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { pool } from './bench.fleet.js';
 import { launch, type Child } from './bench.procs.js';
 
-/** Which WebSocket server is under test. */
-export type ServerKind = 'ours' | 'baseline';
+/** Which WebSocket server is under test (PeerJS only in the relay scenarios). */
+export type ServerKind = 'ours' | 'baseline' | 'peerjs';
 
 export interface SystemOptions {
   /** Repository root (dist/ is below it). */
@@ -38,8 +39,9 @@ export interface ServerMemory {
 
 export interface BenchSystem {
   server: Child;
-  nats: Child;
-  room: Child;
+  /** Undefined for the PeerJS server, which runs without them. */
+  nats: Child | undefined;
+  room: Child | undefined;
   host: string;
   port: number;
   /** Runs a memory-reducing GC in the server and reads its memory. */
@@ -119,7 +121,16 @@ export async function startBackend(o: {
   }
 }
 
-export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
+/** Asks a server started with server.hook.js for its memory after a memory-reducing GC. */
+export async function readMemory(server: Child): Promise<ServerMemory> {
+  const line = server.next(/^\{"bench":"memory".*\}$/);
+  server.process.kill('SIGUSR2');
+  return JSON.parse((await line)[0]) as ServerMemory;
+}
+
+export async function startSystem(
+  o: SystemOptions,
+): Promise<BenchSystem & { nats: Child; room: Child }> {
   const { nats, room, natsUrl, env, started, stopAll } = await startBackend({
     root: o.root,
     storePrefix: 'roomcast-bench-nats-',
@@ -174,11 +185,7 @@ export async function startSystem(o: SystemOptions): Promise<BenchSystem> {
       room,
       host: HOST,
       port,
-      async memory() {
-        const line = server.next(/^\{"bench":"memory".*\}$/);
-        server.process.kill('SIGUSR2');
-        return JSON.parse((await line)[0]) as ServerMemory;
-      },
+      memory: () => readMemory(server),
       async createRooms(ids, maxViewers) {
         await pool(ids, 64, async (roomId) => {
           await rooms

@@ -17,6 +17,11 @@ export interface Target {
    * runs (see server.hook.ts). The relay path is the same either way.
    */
   authFrame?: boolean;
+  /**
+   * The PeerJS server's protocol instead of ours: connect with an id, no token
+   * check, no rooms, frames addressed by `dst` (see load.peerjs.ts).
+   */
+  protocol?: 'peerjs';
 }
 
 /** A token the target accepts for `user`, allowed to publish and view in every room (an hour). */

@@ -6,11 +6,22 @@
  *
  * Both peers of a pair live in this process, so a frame's latency is measured with
  * one monotonic clock, and the window needs no coordination between processes.
+ *
+ * It speaks our protocol, or the PeerJS server's when the target says so
+ * (load.peerjs.ts): same pairs, same frames in size and timestamp, same counting.
  */
 import { performance } from 'node:perf_hooks';
 import { RawWs, maskedFrame, patchMasked } from './bench.client.js';
 import { pool } from './bench.fleet.js';
 import { serveCommands } from './load.channel.js';
+import {
+  HEARTBEAT_FRAME,
+  HEARTBEAT_MS,
+  PEERJS_CANDIDATE_PREFIX,
+  isPeerjsError,
+  peerjsCandidate,
+  peerjsPath,
+} from './load.peerjs.js';
 import {
   HIST_BUCKET_US,
   HIST_MAX_US,
@@ -25,6 +36,8 @@ import {
 
 /** How a relayed candidate starts on the wire, from our gateway and the baseline alike. */
 const CANDIDATE_PREFIX = Buffer.from('{"type":"candidate",');
+/** The prefix of relayed frames from the server under test (set up with the target). */
+let relayedPrefix = CANDIDATE_PREFIX;
 const TS_MARK = Buffer.from(' ts=');
 const TS_DIGITS = 12;
 
@@ -46,14 +59,19 @@ class Peer {
   tsAt = -1;
   /** Frames the partner received from us that we may replace (window mode). */
   permits = 0;
+  /** The PeerJS client's heartbeat timer. */
+  heartbeat: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
 
   constructor(readonly user: string) {}
 
   onControl(f: Record<string, unknown>): void {
-    if (f.type === 'error') {
+    if (f.type === 'error' || isPeerjsError(f)) {
       stats.errors++;
-      stats.lastError = `${String(f.code)}: ${String(f.message)}`;
+      stats.lastError =
+        f.type === 'error'
+          ? `${String(f.code)}: ${String(f.message)}`
+          : JSON.stringify(f).slice(0, 200);
     }
     for (let i = 0; i < this.waiters.length; i++) {
       const w = this.waiters[i]!;
@@ -134,14 +152,8 @@ function flushPermits(): void {
 
 function onText(self: Peer, buf: Buffer, start: number, end: number): void {
   if (
-    end - start > CANDIDATE_PREFIX.length &&
-    buf.compare(
-      CANDIDATE_PREFIX,
-      0,
-      CANDIDATE_PREFIX.length,
-      start,
-      start + CANDIDATE_PREFIX.length,
-    ) === 0
+    end - start > relayedPrefix.length &&
+    buf.compare(relayedPrefix, 0, relayedPrefix.length, start, start + relayedPrefix.length) === 0
   ) {
     stats.received++;
     if (go?.mode === 'rate') recordLatency(buf, start, end);
@@ -167,19 +179,28 @@ function onText(self: Peer, buf: Buffer, start: number, end: number): void {
 }
 
 async function open(target: Target, user: string, localAddress: string | undefined): Promise<Peer> {
-  const token = await tokenFor(target, user);
+  const peerjs = target.protocol === 'peerjs';
+  // PeerJS checks no token: the one it wants only lets a client reclaim its id.
+  const token = peerjs ? `t${user}` : await tokenFor(target, user);
   const peer = new Peer(user);
-  const authenticated = peer.next((f) => f.type === 'authenticated', 'authenticated');
+  const authenticated = peerjs
+    ? peer.next((f) => f.type === 'OPEN', 'OPEN')
+    : peer.next((f) => f.type === 'authenticated', 'authenticated');
   peer.ws = await RawWs.open({
     host: target.host,
     port: target.port,
-    path: target.authFrame === true ? '/signaling' : `/signaling?access_token=${token}`,
+    path: peerjs
+      ? peerjsPath(user, token)
+      : target.authFrame === true
+        ? '/signaling'
+        : `/signaling?access_token=${token}`,
     ...(localAddress === undefined ? {} : { localAddress }),
     onText: (buf, start, end) => onText(peer, buf, start, end),
     onRead: () => {
       stats.reads++;
     },
     onClose: () => {
+      clearInterval(peer.heartbeat);
       if (!closing) stats.closed++;
       peer.failAll(new Error(`${user}: connection closed`));
     },
@@ -187,6 +208,11 @@ async function open(target: Target, user: string, localAddress: string | undefin
   peers.push(peer);
   if (target.authFrame === true) peer.ws.sendText(JSON.stringify({ type: 'auth', token }));
   await authenticated;
+  if (peerjs) {
+    // As the PeerJS client does: the server would drop a silent client after 90 s.
+    peer.peerId = user;
+    peer.heartbeat = setInterval(() => peer.ws.write(HEARTBEAT_FRAME), HEARTBEAT_MS);
+  }
   return peer;
 }
 
@@ -200,19 +226,22 @@ async function join(peer: Peer, room: string, role: 'publisher' | 'viewer'): Pro
   peer.peerId = String(f.peerId);
 }
 
-/** The candidate frame `from` sends to `to`, padded to `bytes` of JSON, with a timestamp slot. */
-function buildFrame(from: Peer, to: Peer, room: string, bytes: number): void {
+/**
+ * The candidate frame `from` sends to `to`, padded to `bytes` of JSON, with a
+ * timestamp slot: ours, or the PeerJS client's (`room` unused there).
+ */
+function buildFrame(from: Peer, to: Peer, room: string, bytes: number, peerjs: boolean): void {
+  const line = (pad: number) =>
+    `candidate:842163049 1 udp 1677729535 192.0.2.10 ${40000 + (pad % 9999)} typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw network-cost 999${' '.repeat(pad)}${TS_MARK.toString()}${'0'.repeat(TS_DIGITS)}`;
   const make = (pad: number) =>
-    JSON.stringify({
-      type: 'candidate',
-      room,
-      to: to.peerId,
-      candidate: {
-        candidate: `candidate:842163049 1 udp 1677729535 192.0.2.10 ${40000 + (pad % 9999)} typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw network-cost 999${' '.repeat(pad)}${TS_MARK.toString()}${'0'.repeat(TS_DIGITS)}`,
-        sdpMid: '0',
-        sdpMLineIndex: 0,
-      },
-    });
+    peerjs
+      ? peerjsCandidate(to.peerId, line(pad))
+      : JSON.stringify({
+          type: 'candidate',
+          room,
+          to: to.peerId,
+          candidate: { candidate: line(pad), sdpMid: '0', sdpMLineIndex: 0 },
+        });
   const pad = Math.max(0, bytes - make(0).length);
   const text = make(pad);
   const payload = Buffer.from(text);
@@ -225,18 +254,23 @@ async function setup(s: Setup): Promise<number> {
   const addr = (i: number) =>
     s.localAddresses.length === 0 ? undefined : s.localAddresses[i % s.localAddresses.length];
   const tag = `p${process.pid}`;
+  const peerjs = s.target.protocol === 'peerjs';
+  relayedPrefix = peerjs ? PEERJS_CANDIDATE_PREFIX : CANDIDATE_PREFIX;
   if (s.kind === 'pairs') {
     await pool(s.rooms, s.concurrency, async (room, i) => {
       const [a, b] = await Promise.all([
         open(s.target, `${tag}-${i}a`, addr(2 * i)),
         open(s.target, `${tag}-${i}b`, addr(2 * i + 1)),
       ]);
-      await join(a, room, 'publisher');
-      await join(b, room, 'viewer');
+      // PeerJS has no rooms: a pair is two ids that address each other.
+      if (!peerjs) {
+        await join(a, room, 'publisher');
+        await join(b, room, 'viewer');
+      }
       a.partner = b;
       b.partner = a;
-      buildFrame(a, b, room, s.frameBytes);
-      buildFrame(b, a, room, s.frameBytes);
+      buildFrame(a, b, room, s.frameBytes, peerjs);
+      buildFrame(b, a, room, s.frameBytes, peerjs);
     });
     return peers.length;
   }
@@ -304,6 +338,7 @@ function sample(): Sample {
 async function closeAll(): Promise<void> {
   closing = true;
   halt();
+  for (const p of peers) clearInterval(p.heartbeat);
   const open = peers.filter((p) => !p.ws.closed);
   const gone = Promise.all(
     open.map((p) => new Promise<void>((r) => p.ws.socket.once('close', () => r()))),

@@ -8,6 +8,9 @@
  *   npm run bench -- --profile             also write V8 CPU profiles of our gateway
  *   npm run bench -- --loaders 3           load-generator processes per system (default 2)
  *   npm run bench -- --servers ours        run only our gateway (or only the baseline)
+ *   npm run bench -- --servers ours,peerjs our gateway and the PeerJS server (npm `peer`,
+ *                                          a devDependency; by default in relay and
+ *                                          latency when installed)
  *   npm run bench -- --against ../old      another build of the gateway in the baseline's place
  *                                          (a directory with package.json, node_modules, dist/)
  *
@@ -23,6 +26,7 @@ import { parseArgs } from 'node:util';
 import { CORES, killAll, loadAverage } from './bench.procs.js';
 import { renderSection, type BenchContext, type Scenario, type Section } from './bench.scenario.js';
 import type { ServerKind } from './bench.system.js';
+import { peerjsInstalled } from './peerjs.system.js';
 import { audience } from './scenario.audience.js';
 import { hooksScenario } from './scenario.hooks.js';
 import { idle } from './scenario.idle.js';
@@ -41,13 +45,13 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     loaders: { type: 'string', default: '2' },
     against: { type: 'string' },
-    servers: { type: 'string', default: 'ours,baseline' },
+    servers: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    `npm run bench -- [--quick] [--only ${scenarios.map((s) => s.name).join(',')}] [--profile] [--loaders N] [--servers ours,baseline] [--against DIR]\n`,
+    `npm run bench -- [--quick] [--only ${scenarios.map((s) => s.name).join(',')}] [--profile] [--loaders N] [--servers ours,baseline,peerjs] [--against DIR]\n`,
   );
   process.exit(0);
 }
@@ -61,6 +65,8 @@ if (unknown.length > 0) {
 }
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const servers =
+  values.servers ?? (peerjsInstalled(root) ? 'ours,baseline,peerjs' : 'ours,baseline');
 const resultsDir = join(root, 'bench/results');
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const profileDir = values.profile ? join(resultsDir, `profiles-${stamp}`) : undefined;
@@ -80,13 +86,14 @@ const ctx: BenchContext = {
   profileDir,
   loaders: Math.max(1, Number(values.loaders)),
   against: values.against === undefined ? undefined : resolve(values.against),
-  servers: values.servers
+  servers: servers
     .split(',')
     .map((s) => s.trim())
-    .filter((s): s is ServerKind => s === 'ours' || s === 'baseline'),
+    .filter((s): s is ServerKind => s === 'ours' || s === 'baseline' || s === 'peerjs'),
   names: {
     ours: 'uWS gateway',
     baseline: values.against === undefined ? 'ws baseline' : `gateway @ ${values.against}`,
+    peerjs: 'PeerJS server 1.0.2',
   },
   log: (msg) => process.stderr.write(`[bench] ${msg}\n`),
 };

@@ -9,6 +9,9 @@
  * The full run adds a window of one (no bursts at all): the server's worst case,
  * where no two frames for one client ever share a write. --quick runs only the
  * NATS path with bursts.
+ *
+ * The PeerJS server (when installed) runs the same pairs and windows in its one
+ * process (it has no fast path to choose): the rows put it beside ours.
  */
 import { label, runPairs, type PairRun } from './bench.measure.js';
 import {
@@ -52,7 +55,10 @@ export const relay: Scenario = {
     const runs: { v: Variant; r: PairRun }[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const [i, v] of variants.entries()) {
-        for (const server of interleave(ctx, round + i)) {
+        const among = v.fastPath
+          ? (['ours', 'baseline'] as const)
+          : (['ours', 'baseline', 'peerjs'] as const);
+        for (const server of interleave(ctx, round + i, among)) {
           ctx.log(`relay: round ${round + 1}/${rounds}, ${ctx.names[server]}, ${v.name}`);
           const r = await runPairs(ctx, {
             server,
@@ -72,7 +78,14 @@ export const relay: Scenario = {
     }
 
     const pick = (server: ServerKind, v: Variant) =>
-      runs.filter((x) => x.r.server === server && x.v === v).map((x) => x.r);
+      runs
+        .filter((x) =>
+          server === 'peerjs'
+            ? x.r.server === server && x.v.window === v.window
+            : x.r.server === server && x.v === v,
+        )
+        .map((x) => x.r);
+    const withPeerjs = ctx.servers.includes('peerjs');
     const m = (rs: PairRun[], f: (r: PairRun) => number) => median(rs.map(f));
     const rate = (r: PairRun) => r.perSecond;
     const perCpuS = (r: PairRun) => r.received / r.gateway.seconds;
@@ -86,6 +99,9 @@ export const relay: Scenario = {
         'ours: msg per server CPU-s',
         'baseline: msg per server CPU-s',
         'ratio',
+        ...(withPeerjs
+          ? [`${ctx.names.peerjs} msg/s`, 'PeerJS: msg per server CPU-s', 'ours / PeerJS']
+          : []),
       ],
       rows: variants.map((v) => {
         const o = pick('ours', v);
@@ -98,6 +114,13 @@ export const relay: Scenario = {
           fmt(m(o, perCpuS)),
           fmt(m(b, perCpuS)),
           ratio(m(o, perCpuS), m(b, perCpuS)),
+          ...(withPeerjs
+            ? [
+                fmt(m(pick('peerjs', v), rate)),
+                fmt(m(pick('peerjs', v), perCpuS)),
+                ratio(m(o, perCpuS), m(pick('peerjs', v), perCpuS)),
+              ]
+            : []),
         ];
       }),
     };
@@ -149,6 +172,11 @@ export const relay: Scenario = {
         'Each run is a fresh nats-server, room service and server under test; the clients are raw-TCP WebSocket clients in separate processes (the busiest client process is far from a full core).',
         '"others" is CPU the machine spent on processes that are not part of the run (other work on the shared machine): the noise. msg/s at saturation moves with it; µs of server CPU per message much less.',
         '"frames/read" is relayed frames per socket read at the clients: how many frames one write of the server carried on average.',
+        ...(withPeerjs
+          ? [
+              `${ctx.names.peerjs} (npm \`peer\`, default configuration) is one process with no broker; it has no fast path, so its figures for a window stand in every row with that window. Its load clients speak its protocol (\`CANDIDATE\` with \`dst\`, same frame size) and send its client's \`HEARTBEAT\` every 5 s. Server CPU here is the server process alone (for ours, nats-server is in the detail table).`,
+            ]
+          : []),
         ...(failures.length > 0
           ? [
               `${failures.length} run(s) saw errors or closed connections: ${failures[0]?.r.lastError ?? 'closed'}`,
