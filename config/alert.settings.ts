@@ -76,8 +76,8 @@ export const alertSettings = {
   ),
   srsUnreachableForMs: int(
     'ALERT_SRS_UNREACHABLE_FOR_MS',
-    15_000,
-    'Rule srs_unreachable: how long the stream service may fail to reach the SRS API before it is raised, in ms.',
+    0,
+    'Rule srs_unreachable: how long a stream service may report SRS down before it is raised, in ms. It reports SRS down after STREAM_SRS_DOWN_AFTER_MS without a complete poll of the SRS API (the same moment it reports streams unknown): that setting is the threshold, this one only adds to it.',
     0,
     86_400_000,
   ),

@@ -127,6 +127,13 @@ export const streamSettings = {
     1000,
     3_600_000,
   ),
+  srsDownAfterMs: int(
+    'STREAM_SRS_DOWN_AFTER_MS',
+    15_000,
+    'SRS counts as down when its API has not answered a complete poll for this long, in ms: every stream is then reported unknown, and the grace and end deadlines of the streams it lost run from the last complete poll. The srs_unreachable alert is raised then too (ALERT_SRS_UNREACHABLE_FOR_MS later).',
+    100,
+    86_400_000,
+  ),
   publisherGraceMs: int(
     'STREAM_PUBLISHER_GRACE_MS',
     30_000,

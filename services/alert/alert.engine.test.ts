@@ -41,6 +41,11 @@ const hooks = (allowed: number, errors: number) =>
 const one = (value: number, attrs: Record<string, string> = {}): MetricPoint[] => [
   { attrs, value },
 ];
+/** What stream service s1 reports of SRS: its last poll (srs_up) and its verdict (srs_down). */
+const srs = (up: number, down: number) => [
+  metric('stream', 's1', 'srs_up', one(up)),
+  metric('stream', 's1', 'srs_down', one(down)),
+];
 const changes = (events: AlertEvent[]) =>
   events.map((e) => `${e.type === 'alert_raised' ? '+' : '-'}${e.alert.rule}:${e.alert.key}`);
 
@@ -139,6 +144,19 @@ const scenarios: Scenario[] = [
         metrics: [metric('stream', 's1', 'srs_up', one(1))],
         want: ['-srs_unreachable:s1'],
       },
+    ],
+  },
+  {
+    // The stream service's verdict (after STREAM_SRS_DOWN_AFTER_MS): with the default
+    // ALERT_SRS_UNREACHABLE_FOR_MS of 0 the alert is raised when it says so, not later;
+    // failed polls before the verdict (srs_up 0) raise nothing.
+    name: 'SRS down, as the stream service reports it',
+    env: { ALERT_SRS_UNREACHABLE_FOR_MS: '0' },
+    steps: [
+      { at: 0, metrics: srs(0, 0), want: [] },
+      { at: 5000, metrics: srs(0, 1), want: ['+srs_unreachable:s1'] },
+      { at: 6000, metrics: srs(1, 0), want: [] },
+      { at: 8000, metrics: [], want: ['-srs_unreachable:s1'] },
     ],
   },
   {

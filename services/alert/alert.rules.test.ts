@@ -21,3 +21,18 @@ t.test('rulesFromConfig: clear levels and unknown disabled rules', async (t) => 
   t.equal(rules.length, 10);
   t.throws(() => rulesFromConfig(config({ ALERT_RULES_DISABLED: 'cpu,nope' })), ConfigError);
 });
+
+t.test(
+  'srs_unreachable: raised when the stream service reports SRS down, by default',
+  async (t) => {
+    // One setting times SRS outages: STREAM_SRS_DOWN_AFTER_MS makes the stream service
+    // report its streams unknown and its srs_down gauge 1; the rule adds nothing more.
+    const all = loadConfig({});
+    t.equal(all.alert.srsUnreachableForMs, 0);
+    t.match(
+      rulesFromConfig(all.alert).find((r) => r.id === 'srs_unreachable'),
+      { threshold: 0, forMs: 0, severity: 'critical' },
+    );
+    t.equal(all.stream.srsDownAfterMs, 15_000);
+  },
+);

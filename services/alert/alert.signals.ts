@@ -93,8 +93,15 @@ export function signalsOf(rule: RuleId, views: Views): Map<string, Signal> {
       break;
     case 'srs_unreachable':
       for (const i of of(views, 'stream')) {
+        // srs_down is the stream service's own verdict (after STREAM_SRS_DOWN_AFTER_MS
+        // without a complete poll, when it reports streams unknown): one setting times
+        // both. srs_up (the last poll) only for an instance that does not report it.
+        const down = i.metrics.get('srs_down');
         const up = i.metrics.get('srs_up');
-        if (up !== undefined && up.length > 0) out.set(i.instance, { value: sum(up) > 0 ? 0 : 1 });
+        if (down !== undefined && down.length > 0)
+          out.set(i.instance, { value: sum(down) > 0 ? 1 : 0 });
+        else if (up !== undefined && up.length > 0)
+          out.set(i.instance, { value: sum(up) > 0 ? 0 : 1 });
       }
       break;
     case 'hook_errors':

@@ -3,7 +3,9 @@
  * that SRS carries or that the service watches with what SRS shows, and kicks the
  * SRS clients no room admitted (or whose room ended or never was).
  *
- * What must hold: a round that cannot read SRS completely judges nothing.
+ * What must hold: a round that cannot read SRS completely judges nothing; the first
+ * complete round after an outage or an SRS restart times what SRS lost from the last
+ * complete round before it (srs.health.ts), not from when it noticed.
  */
 import { RoomRefusedError } from '#shared/room/room.client.js';
 import type { RoomReplies, RoomStreamState } from '#shared/room/room.commands.js';
@@ -14,6 +16,7 @@ import type { HookAdmissions } from './hook.admissions.js';
 import type { HookStats } from './hook.stats.js';
 import type { PublishConfirmer } from './publish.confirm.js';
 import type { RoomWatch } from './room.watch.js';
+import type { SrsHealth } from './srs.health.js';
 import { SrsApiError, type SrsLists } from './srs.api.js';
 import type { StreamContext } from './stream.context.js';
 
@@ -43,6 +46,8 @@ export class Reconciler {
     private readonly stats: HookStats,
     /** Which listed players the hooks admitted: only those count as viewers. */
     private readonly admissions: HookAdmissions,
+    /** Told of each complete poll; says how late this one is after the last. */
+    private readonly health: SrsHealth,
   ) {}
 
   /** The SRS process id the last complete round saw. */
@@ -108,9 +113,12 @@ export class Reconciler {
       });
       return;
     }
-    if (this.srsFailure !== undefined)
-      this.svc.logger.info('SRS API answers again', { after: this.srsFailure });
+    const recovering = this.srsFailure !== undefined;
+    if (recovering) this.svc.logger.info('SRS API answers again', { after: this.srsFailure });
     this.srsFailure = undefined;
+    const previous = this.srsService;
+    const restarted = previous !== null && lists.service !== previous;
+    const gapMs = this.health.good(started);
     this.lastLists = lists;
     this.recordPoll(lists);
     this.svc.metric({
@@ -122,16 +130,16 @@ export class Reconciler {
       streams: lists.streams.length,
       clients: lists.clients.length,
     });
-    if (this.srsService !== null && lists.service !== this.srsService) {
+    if (restarted) {
       this.svc.logger.warn('SRS restarted: reconciling every room', {
-        previous: this.srsService,
+        previous,
         current: lists.service,
       });
       this.svc.metric({
         type: 'srs_restarted',
         v: 1,
         at: this.svc.now(),
-        previous: this.srsService,
+        previous,
         current: lists.service,
       });
     }
@@ -139,6 +147,10 @@ export class Reconciler {
     const { byRoom, foreign, handshaking } = this.group(lists, started);
     for (const id of foreign) await this.kick('(foreign app)', id, 'unknown_room');
     const listAgeMs = this.svc.now() - started + this.svc.cfg.reconcileMinAgeMs;
+    // What SRS lost during an outage or in a restart was last known there at the
+    // previous complete poll: its grace and end deadlines run from then, so they are
+    // shortened by the time since.
+    const lateMs = recovering || restarted ? gapMs : 0;
     const rooms = [...new Set([...byRoom.keys(), ...this.watch.roomIds()])];
     setSpanAttributes({
       'srs.service': lists.service,
@@ -157,6 +169,7 @@ export class Reconciler {
               byRoom.get(roomId) ?? nothingCarried,
               this.ageFor(roomId, listAgeMs, handshaking.get(roomId)),
               lists.service,
+              lateMs,
             ),
           ),
       );
@@ -252,6 +265,7 @@ export class Reconciler {
     carried: Carried,
     listAgeMs: number,
     serviceId: string,
+    lateMs: number,
   ): Promise<void> {
     if (!isSubjectToken(roomId)) {
       for (const id of carried.clients) await this.kick(roomId, id, 'unknown_room');
@@ -265,8 +279,8 @@ export class Reconciler {
         publisher: carried.publisher,
         viewers: carried.viewers,
         listAgeMs,
-        graceMs: this.svc.cfg.publisherGraceMs,
-        endAfterMs: this.svc.cfg.endAfterMs,
+        graceMs: Math.max(0, this.svc.cfg.publisherGraceMs - lateMs),
+        endAfterMs: Math.max(0, this.svc.cfg.endAfterMs - lateMs),
       });
     } catch (err) {
       if (err instanceof RoomRefusedError) return this.refusedSync(roomId, carried, err.body.code);

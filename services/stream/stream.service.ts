@@ -22,6 +22,7 @@ import { HookStats } from './hook.stats.js';
 import { PublishConfirmer } from './publish.confirm.js';
 import { RoomWatch } from './room.watch.js';
 import type { SrsApi, SrsLists } from './srs.api.js';
+import { SrsHealth } from './srs.health.js';
 import type { HookAnswer, SrsHook } from './srs.hooks.js';
 import { Reconciler } from './srs.reconcile.js';
 import type { StreamContext } from './stream.context.js';
@@ -55,6 +56,7 @@ export class StreamService {
   private readonly admissions: HookAdmissions;
   private readonly hooks: HookAnswerer;
   private readonly reconciler: Reconciler;
+  private readonly health: SrsHealth;
   private readonly revocations: StreamRevocations;
   private timer: NodeJS.Timeout | undefined;
   private sub: Subscription | undefined;
@@ -85,12 +87,14 @@ export class StreamService {
       this.stats,
       this.admissions,
     );
+    this.health = new SrsHealth(this.svc);
     this.reconciler = new Reconciler(
       this.svc,
       this.watch,
       this.confirmer,
       this.stats,
       this.admissions,
+      this.health,
     );
   }
 
@@ -109,6 +113,7 @@ export class StreamService {
       { queue: 'stream' },
     );
     this.timer = setInterval(() => void this.reconcile(), this.svc.cfg.reconcileIntervalMs);
+    this.health.start();
     return this.revocations.start();
   }
 
@@ -116,6 +121,7 @@ export class StreamService {
   async stop(): Promise<void> {
     this.svc.stopped = true;
     clearInterval(this.timer);
+    this.health.stop();
     this.sub?.unsubscribe();
     this.confirmer.stop();
     this.watch.stop();
@@ -127,6 +133,16 @@ export class StreamService {
   /** The SRS process id the last complete round saw. */
   get srsServiceId(): string | null {
     return this.reconciler.srsServiceId;
+  }
+
+  /** Since when SRS counts as down (no complete poll for STREAM_SRS_DOWN_AFTER_MS), or null. */
+  get srsDownSince(): number | null {
+    return this.health.downSince();
+  }
+
+  /** When the last complete poll of the SRS API was asked for, or null before the first. */
+  get srsLastGoodPollAt(): number | null {
+    return this.health.lastGoodPollAt;
   }
 
   /** The last complete lists read from SRS (for status answers and tests). */
@@ -162,6 +178,6 @@ export class StreamService {
 
   /** Answers `stream.<roomId>.status`: the room's record joined with SRS's view. */
   status(roomId: string): Promise<StreamStatusReply> {
-    return streamStatus(this.svc, roomId);
+    return streamStatus(this.svc, roomId, this.health.downSince());
   }
 }

@@ -7,8 +7,16 @@ import { isSubjectToken } from '#shared/wire/subjects.js';
 import type { SrsStream } from './srs.api.js';
 import type { StreamContext } from './stream.context.js';
 
-/** The status of `roomId`'s stream; never rejects (an unreachable room is UNAVAILABLE). */
-export async function streamStatus(svc: StreamContext, roomId: string): Promise<StreamStatusReply> {
+/**
+ * The status of `roomId`'s stream; never rejects (an unreachable room is UNAVAILABLE).
+ * `srsDownSince`: since when SRS counts as down (srs.health.ts), or null; while it
+ * does, SRS is not asked and the stream is `unknown`, not what the last poll said.
+ */
+export async function streamStatus(
+  svc: StreamContext,
+  roomId: string,
+  srsDownSince: number | null,
+): Promise<StreamStatusReply> {
   if (!isSubjectToken(roomId)) return { ok: false, error: errorBody(ErrorCode.ROOM_NOT_FOUND) };
   let reply: RoomReplies['stream_status'];
   try {
@@ -24,7 +32,8 @@ export async function streamStatus(svc: StreamContext, roomId: string): Promise<
   const st = reply.stream;
   let srs: SrsStream | null = null;
   let reachable = true;
-  if (st.streamId !== null) {
+  const down = srsDownSince !== null;
+  if (st.streamId !== null && !down) {
     try {
       srs = (await svc.srs.stream(st.streamId)).stream;
     } catch {
@@ -37,6 +46,7 @@ export async function streamStatus(svc: StreamContext, roomId: string): Promise<
     stream: {
       roomId,
       status: st.status,
+      state: down ? 'unknown' : active ? 'active' : 'inactive',
       active,
       since: active ? st.confirmedAt : null,
       publisher:
@@ -68,7 +78,8 @@ export async function streamStatus(svc: StreamContext, roomId: string): Promise<
       viewers: st.viewers,
       streamViewers: st.streamViewers,
       maxViewers: st.maxViewers,
-      srs: reachable ? 'ok' : 'unreachable',
+      srs: down ? 'down' : reachable ? 'ok' : 'unreachable',
+      srsDownSince,
     },
   };
 }
@@ -77,6 +88,7 @@ function endedStatus(roomId: string): StreamStatus {
   return {
     roomId,
     status: 'ended',
+    state: 'inactive',
     active: false,
     since: null,
     publisher: null,
@@ -89,5 +101,6 @@ function endedStatus(roomId: string): StreamStatus {
     streamViewers: 0,
     maxViewers: 0,
     srs: 'ok',
+    srsDownSince: null,
   };
 }

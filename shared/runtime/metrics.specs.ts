@@ -130,6 +130,12 @@ export const instrumentSpecs = {
     help: '1 when the last poll of the SRS HTTP API succeeded, else 0.',
     labels: [],
   },
+  srsDown: {
+    kind: 'gauge',
+    name: 'srs_down',
+    help: '1 while SRS counts as down (no complete poll of its HTTP API for STREAM_SRS_DOWN_AFTER_MS): its streams are reported unknown.',
+    labels: [],
+  },
   streamRecvBytes: {
     kind: 'gauge',
     name: 'srs_stream_recv_bytes',

@@ -11,7 +11,14 @@ import type { RoomReply } from '../room/room.commands.js';
 export interface StreamStatus {
   roomId: string;
   status: RoomStatus;
-  /** True when SRS carries the room's granted publisher, active. */
+  /**
+   * What SRS carries for the room: `active` as below, `inactive`, or `unknown` while
+   * SRS counts as down (no complete poll of its API for STREAM_SRS_DOWN_AFTER_MS;
+   * `srsDownSince` says since when). Read this, not `active`, to tell "not
+   * publishing" from "cannot tell".
+   */
+  state: 'active' | 'inactive' | 'unknown';
+  /** True when SRS carries the room's granted publisher, active (false while `unknown`). */
   active: boolean;
   /** When the SRS API first showed the current publisher active, ms since the epoch. */
   since: number | null;
@@ -29,8 +36,13 @@ export interface StreamStatus {
   viewers: number;
   streamViewers: number;
   maxViewers: number;
-  /** Whether the SRS API answered this request; when not, the SRS fields are null. */
-  srs: 'ok' | 'unreachable';
+  /**
+   * Whether the SRS API answered this request; when not, the SRS fields are null.
+   * `down`: SRS counts as down (see `state`), it was not asked.
+   */
+  srs: 'ok' | 'unreachable' | 'down';
+  /** While `srs` is `down`: the last complete poll of the SRS API (or the service's start), ms since the epoch. */
+  srsDownSince: number | null;
 }
 
 export interface StreamStatusRequest {
