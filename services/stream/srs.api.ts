@@ -1,5 +1,5 @@
 /**
- * The SRS HTTP API, as SRS 6 answers it (see ../shared/fixtures/srs-6.0.157):
+ * The SRS HTTP API, as SRS 6 answers it (see test/srs/fixtures/srs-6.0.157):
  * stream and client lists (paged with `start` and `count`), one stream, one client,
  * and the kick (`DELETE /api/v1/clients/{id}`).
  *

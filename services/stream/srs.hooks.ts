@@ -1,5 +1,5 @@
 /**
- * SRS's http_hooks as they arrive (see ../shared/fixtures/srs-6.0.157): validated
+ * SRS's http_hooks as they arrive (see test/srs/fixtures/srs-6.0.157): validated
  * tolerantly, because SRS versions add fields; what we need is required, the rest
  * is ignored. And the answers SRS accepts: it allows only on HTTP 200/201 with a
  * body of `0` or a JSON object whose integer `code` is 0; anything else denies.
