@@ -407,17 +407,28 @@ export class SrsStandIn {
       this.dropStreamIfEmpty(c.streamId);
       return { ok: false, clientId: c.id, error: verdict.error };
     }
+    return this.takePublisherSlot(c, 0);
+  }
+
+  /**
+   * Gives an allowed publisher the stream, active (and sending frames) `activeAfterMs`
+   * from now; SRS asked the hook before checking, so a busy stream refuses now, with
+   * no on_unpublish.
+   */
+  private takePublisherSlot(
+    c: Client,
+    activeAfterMs: number,
+  ): { ok: boolean; clientId: string; error?: number } {
     const stream = this.streams.get(c.streamId);
     if (stream === undefined || stream.publisher !== null || !this.clients.has(c.id)) {
-      // SRS asked the hook before checking: the busy stream refuses, with no on_unpublish.
       this.clients.delete(c.id);
       return { ok: false, clientId: c.id, error: SrsError.streamBusy };
     }
     stream.publisher = c.id;
     stream.lastPublisher = null;
     stream.since = Date.now();
-    stream.framesAt = stream.since;
-    stream.activeAt = stream.since;
+    stream.activeAt = stream.since + activeAfterMs;
+    stream.framesAt = stream.activeAt;
     return { ok: true, clientId: c.id };
   }
 
@@ -435,7 +446,6 @@ export class SrsStandIn {
   ): Promise<{ ok: boolean; clientId: string; error?: number }> {
     const c = this.connect(name, `app=${this.app}&stream=${name}&${query}`, 'rtc-publish', true);
     const verdict = await this.ask(c, 'on_publish');
-    const stream = this.streams.get(c.streamId);
     if (!verdict.allowed) {
       c.zombie = true;
       this.later(this.timing('deniedWhipMs'), () => this.disconnect(c.id));
@@ -445,16 +455,7 @@ export class SrsStandIn {
         ...(verdict.error === undefined ? {} : { error: verdict.error }),
       };
     }
-    if (stream === undefined || stream.publisher !== null || !this.clients.has(c.id)) {
-      this.clients.delete(c.id);
-      return { ok: false, clientId: c.id, error: SrsError.streamBusy };
-    }
-    stream.publisher = c.id;
-    stream.lastPublisher = null;
-    stream.since = Date.now();
-    stream.activeAt = stream.since + (o.dtlsDelayMs ?? this.timing('dtlsMs'));
-    stream.framesAt = stream.activeAt;
-    return { ok: true, clientId: c.id };
+    return this.takePublisherSlot(c, o.dtlsDelayMs ?? this.timing('dtlsMs'));
   }
 
   /** A WHEP play: on_play during the POST; denied means not listed and no on_stop. */
