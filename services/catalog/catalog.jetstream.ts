@@ -13,8 +13,6 @@
  */
 import {
   DeliverPolicy,
-  JetStreamApiCodes,
-  JetStreamApiError,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -26,7 +24,7 @@ import type { ArchivedEvent } from '#shared/room/catalog.js';
 import { viewerMaySee } from '#shared/room/room.access.js';
 import type { Logger } from '#shared/runtime/log.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
-import { bucketNames } from '#shared/runtime/streams.js';
+import { bucketNames, isWrongLastSequence } from '#shared/runtime/streams.js';
 import {
   compareRooms,
   positionOf,
@@ -54,14 +52,6 @@ const POSITION_KEY = 'meta.position';
 const READ_CHUNK = 32;
 /** Compare-and-set attempts before a write gives up (only contention with another writer retries). */
 const CAS_ATTEMPTS = 16;
-
-function isWrongLastSequence(err: unknown): boolean {
-  return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
-}
 
 /** The LiveRoom parts of every record, in list order, with the revision each came from. */
 class RoomIndex {

@@ -21,9 +21,14 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
-import { ensureStream, roomEventsConfig, streamNames } from '#shared/runtime/streams.js';
+import {
+  ensureStream,
+  isWrongLastSequence,
+  roomEventsConfig,
+  streamNames,
+} from '#shared/runtime/streams.js';
 import { subjects } from '#shared/wire/subjects.js';
-import { isWrongLastSequenceAck, JetStreamPublisher } from '#shared/runtime/jetstream.publisher.js';
+import { JetStreamPublisher } from '#shared/runtime/jetstream.publisher.js';
 
 /** Where a room's log stands: its room sequence and the stream sequence of its last batch. */
 export interface LogPosition {
@@ -159,7 +164,7 @@ export class JetStreamRoomLog implements RoomLog {
       return ack.seq;
     } catch (err) {
       if (err instanceof LogConflictError) throw err;
-      if (isWrongLastSequenceAck(err)) {
+      if (isWrongLastSequence(err)) {
         throw new LogConflictError(
           `room ${roomId}: written by someone else since sequence ${at.streamSeq}`,
           { cause: err },

@@ -29,7 +29,10 @@ export interface PubAck {
   duplicate: boolean;
 }
 
-/** JetStream refused the publish (`code` is the API's `err_code`, e.g. 10071 wrong last sequence). */
+/**
+ * JetStream refused the publish (`code` is the API's `err_code`, e.g. 10071 wrong last
+ * sequence: `isWrongLastSequence` in streams.ts tells that one).
+ */
 export class JetStreamPublishError extends Error {
   override readonly name = 'JetStreamPublishError';
   constructor(
@@ -44,14 +47,6 @@ export class JetStreamPublishError extends Error {
 /** No acknowledgement within the deadline: the message may or may not be stored. */
 export class JetStreamAckTimeoutError extends Error {
   override readonly name = 'JetStreamAckTimeoutError';
-}
-
-/**
- * True when JetStream refused because the subject's last sequence was not the one
- * expected (10071), or could not be known (10164): someone else wrote first.
- */
-export function isWrongLastSequenceAck(err: unknown): boolean {
-  return err instanceof JetStreamPublishError && (err.code === 10071 || err.code === 10164);
 }
 
 /**

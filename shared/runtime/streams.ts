@@ -16,6 +16,7 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { decode } from './bus.js';
+import { JetStreamPublishError } from './jetstream.publisher.js';
 import type { Logger } from './log.js';
 import { subjects } from '../wire/subjects.js';
 
@@ -148,10 +149,13 @@ export function decodeOrTerm<T>(m: JsMsg, log: Logger): T | undefined {
  * writer learns it is not the only one.
  */
 export function isWrongLastSequence(err: unknown): boolean {
+  // nats.js's clients throw JetStreamApiError; our own publisher (jetstream.publisher.ts)
+  // JetStreamPublishError with the same API code.
+  const code =
+    err instanceof JetStreamApiError || err instanceof JetStreamPublishError ? err.code : 0;
   return (
-    err instanceof JetStreamApiError &&
-    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+    code === JetStreamApiCodes.StreamWrongLastSequence ||
+    code === JetStreamApiCodes.StreamWrongLastSequenceUnknown
   );
 }
 

@@ -2,11 +2,11 @@ import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import {
-  isWrongLastSequenceAck,
   JetStreamAckTimeoutError,
   JetStreamPublishError,
   JetStreamPublisher,
 } from '#shared/runtime/jetstream.publisher.js';
+import { isWrongLastSequence } from '#shared/runtime/streams.js';
 import { startNats } from '../../test/helpers/nats.js';
 
 t.test('JetStreamPublisher: stored, deduplicated, fenced, refused, timed out', async (t) => {
@@ -32,14 +32,14 @@ t.test('JetStreamPublisher: stored, deduplicated, fenced, refused, timed out', a
   const stale = await pub
     .publish('t.a', data, { expect: { lastSubjectSequence: 1 } })
     .catch((e: unknown) => e);
-  t.ok(isWrongLastSequenceAck(stale), 'a stale fence is refused as wrong last sequence');
+  t.ok(isWrongLastSequence(stale), 'a stale fence is refused as wrong last sequence');
   t.equal((await jsm.streams.info('T')).state.messages, 2, 'and nothing was stored');
 
   const wrongStream = await pub
     .publish('t.a', data, { expect: { stream: 'OTHER' } })
     .catch((e: unknown) => e);
   t.ok(wrongStream instanceof JetStreamPublishError, 'an expectation JetStream refuses is typed');
-  t.notOk(isWrongLastSequenceAck(wrongStream), 'and not taken for a fence conflict');
+  t.notOk(isWrongLastSequence(wrongStream), 'and not taken for a fence conflict');
 
   const none = await pub.publish('nostream.a', data).catch((e: unknown) => e);
   t.ok(none instanceof JetStreamPublishError, 'no stream on the subject: refused');
