@@ -252,7 +252,12 @@ wss.on('connection', (ws: WebSocket, req: Verified) => {
   ws.on('message', (data: Buffer, isBinary: boolean) => onMessage(c, data, isBinary));
   ws.on('close', () => onClose(c));
   ws.on('error', () => ws.terminate());
-  sendFrame(c, { type: 'authenticated', userId: identity.userId, protocol: PROTOCOL_VERSION });
+  sendFrame(c, {
+    type: 'authenticated',
+    userId: identity.userId,
+    protocol: PROTOCOL_VERSION,
+    iceServers: [],
+  });
 });
 wss.on('listening', () => {
   const address = wss.address();

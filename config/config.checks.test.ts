@@ -39,6 +39,19 @@ const violations: Record<string, { env: NodeJS.ProcessEnv; error: RegExp }> = {
     env: { GATEWAY_SRS_RTC_URL: 'srs:1985' },
     error: /^GATEWAY_SRS_RTC_URL: not an http\(s\) URL$/,
   },
+  'GATEWAY_ICE_SERVERS are stun: or turn: URLs': {
+    env: { GATEWAY_ICE_SERVERS: 'stun:turn.example:3478,https://turn.example' },
+    error:
+      /^GATEWAY_ICE_SERVERS: "https:\/\/turn\.example" is not a stun:, stuns:, turn: or turns: URL$/,
+  },
+  'TURN_SECRET is set when GATEWAY_ICE_SERVERS has a turn: URL': {
+    env: { GATEWAY_ICE_SERVERS: 'stun:turn.example:3478,turn:turn.example:3478?transport=udp' },
+    error: /^TURN_SECRET: required when GATEWAY_ICE_SERVERS has a turn: or turns: URL$/,
+  },
+  'TURN_SECRET has at least 16 bytes': {
+    env: { TURN_SECRET: 'short-secret' },
+    error: /^TURN_SECRET: at least 16 bytes$/,
+  },
   'ROOM_REPLICA_ID is a subject-safe id': {
     env: { ROOM_REPLICA_ID: 'room 1' },
     error: /^ROOM_REPLICA_ID: letters, digits, _ and - only$/,

@@ -18,6 +18,7 @@ import { describeSetting, readGroup } from './setting.read.js';
 import { natsSettings } from './nats.settings.js';
 import { authChecks, authSettings } from './auth.settings.js';
 import { gatewayChecks, gatewaySettings } from './gateway.settings.js';
+import { iceChecks, iceSettings } from './ice.settings.js';
 import { roomChecks, roomSettings } from './room.settings.js';
 import { streamChecks, streamSettings } from './stream.settings.js';
 import { catalogChecks, catalogSettings } from './catalog.settings.js';
@@ -32,6 +33,7 @@ export const settings = {
   nats: natsSettings,
   auth: authSettings,
   gateway: gatewaySettings,
+  ice: iceSettings,
   room: roomSettings,
   stream: streamSettings,
   catalog: catalogSettings,
@@ -48,6 +50,7 @@ export type Config = { -readonly [G in keyof Settings]: Values<Settings[G]> };
 export const checks: readonly Check<Config>[] = [
   ...authChecks,
   ...gatewayChecks,
+  ...iceChecks,
   ...roomChecks,
   ...streamChecks,
   ...catalogChecks,
@@ -69,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nats: readGroup(settings.nats, env),
     auth: readGroup(settings.auth, env),
     gateway: readGroup(settings.gateway, env),
+    ice: readGroup(settings.ice, env),
     room: readGroup(settings.room, env),
     stream: readGroup(settings.stream, env),
     catalog: readGroup(settings.catalog, env),

@@ -8,6 +8,7 @@ import { registerAlertRoutes } from './gateway.alerts.routes.js';
 import { CorsPolicy } from './gateway.cors.js';
 import { registerDemo } from './gateway.demo.js';
 import { sendJson, type HttpContext } from './gateway.http.js';
+import { registerIceRoutes } from './gateway.ice.js';
 import { registerRest } from './gateway.rest.js';
 import { registerRtcForward } from './gateway.rtc.js';
 import { registerStreamRoutes } from './gateway.stream.routes.js';
@@ -37,6 +38,7 @@ export function registerHttp(
   registerRest(app, ctx);
   registerStreamRoutes(app, ctx);
   registerRtcForward(app, ctx);
+  registerIceRoutes(app, ctx);
   for (const group of groups) group(app, ctx);
 
   app.any('/*', (res) => {

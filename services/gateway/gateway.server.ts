@@ -21,7 +21,7 @@ import type { Bus } from '#shared/runtime/bus.js';
 import { CloseCode, ErrorCode, errorBody, errorTable } from '#shared/wire/errors.js';
 import type { Logger } from '#shared/runtime/log.js';
 import { closeReason, type Metrics } from '#shared/runtime/metrics.js';
-import { PROTOCOL_VERSION, compileFrameParser } from '#shared/wire/protocol.js';
+import { compileFrameParser } from '#shared/wire/protocol.js';
 import { RoomClient } from '#shared/room/room.client.js';
 import { encodeGatewayBeacon } from '#shared/wire/gateway.beacon.js';
 import { toAuthError, type Verify } from '#shared/auth/auth.js';
@@ -29,6 +29,7 @@ import type { Uws } from '#shared/runtime/uws.js';
 import { Conn, inSocketCallback, type WsData } from './gateway.conn.js';
 import { FrameDispatch } from './gateway.dispatch.js';
 import { sendJson } from './gateway.http.js';
+import { authenticatedFrame } from './gateway.ice.js';
 import { FrameMetrics } from './gateway.metrics.js';
 import { PreAuthLimit } from './gateway.preauth.js';
 import { ClientReplies } from './gateway.replies.js';
@@ -273,11 +274,7 @@ export class Gateway {
       return;
     }
     if (conn.identity !== undefined) {
-      this.replies.send(conn, {
-        type: 'authenticated',
-        userId: conn.identity.userId,
-        protocol: PROTOCOL_VERSION,
-      });
+      this.replies.send(conn, authenticatedFrame(this.o.config, conn.identity));
     }
   }
 

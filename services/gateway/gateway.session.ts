@@ -14,7 +14,7 @@ import type { Config } from '#config/config.js';
 import { ErrorCode, RoomcastError, errorBody } from '#shared/wire/errors.js';
 import { permsFor } from '#shared/auth/grants.js';
 import type { Logger } from '#shared/runtime/log.js';
-import { PROTOCOL_VERSION, type ClientFrameOf, type FrameId } from '#shared/wire/protocol.js';
+import type { ClientFrameOf, FrameId } from '#shared/wire/protocol.js';
 import type { Membership } from '#shared/room/room.commands.js';
 import { RoomRefusedError, type RoomClient } from '#shared/room/room.client.js';
 import { parseResumeToken } from '#shared/room/resume.token.js';
@@ -22,6 +22,7 @@ import { encodeSignalFrame } from '#shared/wire/signal.frame.js';
 import { toAuthError, type Verify } from '#shared/auth/auth.js';
 import { Admission } from './gateway.admission.js';
 import type { Conn, LocalMember } from './gateway.conn.js';
+import { authenticatedFrame } from './gateway.ice.js';
 import { recheckRooms } from './gateway.regrant.js';
 import type { ClientReplies } from './gateway.replies.js';
 import type { Rooms } from './gateway.rooms.js';
@@ -86,12 +87,8 @@ export class Sessions {
     }
     const refreshed = conn.identity !== undefined;
     conn.identity = identity;
-    this.replies.send(conn, {
-      type: 'authenticated',
-      userId: identity.userId,
-      protocol: PROTOCOL_VERSION,
-      id: frame.id,
-    });
+    // New TURN credentials too: they expire with the token they were made for.
+    this.replies.send(conn, authenticatedFrame(this.o.config, identity, frame.id));
     // A refresh may grant less: rooms whose grant is gone are left (gateway.regrant.ts).
     if (refreshed && conn.memberships.size > 0) {
       await recheckRooms(

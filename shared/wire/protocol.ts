@@ -202,9 +202,30 @@ export interface RoomStats {
 /** The stage commands a client sends, each answered by `stage_ok` (or `error`). */
 export type StageAction = 'raise_hand' | 'lower_hand' | 'invite' | 'demote';
 
+/**
+ * One STUN or TURN server in the shape of WebRTC's `RTCIceServer`, so a client passes
+ * the list as it is: `new RTCPeerConnection({ iceServers })`. TURN entries carry
+ * time-limited credentials (coturn's TURN REST scheme): `username` is
+ * `<unix expiry s>:<userId>`, `credential` the password, valid until that expiry,
+ * which is never past the login token's. A refreshed token (`auth` frame) is answered
+ * with a new `authenticated` frame and new credentials.
+ */
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
 /** Every frame the gateway sends, a union on `type`. */
 export type ServerFrame =
-  | { type: 'authenticated'; userId: string; protocol: number; id?: FrameId }
+  | {
+      type: 'authenticated';
+      userId: string;
+      protocol: number;
+      /** The ICE servers for this session (empty when none are configured). */
+      iceServers: IceServer[];
+      id?: FrameId;
+    }
   | ({ type: 'joined' } & MembershipFields)
   | ({ type: 'resumed' } & MembershipFields)
   | { type: 'left'; room: string; id?: FrameId }
