@@ -1,0 +1,251 @@
+/**
+ * TURN for real: a coturn of the test's own (test/helpers/coturn.ts) and the system
+ * in-process with GATEWAY_ICE_SERVERS and TURN_SECRET pointing at it. Two Chromium
+ * pages (Debian's, driven by playwright-core) each open /signaling with their token
+ * and take the ICE servers of the `authenticated` frame; their peer connections
+ * allow relay candidates only (`iceTransportPolicy: 'relay'`), so the video between
+ * them can only flow through coturn. The offer and answer go through the test whole
+ * (ICE gathered first): signaling is not what is tested here.
+ *
+ * Then what coturn refuses: a wrong password and an expired username (the right
+ * HMAC for an expiry in the past) gather no relay candidate at all.
+ */
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { chromium, type Page } from 'playwright-core';
+import type { IceServer } from '#shared/wire/protocol.js';
+import { turnCredential } from '#shared/auth/turn.credentials.js';
+import { startCoturn, TURNSERVER } from '../helpers/coturn.js';
+import { startSystem } from '../helpers/system.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const UNTHROTTLED = [
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+/** Per-step bound on waiting in the browser, in ms (failures, not timings). */
+const STEP_MS = 20_000;
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + STEP_MS;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not within ${STEP_MS} ms`);
+}
+
+/**
+ * What the pages run, as plain browser JavaScript (this project compiles without the
+ * DOM's types): `window.turn`, called by the helpers below.
+ */
+const PAGE_SCRIPT = String.raw`
+window.turn = {
+  // Opens /signaling; resolves with the authenticated frame's ICE servers (the socket stays open).
+  iceServersOf(url) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      window.ws = ws;
+      ws.onmessage = (e) => {
+        const frame = JSON.parse(e.data);
+        if (frame.type === 'authenticated') resolve(frame.iceServers);
+        else reject(new Error('first frame: ' + e.data));
+      };
+      ws.onerror = () => reject(new Error('socket error'));
+    });
+  },
+  // A relay-only peer connection; the publisher sends a moving test pattern.
+  setUp(iceServers, publish) {
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
+    window.pc = pc;
+    if (publish) {
+      const canvas = document.createElement('canvas');
+      canvas.width = 320;
+      canvas.height = 240;
+      const g = canvas.getContext('2d');
+      let n = 0;
+      setInterval(() => {
+        g.fillStyle = 'hsl(' + ((n += 7) % 360) + ' 80% 50%)';
+        g.fillRect(0, 0, 320, 240);
+        g.fillStyle = '#fff';
+        g.fillText(String(n), 10 + (n % 280), 120);
+      }, 40);
+      const stream = canvas.captureStream(25);
+      for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    } else {
+      const video = document.createElement('video');
+      video.autoplay = true;
+      video.muted = true;
+      document.body.append(video);
+      window.video = video;
+      pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
+    }
+  },
+  // Sets the remote description (when given), makes the local one, waits for ICE gathering.
+  async describe(remote) {
+    const pc = window.pc;
+    if (remote) await pc.setRemoteDescription(remote);
+    const gathered = new Promise((resolve) => {
+      pc.addEventListener('icegatheringstatechange', () => {
+        if (pc.iceGatheringState === 'complete') resolve();
+      });
+    });
+    await pc.setLocalDescription();
+    if (pc.iceGatheringState !== 'complete') await gathered;
+    return pc.localDescription.sdp;
+  },
+  accept(sdp) {
+    return window.pc.setRemoteDescription({ type: 'answer', sdp });
+  },
+  // The connection, the video decoded, and the candidate types of the selected pair.
+  async seen() {
+    const stats = [...(await window.pc.getStats()).values()];
+    const byId = new Map(stats.map((s) => [s.id, s]));
+    const inbound = stats.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+    const transport = stats.find((s) => s.type === 'transport');
+    const pair = transport && byId.get(transport.selectedCandidatePairId);
+    const typeOf = (id) => byId.get(id)?.candidateType;
+    return {
+      connectionState: window.pc.connectionState,
+      framesDecoded: inbound?.framesDecoded ?? 0,
+      videoWidth: window.video?.videoWidth ?? 0,
+      pair: pair ? [typeOf(pair.localCandidateId), typeOf(pair.remoteCandidateId)] : undefined,
+    };
+  },
+  // The candidate types a relay-only connection on iceServers gathers.
+  async gatheredTypes(iceServers) {
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
+    pc.createDataChannel('probe');
+    const types = [];
+    const gathered = new Promise((resolve) => {
+      pc.onicecandidate = (e) => {
+        if (e.candidate === null) resolve();
+        else types.push(e.candidate.type || 'unknown');
+      };
+    });
+    await pc.setLocalDescription();
+    await gathered;
+    pc.close();
+    return types;
+  },
+};
+`;
+
+interface Seen {
+  connectionState: string;
+  framesDecoded: number;
+  videoWidth: number;
+  /** Candidate types of the selected pair, local and remote. */
+  pair?: [string, string];
+}
+
+/** The page's side of the test (PAGE_SCRIPT), typed. */
+interface TurnPage {
+  iceServersOf(url: string): Promise<IceServer[]>;
+  setUp(iceServers: IceServer[], publish: boolean): void;
+  describe(remote?: { type: 'offer'; sdp: string }): Promise<string>;
+  accept(sdp: string): Promise<void>;
+  seen(): Promise<Seen>;
+  gatheredTypes(iceServers: IceServer[]): Promise<string[]>;
+}
+
+/** Calls `window.turn[method](...args)` in `page`. */
+function call<M extends keyof TurnPage>(
+  page: Page,
+  method: M,
+  ...args: Parameters<TurnPage[M]>
+): Promise<Awaited<ReturnType<TurnPage[M]>>> {
+  return page.evaluate(
+    ([method, args]) => {
+      const turn = (globalThis as unknown as { turn: Record<string, (...a: unknown[]) => unknown> })
+        .turn;
+      return turn[method]!(...args);
+    },
+    [method, args] as const,
+  ) as Promise<Awaited<ReturnType<TurnPage[M]>>>;
+}
+
+t.test('two relay-only pages connect through coturn with the gateway’s credentials', async (t) => {
+  if (!existsSync(CHROMIUM) || !existsSync(TURNSERVER)) {
+    t.fail(
+      'Chromium or coturn is missing: apt-get install -y chromium coturn (npm test’s pretest installs them)',
+    );
+    return;
+  }
+  const coturn = await startCoturn(t);
+  const sys = await startSystem(t, {
+    GATEWAY_ICE_SERVERS: `${coturn.stunUrl},${coturn.turnUrl}`,
+    TURN_SECRET: coturn.secret,
+  });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Two pages in one browser, the publisher's drawing timer included: none may be
+    // throttled as a background tab.
+    args: ['--no-sandbox', '--disable-gpu', ...UNTHROTTLED],
+  });
+  t.teardown(() => browser.close());
+  const page = async () => {
+    const p = await (await browser.newContext()).newPage();
+    await p.addInitScript({ content: PAGE_SCRIPT });
+    // The gateway's own origin: a page there may open its /signaling.
+    await p.goto(`http://127.0.0.1:${sys.port}/healthz`);
+    return p;
+  };
+  const [publisher, viewer] = [await page(), await page()];
+  const signaling = async (sub: string) => `${sys.url}?access_token=${await sys.token(sub)}`;
+  const pubIce = await call(publisher, 'iceServersOf', await signaling('alice'));
+  const viewIce = await call(viewer, 'iceServersOf', await signaling('bob'));
+  t.match(pubIce[1], { urls: [coturn.turnUrl], username: /^\d+:alice$/ }, 'alice’s TURN entry');
+  t.match(viewIce[1], { urls: [coturn.turnUrl], username: /^\d+:bob$/ }, 'bob’s TURN entry');
+
+  await call(publisher, 'setUp', pubIce, true);
+  await call(viewer, 'setUp', viewIce, false);
+  const offer = await call(publisher, 'describe');
+  const candidates = (sdp: string) => sdp.split('\r\n').filter((l) => l.startsWith('a=candidate'));
+  t.ok(candidates(offer).length > 0, 'the publisher gathered candidates');
+  t.ok(
+    candidates(offer).every((l) => l.includes(' typ relay')),
+    'relay candidates only, from coturn',
+  );
+  const answer = await call(viewer, 'describe', { type: 'offer', sdp: offer });
+  await call(publisher, 'accept', answer);
+
+  const watching = await until('video decoded through coturn', async () => {
+    const s = await call(viewer, 'seen');
+    return s.connectionState === 'connected' && s.framesDecoded > 0 && s.videoWidth > 0
+      ? s
+      : undefined;
+  }).catch((err: unknown) => {
+    throw new Error(`${String(err)}\ncoturn:\n${coturn.log().slice(-3000)}`);
+  });
+  t.equal(watching.videoWidth, 320, 'the viewer shows the publisher’s video');
+  t.same(watching.pair, ['relay', 'relay'], 'the viewer’s selected pair is relay to relay');
+  t.same((await call(publisher, 'seen')).pair, ['relay', 'relay'], 'and the publisher’s');
+
+  // What coturn refuses. The gateway's own credentials gather a relay candidate here…
+  const valid = viewIce.find((s) => s.username !== undefined)!;
+  t.ok(
+    (await call(viewer, 'gatheredTypes', [valid])).includes('relay'),
+    'valid credentials: relayed',
+  );
+  // …a wrong password none…
+  const wrong = { ...valid, credential: 'd3JvbmcgcGFzc3dvcmQ=' };
+  t.same(await call(viewer, 'gatheredTypes', [wrong]), [], 'a wrong password: no relay candidate');
+  // …nor an expired username, even with its right HMAC.
+  const past = turnCredential(coturn.secret, 'bob', Math.floor(Date.now() / 1000) - 60);
+  const expired = { urls: valid.urls, username: past.username, credential: past.credential };
+  t.same(
+    await call(viewer, 'gatheredTypes', [expired]),
+    [],
+    'expired credentials: no relay candidate',
+  );
+  // Both were refused by coturn itself, as its log says, not left untried by the browser.
+  for (const username of [valid.username!, expired.username])
+    await until(`coturn refusing ${username}`, async () =>
+      coturn.log().includes(`Cannot find credentials of user <${username}>`) ? true : undefined,
+    );
+  t.pass('coturn logged both refusals');
+});
