@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes a fresh Debian machine ready for `npm start` / `npm test`: Node 20, npm
-// dependencies, nats-server (and Chromium with --browser). Plain JavaScript with
+// dependencies, nats-server (and Chromium and coturn with --browser). Plain JavaScript with
 // no dependencies, because it runs before they are installed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -72,6 +72,8 @@ function aptInstall(pkgs) {
 const missing = [];
 if (which(['nats-server']) === undefined) missing.push('nats-server');
 if (wantBrowser && which(['chromium']) === undefined) missing.push('chromium');
+// The TURN tests (test/turn/) start a real coturn.
+if (wantBrowser && which(['turnserver']) === undefined) missing.push('coturn');
 if (missing.length > 0) aptInstall(missing);
 if (which(['nats-server']) === undefined)
   fail('nats-server is still missing after apt-get install');

@@ -76,6 +76,7 @@ function dotEnv(): Record<string, string> {
   return {
     ROOMCAST_JWT_SECRET: randomBytes(48).toString('base64'),
     ROOMCAST_HOOK_SECRET: randomBytes(32).toString('hex'),
+    ROOMCAST_TURN_SECRET: randomBytes(24).toString('hex'),
     MONGO_ROOT_PASSWORD: pw,
     ROOMCAST_MONGODB_URI: `mongodb://roomcast:${pw}@mongo:27017/roomcast?authSource=admin`,
     GRAFANA_ADMIN_PASSWORD: randomBytes(16).toString('hex'),

@@ -63,7 +63,7 @@ const isRoomcast = (name: string): name is (typeof ROOMCAST)[number] =>
 /** Each service's /metrics port as config/config.ts has it by default. */
 const metricsPortOf = (name: (typeof ROOMCAST)[number]) =>
   metricsPort(loadConfig({}).telemetry, name);
-const INFRA = ['nats', 'mongo', 'srs', 'jaeger', 'prometheus', 'grafana'];
+const INFRA = ['nats', 'mongo', 'srs', 'coturn', 'jaeger', 'prometheus', 'grafana'];
 /** Mounted files that other work provides; checked once they are there. */
 const PENDING: Record<string, string> = {
   './srs/srs.conf': 'srs.conf comes with the stream service (issue 4)',
@@ -188,7 +188,8 @@ t.test('ports, volumes and mounts depend on nothing outside the repository', asy
   const published = new Set<string>();
   for (const [name, s] of Object.entries(services)) {
     for (const port of s.ports ?? []) {
-      const m = /^(?:\$\{\w+:-(\d+)\}|(\d+)):(\d+)(\/udp)?$/.exec(port);
+      // A port or a range (coturn's relays: `49160-49200:49160-49200/udp`).
+      const m = /^(?:\$\{\w+:-(\d+)\}|(\d+(?:-\d+)?)):(\d+(?:-\d+)?)(\/udp)?$/.exec(port);
       t.ok(m, `${name}: port ${port} is host:container`);
       if (!m) continue;
       const host = `${m[1] ?? m[2]}${m[4] ?? ''}`;
@@ -397,6 +398,58 @@ t.test('Dockerfile: multi-stage, npm ci, build, Node 20 on glibc, not root', asy
     t.ok(ignored.includes(entry), `.dockerignore: ${entry}`);
 });
 
+t.test('coturn: TURN REST credentials with the secret the gateway signs with', async (t) => {
+  const coturn = services.coturn;
+  const args = coturn?.command ?? [];
+  t.equal(compose.secrets?.turn_secret?.environment, 'ROOMCAST_TURN_SECRET', 'from .env');
+  t.ok(coturn?.secrets?.includes('turn_secret'), 'coturn mounts the secret');
+  t.ok(services.gateway?.secrets?.includes('turn_secret'), 'the gateway too');
+  const others = Object.keys(services).filter((n) => n !== 'coturn' && n !== 'gateway');
+  for (const name of others)
+    t.notOk(services[name]?.secrets?.includes('turn_secret'), `${name}: not the TURN secret`);
+  const gateway = services.gateway?.environment ?? {};
+  t.equal(gateway.TURN_SECRET_FILE, '/run/secrets/turn_secret', 'gateway: TURN_SECRET_FILE');
+  // The secret reaches coturn as a config file written at start, never as an argument.
+  const script = (coturn?.entrypoint ?? []).join('\n');
+  t.match(
+    script,
+    /static-auth-secret=.*\/run\/secrets\/turn_secret/,
+    'static-auth-secret from the file',
+  );
+  t.notOk(
+    args.some((a) => a.startsWith('--static-auth-secret')),
+    'not in argv',
+  );
+  t.ok(args.includes('--use-auth-secret'), 'use-auth-secret: the TURN REST API scheme');
+  t.ok(
+    args.some((a) => a.startsWith('--realm=')),
+    'a realm',
+  );
+  t.notOk(args.includes('--allow-loopback-peers'), 'no relaying to loopback');
+  t.ok(
+    args.includes('--denied-peer-ip=172.16.0.0-172.31.255.255'),
+    'no relaying into the compose network',
+  );
+  const min = args.find((a) => a.startsWith('--min-port='))?.split('=')[1];
+  const max = args.find((a) => a.startsWith('--max-port='))?.split('=')[1];
+  const listen = args.find((a) => a.startsWith('--listening-port='))?.split('=')[1];
+  t.ok(coturn?.ports?.includes(`${min}-${max}:${min}-${max}/udp`), 'the relay range is published');
+  t.ok(coturn?.ports?.includes(`${listen}:${listen}/udp`), 'STUN/TURN over udp is published');
+  t.ok(coturn?.ports?.includes(`${listen}:${listen}`), 'TURN over tcp too');
+  // What clients are handed points at that port, STUN and TURN alike.
+  const urls = /^\$\{GATEWAY_ICE_SERVERS:-(.*)\}$/.exec(gateway.GATEWAY_ICE_SERVERS ?? '')?.[1];
+  const env = { GATEWAY_ICE_SERVERS: urls ?? '', TURN_SECRET: 'x'.repeat(32) };
+  const ice = loadConfig(env).ice.servers;
+  t.ok(
+    ice.some((u) => u.startsWith('stun:') && u.includes(`:${listen}`)),
+    'a STUN URL',
+  );
+  t.ok(
+    ice.some((u) => u.startsWith('turn:') && u.includes(`:${listen}`)),
+    'a TURN URL',
+  );
+});
+
 t.test('docker compose config -q (where a compose CLI exists)', async (t) => {
   const version = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });
   if (version.status !== 0) {
@@ -411,6 +464,7 @@ t.test('docker compose config -q (where a compose CLI exists)', async (t) => {
       ...process.env,
       ROOMCAST_JWT_SECRET: 'x'.repeat(32),
       ROOMCAST_HOOK_SECRET: 'h'.repeat(32),
+      ROOMCAST_TURN_SECRET: 't'.repeat(32),
       ROOMCAST_MONGODB_URI: 'mongodb://roomcast:x@mongo:27017/?authSource=admin',
       MONGO_ROOT_PASSWORD: 'x',
       GRAFANA_ADMIN_PASSWORD: 'x',
