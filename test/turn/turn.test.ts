@@ -8,7 +8,8 @@
  * (ICE gathered first): signaling is not what is tested here.
  *
  * Then what coturn refuses: a wrong password and an expired username (the right
- * HMAC for an expiry in the past) gather no relay candidate at all.
+ * HMAC for an expiry in the past) gather no relay candidate at all; and, asked
+ * directly (test/helpers/turn.client.ts), coturn answers them 401.
  */
 import t from 'tap';
 import { existsSync } from 'node:fs';
@@ -17,6 +18,8 @@ import type { IceServer } from '#shared/wire/protocol.js';
 import { turnCredential } from '#shared/auth/turn.credentials.js';
 import { startCoturn, TURNSERVER } from '../helpers/coturn.js';
 import { startSystem } from '../helpers/system.js';
+import { Client } from '../helpers/client.js';
+import { turnAllocate } from '../helpers/turn.client.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const UNTHROTTLED = [
@@ -248,4 +251,32 @@ t.test('two relay-only pages connect through coturn with the gateway’s credent
       coturn.log().includes(`Cannot find credentials of user <${username}>`) ? true : undefined,
     );
   t.pass('coturn logged both refusals');
+});
+
+t.test('coturn allocates with the gateway’s credentials and answers 401 to bad ones', async (t) => {
+  if (!existsSync(TURNSERVER)) {
+    t.fail('coturn is missing: apt-get install -y coturn (npm test’s pretest installs it)');
+    return;
+  }
+  const coturn = await startCoturn(t);
+  const sys = await startSystem(t, {
+    GATEWAY_ICE_SERVERS: coturn.turnUrl,
+    TURN_SECRET: coturn.secret,
+  });
+  const c = await Client.connect(`${sys.url}?access_token=${await sys.token('carol')}`);
+  t.teardown(() => c.drop());
+  const [turn] = (await c.nextOf('authenticated')).iceServers;
+  const username = turn?.username ?? '';
+  const allocate = (user: string, password: string) =>
+    turnAllocate('127.0.0.1', coturn.port, user, password);
+
+  t.same(await allocate(username, turn?.credential ?? ''), { ok: true }, 'handed out: a relay');
+  const unauthorized = { ok: false, code: 401 };
+  t.match(await allocate(username, 'd3JvbmcgcGFzc3dvcmQ='), unauthorized, 'a wrong password');
+  const mallory = `${username.split(':')[0]}:mallory`;
+  t.match(await allocate(mallory, turn?.credential ?? ''), unauthorized, 'another user’s name');
+  const past = turnCredential(coturn.secret, 'carol', Math.floor(Date.now() / 1000) - 60);
+  t.match(await allocate(past.username, past.credential), unauthorized, 'an expired username');
+  const other = turnCredential('another-secret-0123456789', 'carol', Date.now() / 1000 + 600);
+  t.match(await allocate(other.username, other.credential), unauthorized, 'another secret');
 });
