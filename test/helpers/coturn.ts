@@ -33,8 +33,9 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-function launch(port: number, minPort: number, secret: string, dir: string) {
-  const args = [
+/** turnserver's arguments for a test: loopback only, `secret`, files in `dir`. */
+function testArgs(port: number, minPort: number, secret: string, dir: string): string[] {
+  return [
     '-n', // no config file
     '--listening-ip=127.0.0.1',
     `--listening-port=${port}`,
@@ -53,7 +54,14 @@ function launch(port: number, minPort: number, secret: string, dir: string) {
     `--userdb=${join(dir, 'turndb')}`,
     '--log-file=stdout',
   ];
-  const child = spawn(TURNSERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Runs `command` (turnserver, or a shell that execs it, as compose.yaml does) and
+ * resolves once it serves; `log` is what it printed so far.
+ */
+export function runTurnserver(command: string, args: readonly string[]) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   let log = '';
@@ -63,7 +71,7 @@ function launch(port: number, minPort: number, secret: string, dir: string) {
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`turnserver did not start on ${port}:\n${log}`));
+      reject(new Error(`turnserver did not start:\n${log}`));
     }, 10_000);
     const watch = () => {
       // Printed once the listeners and relay threads are up.
@@ -79,7 +87,14 @@ function launch(port: number, minPort: number, secret: string, dir: string) {
       reject(new Error(`turnserver exited with ${code}:\n${log}`));
     });
   });
-  return { child, ready, log: () => log };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return { ready, log: () => log, stop };
 }
 
 /** Starts coturn for this test and stops it in teardown. */
@@ -90,7 +105,7 @@ export async function startCoturn(t: Test): Promise<Coturn> {
     const port = await freePort();
     // A UDP relay range of its own, most likely apart from another test's coturn.
     const minPort = 20_000 + randomInt(0, 200) * 200;
-    const run = launch(port, minPort, secret, dir);
+    const run = runTurnserver(TURNSERVER, testArgs(port, minPort, secret, dir));
     try {
       await run.ready;
     } catch (err) {
@@ -101,12 +116,7 @@ export async function startCoturn(t: Test): Promise<Coturn> {
       continue;
     }
     const stop = async () => {
-      const p = run.child;
-      if (p.exitCode === null && p.signalCode === null) {
-        const exited = new Promise((r) => p.once('exit', r));
-        p.kill('SIGKILL');
-        await exited;
-      }
+      await run.stop();
       rmSync(dir, { recursive: true, force: true });
     };
     t.teardown(stop);
