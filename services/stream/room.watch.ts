@@ -58,6 +58,23 @@ export class RoomWatch {
     this.unwatch(roomId);
   }
 
+  /**
+   * SRS has been down since `since`: every watched room is told its stream is
+   * unknown. They stay watched, so the first complete poll after the outage syncs
+   * them, which tells them it is known again.
+   */
+  unknown(since: number): void {
+    for (const roomId of this.roomIds()) {
+      this.svc.rooms.streamUnknown(roomId, { since }).then(
+        (reply) => this.observe(roomId, reply.seq, reply.stream),
+        (err: unknown) => {
+          if (err instanceof RoomRefusedError) this.gone(roomId, err.body.code);
+          else this.svc.logger.warn('room did not hear that SRS is down', { roomId, err });
+        },
+      );
+    }
+  }
+
   /** Learns a room's stream side; what changed since the last reply becomes metric events. */
   observe(roomId: string, seq: number, st: RoomStreamState): void {
     const w = this.entry(roomId);

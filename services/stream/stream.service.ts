@@ -87,7 +87,7 @@ export class StreamService {
       this.stats,
       this.admissions,
     );
-    this.health = new SrsHealth(this.svc);
+    this.health = new SrsHealth(this.svc, (since) => this.watch.unknown(since));
     this.reconciler = new Reconciler(
       this.svc,
       this.watch,
