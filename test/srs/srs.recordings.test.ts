@@ -576,6 +576,10 @@ for (const signal of ['sigterm', 'sigkill']) {
         'v=0',
       );
       t.equal(whip.status, 201);
+      const recPublish = recordedHooks('hooks-restart.jsonl').filter((b) =>
+        ['rr1', 'rw1'].includes(b.stream!),
+      );
+      t.same(hooks.bodies.map(normal), recPublish.map(normal), 'on_publish of both, as recorded');
       const summaries = async () =>
         (await (await fetch(`${srs.apiUrl}/api/v1/summaries`)).json()) as typeof before;
       const was = await summaries();
@@ -736,5 +740,30 @@ t.test(
     const renamed = { ...replay, param: sameIdsAs(replay.param!, ctx, recId) };
     t.same(normal(renamed), normal(recHooks[2]!), 'a new on_play with the hls_ctx');
     t.ok((await lists()).clients.clients.some((c) => c.id === ctx && c.type === 'hls-play'));
+  },
+);
+
+t.test(
+  'whep-play-r2 over HTTP: 201 with a Location on /rtc/v1/whip/; its DELETE stops the player',
+  async (t) => {
+    const { srs, hooksOf } = await setup(t);
+    const recPost = responseOf(labelled('whep-play-r2.jsonl', 'http-exchange'));
+    await srs.whip('r2', 'key=k2', { dtlsDelayMs: 0 });
+    const post = await exchange(
+      `${srs.apiUrl}/rtc/v1/whep/?app=live&stream=r2&token=t2`,
+      'POST',
+      'v=0',
+    );
+    t.equal(post.status, recPost.status);
+    t.same(headersOf(post.raw), headersOf(recPost.raw_headers), 'the recorded head');
+    const location = post.raw![post.raw!.indexOf('Location') + 1]!;
+    const recLocation = recPost.raw_headers[recPost.raw_headers.indexOf('Location') + 1]!;
+    const path = (l: string) => l.slice(0, l.indexOf('?'));
+    t.equal(path(location), path(recLocation), 'WHEP too is deleted on /rtc/v1/whip/');
+    t.equal(hooksOf('on_play')[0]!.param, 'app=live&stream=r2&token=t2');
+    const del = await exchange(`${srs.apiUrl}${location}`, 'DELETE');
+    t.equal(del.status, 200);
+    await srs.settled();
+    t.equal(hooksOf('on_stop').length, 1, 'on_stop at once');
   },
 );
