@@ -57,8 +57,15 @@ function answer(
 export class SrsMedia {
   /** WHIP/WHEP sessions by the token of their `Location`. */
   private readonly rtc = new Map<string, string>();
+  /** HTTP-FLV players' responses by client id: a kick closes the connection. */
+  private readonly flvPlayers = new Map<string, ServerResponse>();
 
   constructor(private readonly srs: MediaSessions) {}
+
+  /** SRS let `clientId` go (a kick, a restart): its HTTP-FLV connection closes. */
+  gone(clientId: string): void {
+    this.flvPlayers.get(clientId)?.destroy();
+  }
 
   /** Serves a media request; false when `url` is not a media path (the API's then). */
   handles(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
@@ -119,7 +126,11 @@ export class SrsMedia {
     const s = await this.srs.play(name, url.search, 'flv-play');
     if (!s.ok) return void req.socket.destroy();
     // The player leaving is the session's end: on_stop at once.
-    res.once('close', () => this.srs.disconnect(s.clientId));
+    this.flvPlayers.set(s.clientId, res);
+    res.once('close', () => {
+      this.flvPlayers.delete(s.clientId);
+      this.srs.disconnect(s.clientId);
+    });
     res.sendDate = false;
     res.writeHead(200, [
       'Connection',

@@ -604,6 +604,7 @@ export class SrsStandIn {
     // An HLS session has no connection to lose: it expires (hlsTick).
     if (c.type === 'hls-play') return;
     this.clients.delete(clientId);
+    this.media.gone(clientId);
     const stream = this.streams.get(c.streamId);
     if (c.publish && stream?.publisher === clientId) {
       stream.publisher = null;
