@@ -160,6 +160,9 @@ export class AlertEngine {
         case 'publisher_gone':
         case 'stream_viewer_joined':
         case 'stream_viewer_left':
+        // SRS outages are alerted from the stream service's srs_down gauge.
+        case 'stream_unknown':
+        case 'stream_known':
           break;
       }
     }

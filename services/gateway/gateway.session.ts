@@ -310,5 +310,6 @@ function membershipFields(m: Membership): Membership {
     status: m.status,
     resume: m.resume,
     seq: m.seq,
+    ...(m.stream === undefined ? {} : { stream: m.stream }),
   };
 }

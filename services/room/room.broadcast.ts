@@ -97,6 +97,11 @@ function broadcastOf(
       };
     case 'status_changed':
       return { type: 'room_status', room: roomId, status: e.to, seq };
+    // SRS's outage is news to members: the status is unchanged, the stream is not known.
+    case 'stream_unknown':
+      return { type: 'room_status', room: roomId, status: s.status, stream: 'unknown', seq };
+    case 'stream_known':
+      return { type: 'room_status', room: roomId, status: s.status, stream: 'known', seq };
     case 'room_created':
     case 'member_disconnected':
     case 'publisher_granted':

@@ -157,6 +157,7 @@ export function decideCommand(
     case 'stream_publish':
     case 'stream_stop':
     case 'stream_sync':
+    case 'stream_unknown':
     case 'stream_unpublish': {
       const { event, kick } = streamCommand(room.state, cmd, at);
       const c = commit(event, () => streamDeadlines(room.state));

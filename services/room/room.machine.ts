@@ -226,6 +226,7 @@ export const roomMachine = setup({
     stream_play: streamHandlers,
     stream_stop: streamHandlers,
     stream_sync: streamHandlers,
+    stream_unknown: streamHandlers,
     kick: [
       {
         guard: 'kickRefused',

@@ -24,5 +24,7 @@ export function membershipOf(s: RoomState, peerId: string, resume: string): Memb
     status: s.status,
     resume,
     seq: s.seq,
+    // Joining during an SRS outage: the `room_status` that said so came before this member.
+    ...((s.stream.unknownSince ?? null) === null ? {} : { stream: 'unknown' as const }),
   };
 }

@@ -378,3 +378,29 @@ t.test('stream history replays to the same room', async (t) => {
   t.same(replayed.persisted(), room.persisted());
   t.ok(replayed.ended);
 });
+
+t.test(
+  'an SRS outage: unknown once, known again at the next sync, replayed the same',
+  async (t) => {
+    const room = RoomActor.create(created());
+    for (const cmd of [publish('c1'), confirm('c1')]) room.decide(cmd);
+    const down = room.decide({ type: 'stream_unknown', since: T0 + 5, at: T0 + 100 });
+    t.same(types(down.recorded), ['stream_unknown']);
+    t.match(down.broadcasts, [{ type: 'room_status', status: 'live', stream: 'unknown' }]);
+    t.equal(toStreamState(room.state).unknownSince, T0 + 5);
+    t.same(room.decide({ type: 'stream_unknown', since: T0 + 9, at: T0 + 200 }).recorded, []);
+
+    const back = room.decide(sync({ publisher: 'c1' }));
+    t.same(types(back.recorded), ['stream_known'], 'the publisher is still there');
+    t.match(back.broadcasts, [{ type: 'room_status', status: 'live', stream: 'known' }]);
+    t.equal(room.state.stream.unknownSince, undefined, 'the old shape again');
+    t.same(room.decide(sync({ publisher: 'c1', at: T0 + 20_000 })).recorded, []);
+
+    const log = [
+      created(),
+      ...room.decide({ type: 'stream_unknown', since: 7, at: T0 + 300 }).recorded,
+    ];
+    const replayed = RoomActor.fromLog(log);
+    t.equal(replayed.state.stream.unknownSince, 7, 'a fact in ROOM_EVENTS');
+  },
+);

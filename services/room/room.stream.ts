@@ -264,9 +264,23 @@ export function streamExpiredEvents(s: RoomState, at: number): RoomEvent[] {
   return out;
 }
 
+/** SRS is down: recorded once per outage (the stream service may say it again). */
+export function streamUnknownEvents(s: RoomState, e: Ev<'stream_unknown'>): RoomEvent[] {
+  return (s.stream.unknownSince ?? null) === null
+    ? [{ type: 'stream_unknown', v: 1, at: e.at, since: e.since }]
+    : [];
+}
+
+/** A complete poll reached the room: an outage it was told of is over. */
+function knownAgain(s: RoomState, at: number): RoomEvent[] {
+  return (s.stream.unknownSince ?? null) === null ? [] : [{ type: 'stream_known', v: 1, at }];
+}
+
 /** The events a stream command records (none when refused, but a recorded contention). */
 export function streamEvents(s: RoomState, e: StreamMachineEvent): RoomEvent[] {
   switch (e.type) {
+    case 'stream_unknown':
+      return streamUnknownEvents(s, e);
     case 'stream_publish':
       return streamPublishEvents(s, e);
     case 'stream_confirm':
@@ -278,7 +292,7 @@ export function streamEvents(s: RoomState, e: StreamMachineEvent): RoomEvent[] {
     case 'stream_stop':
       return streamStopEvents(s, e);
     case 'stream_sync':
-      return streamSyncPlan(s, e).events;
+      return [...knownAgain(s, e.at), ...streamSyncPlan(s, e).events];
   }
 }
 

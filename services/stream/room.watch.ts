@@ -58,6 +58,31 @@ export class RoomWatch {
     this.unwatch(roomId);
   }
 
+  /**
+   * SRS has been down since `since`: every watched room is told (while `stillDown`) its stream is
+   * unknown. They stay watched, so the first complete poll after the outage syncs
+   * them, which tells them it is known again.
+   */
+  async unknown(since: number, stillDown: () => boolean = () => true): Promise<void> {
+    const rooms = this.roomIds();
+    // As many at a time as a reconcile round syncs: an outage must not flood the rooms.
+    const step = this.svc.cfg.reconcileConcurrency;
+    // SRS may answer again meanwhile: a room told then would wait for the next round.
+    for (let i = 0; i < rooms.length && !this.svc.stopped && stillDown(); i += step) {
+      await Promise.all(rooms.slice(i, i + step).map((roomId) => this.tellUnknown(roomId, since)));
+    }
+  }
+
+  private async tellUnknown(roomId: string, since: number): Promise<void> {
+    try {
+      const reply = await this.svc.rooms.streamUnknown(roomId, { since });
+      this.observe(roomId, reply.seq, reply.stream);
+    } catch (err) {
+      if (err instanceof RoomRefusedError) this.gone(roomId, err.body.code);
+      else this.svc.logger.warn('room did not hear that SRS is down', { roomId, err });
+    }
+  }
+
   /** Learns a room's stream side; what changed since the last reply becomes metric events. */
   observe(roomId: string, seq: number, st: RoomStreamState): void {
     const w = this.entry(roomId);

@@ -3,7 +3,8 @@
  * STREAM_SRS_DOWN_AFTER_MS. While it is, nothing SRS carries is known (status
  * answers say `unknown`, the `srs_down` gauge feeds the srs_unreachable alert), and
  * the streams it lost are timed from the last complete poll, the last moment they
- * were known to be there.
+ * were known to be there. Rooms whose stream is watched are told (`stream_unknown`,
+ * their members see it); the next complete poll's sync tells them it is known again.
  */
 import type { StreamContext } from './stream.context.js';
 
@@ -14,7 +15,11 @@ export class SrsHealth {
   private down = false;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly svc: StreamContext) {
+  constructor(
+    private readonly svc: StreamContext,
+    /** Told once per outage, with its start (the last complete poll): rooms hear of it. */
+    private readonly onDown: (since: number) => void = () => {},
+  ) {
     this.lastGood = svc.now();
   }
 
@@ -74,5 +79,6 @@ export class SrsHealth {
       since: this.lastGood,
       afterMs: this.svc.cfg.srsDownAfterMs,
     });
+    this.onDown(this.lastGood);
   }
 }

@@ -87,7 +87,10 @@ export class StreamService {
       this.stats,
       this.admissions,
     );
-    this.health = new SrsHealth(this.svc);
+    this.health = new SrsHealth(
+      this.svc,
+      (since) => void this.watch.unknown(since, () => this.health.downSince() !== null),
+    );
     this.reconciler = new Reconciler(
       this.svc,
       this.watch,

@@ -117,6 +117,10 @@ export class RoomClient {
   streamStatus(roomId: string, options?: CallOptions) {
     return this.send(roomId, { type: 'stream_status' }, options);
   }
+  /** SRS is down since `since`: the room's stream is unknown until the next sync. */
+  streamUnknown(roomId: string, args: CommandArgs<'stream_unknown'>, options?: CallOptions) {
+    return this.send(roomId, { type: 'stream_unknown', ...args }, options);
+  }
   streamExpire(roomId: string, options?: CallOptions) {
     return this.send(roomId, { type: 'stream_expire' }, options);
   }

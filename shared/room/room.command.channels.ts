@@ -25,6 +25,7 @@ const SERVICE_COMMANDS: ReadonlySet<string> = new Set<RoomCommandType>([
   'stream_stop',
   'stream_sync',
   'stream_status',
+  'stream_unknown',
   'stream_expire',
 ]);
 const OPS_COMMANDS: ReadonlySet<string> = new Set<RoomCommandType>(['state']);

@@ -96,6 +96,7 @@ export const roomCommandSchemas = {
     endAfterMs: Type.Number(),
   }),
   stream_status: command('stream_status', {}),
+  stream_unknown: command('stream_unknown', { since: Type.Number() }),
   stream_expire: command('stream_expire', {}),
 } satisfies { [K in RoomCommandType]: TSchema };
 

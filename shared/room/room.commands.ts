@@ -110,6 +110,11 @@ export type StreamCommand =
       graceMs: number;
       endAfterMs: number;
     }
+  /**
+   * SRS has not answered a complete poll since `since`: the room's stream is unknown
+   * (members hear `room_status` with `stream: 'unknown'`) until the next `stream_sync`.
+   */
+  | { type: 'stream_unknown'; since: number }
   /** The room's side of its stream, for status answers and the stream service's checks. */
   | { type: 'stream_status' }
   /**
@@ -135,6 +140,11 @@ export interface StreamTiming {
   gone: boolean;
   /** The last stream publisher that stopped, and why. */
   lastStop: { clientId: string; reason: StreamStopReason; at: number } | null;
+  /**
+   * Set while SRS is down (`stream_unknown`): since when nothing SRS carries is known.
+   * Optional: states recorded before it existed lack it (read it with `?? null`).
+   */
+  unknownSince?: number | null;
 }
 
 /** What the room knows of its stream. */
@@ -199,6 +209,7 @@ export interface RoomReplies {
   /** `kick`: SRS client ids the room did not admit; the stream service disconnects them. */
   stream_sync: { kick: string[]; seq: number; stream: RoomStreamState };
   stream_status: { seq: number; stream: RoomStreamState };
+  stream_unknown: { seq: number; stream: RoomStreamState };
   stream_expire: { seq: number; stream: RoomStreamState };
 }
 

@@ -128,6 +128,13 @@ export type RoomEvent =
       serviceId: string | null;
     })
   | (Base & { type: 'stream_viewer_left'; clientId: string; reason: StreamViewerLeftReason })
+  /**
+   * SRS has not answered the stream service since `since` (STREAM_SRS_DOWN_AFTER_MS
+   * passed): what it carries for the room is unknown until a complete poll reaches it.
+   */
+  | (Base & { type: 'stream_unknown'; since: number })
+  /** A complete poll of SRS reached the room again after `stream_unknown`. */
+  | (Base & { type: 'stream_known' })
   /** An audience member asked to come on stage (or withdrew). */
   | (Base & { type: 'hand_raised'; peerId: string })
   | (Base & { type: 'hand_lowered'; peerId: string })
@@ -157,6 +164,8 @@ export const roomEventTypes = [
   'publisher_gone',
   'stream_viewer_joined',
   'stream_viewer_left',
+  'stream_unknown',
+  'stream_known',
   'hand_raised',
   'hand_lowered',
   'member_promoted',

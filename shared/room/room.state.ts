@@ -291,6 +291,13 @@ function applyOne(s: RoomState, e: RoomEvent): RoomState {
         -1,
       );
     }
+    case 'stream_unknown':
+      return { ...s, stream: { ...s.stream, unknownSince: e.since } };
+    case 'stream_known': {
+      // Dropped rather than nulled: a state that never lost SRS keeps its old shape.
+      const { unknownSince: _known, ...stream } = s.stream;
+      return { ...s, stream };
+    }
   }
 }
 

@@ -148,6 +148,9 @@ export interface PeerInfo {
   role: Role;
 }
 
+/** Whether the room's SRS stream can be vouched for (`room_status.stream`). */
+export type StreamKnown = 'unknown' | 'known';
+
 /** A member's view of what happened in a room (the joining member's state and the room service's `seq`). */
 export interface MembershipFields {
   room: string;
@@ -155,6 +158,8 @@ export interface MembershipFields {
   role: Role;
   peers: PeerInfo[];
   status: RoomStatus;
+  /** `unknown` while SRS is down (see `room_status.stream`); absent otherwise. */
+  stream?: 'unknown';
   /** Resume token: `<peerId>.<secret>`, valid while the member is kept. */
   resume: string;
   /** The room's sequence after this transition; broadcasts at or below it are already reflected. */
@@ -178,7 +183,20 @@ export type RoomNews =
       detail?: string;
       seq: number;
     }
-  | { type: 'room_status'; room: string; status: RoomStatus; seq: number }
+  | {
+      type: 'room_status';
+      room: string;
+      status: RoomStatus;
+      /**
+       * Present when the frame is about the room's SRS stream rather than its status
+       * (which is then unchanged): `unknown` once SRS has not answered the stream
+       * service for STREAM_SRS_DOWN_AFTER_MS (what it carries, publisher and players,
+       * cannot be vouched for), `known` when it answers again (a restart of SRS then
+       * shows as the publisher stopping, as ever).
+       */
+      stream?: StreamKnown;
+      seq: number;
+    }
   /**
    * Stage-only news (`scope: 'stage'`): an audience member raised or lowered its
    * hand. Gateways deliver it to stage members only.

@@ -217,6 +217,9 @@ export function streamTestEnv(srs: SrsStandIn): Record<string, string> {
     STREAM_PORT: '0',
     STREAM_HOOK_SECRET: TEST_HOOK_SECRET,
     STREAM_SRS_API_URL: srs.apiUrl,
+    // The stand-in serves HLS, HTTP-FLV and WHIP/WHEP on its API's port (srs.media.ts).
+    STREAM_PUBLIC_HTTP_URL: srs.apiUrl,
+    STREAM_PUBLIC_RTC_URL: srs.apiUrl,
     STREAM_SRS_API_TIMEOUT_MS: '500',
     STREAM_RECONCILE_INTERVAL_MS: '3600000',
     STREAM_RECONCILE_MIN_AGE_MS: '0',

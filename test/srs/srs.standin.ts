@@ -20,6 +20,8 @@
  *   completes; a denied WHIP stays listed ~34 s, then an on_unpublish without
  *   `stream_id`; a peer that vanishes is noticed at once over TCP, after ~30.5 s
  *   over UDP. SRS's timings (SrsTiming) are scaled by `timeScale`.
+ * - Media HTTP (srs.media.ts, on the API's port): HLS master and media playlists,
+ *   HTTP-FLV, WHIP/WHEP POST with the 201 and its delete `Location`.
  * - Faults: hooks lost, duplicated, delayed, held back and released in another
  *   order; the API stalled, down, answering garbage or HTTP 500; a restart with a
  *   new service id.
@@ -33,6 +35,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
+import { SrsMedia } from './srs.media.js';
 
 export type Action = 'on_publish' | 'on_unpublish' | 'on_play' | 'on_stop';
 export type ClientType =
@@ -267,13 +270,15 @@ export class SrsStandIn {
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private apiPort = 0;
-  private readonly app: string;
+  readonly app: string;
   private readonly hookTimeoutMs: number;
   /** Base URL of the hooks (may be set after construction, once the hook server listens). */
   hookBase: string;
   /** SRS with http_hooks off: publishes and plays are never asked about (a hook bypass). */
   bypassHooks = false;
   private startedAt = Date.now();
+  /** HLS, HTTP-FLV and WHIP/WHEP over HTTP, on the API's port (srs.media.ts). */
+  private readonly media = new SrsMedia(this);
 
   constructor(private readonly o: StandInOptions) {
     this.app = o.app ?? 'live';
@@ -504,6 +509,11 @@ export class SrsStandIn {
     return { ok: true, clientId: c.id };
   }
 
+  /** True while SRS holds HLS session `ctx`: listed, or kicked and not expired yet. */
+  holdsHls(ctx: string): boolean {
+    return this.hlsSessions.has(ctx);
+  }
+
   /**
    * A later request of an HLS session (playlist or segment): keeps it alive. False
    * when SRS answers 404 "HLS stream <ctx> is EOF" (kicked, or unknown).
@@ -594,6 +604,7 @@ export class SrsStandIn {
     // An HLS session has no connection to lose: it expires (hlsTick).
     if (c.type === 'hls-play') return;
     this.clients.delete(clientId);
+    this.media.gone(clientId);
     const stream = this.streams.get(c.streamId);
     if (c.publish && stream?.publisher === clientId) {
       stream.publisher = null;
@@ -704,10 +715,12 @@ export class SrsStandIn {
         ? { stream_url: `/${this.app}/${name}` }
         : { stream_url: `/${this.app}/${name}`, stream_id: c.streamId };
     const stream = c.hookStream;
+    // An HTTP-FLV player's hooks name the vhost, not the host its API entry shows (flv-play-api).
+    const tcUrl = c.type === 'flv-play' ? `rtmp://__defaultVhost__/${this.app}` : c.tcUrl;
     const body =
       action === 'on_play'
-        ? { ...head, stream, tcUrl: c.tcUrl, param: c.param, pageUrl: '', ...tail }
-        : { ...head, tcUrl: c.tcUrl, stream, param: c.param, ...tail };
+        ? { ...head, stream, tcUrl, param: c.param, pageUrl: '', ...tail }
+        : { ...head, tcUrl, stream, param: c.param, ...tail };
     return JSON.stringify(body);
   }
 
@@ -807,6 +820,7 @@ export class SrsStandIn {
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://srs');
+    if (this.media.handles(req, res, url)) return;
     this.apiRequests.push(`${req.method ?? 'GET'} ${url.pathname}${url.search}`);
     const stall = this.faults.apiStallMs;
     if (stall === Infinity) return; // never answers; the client's timeout must end it

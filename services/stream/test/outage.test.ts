@@ -134,3 +134,43 @@ t.test('no outage: a round times a loss from itself, as before', async (t) => {
   const stopped = stoppedOf(sys, 'r1');
   t.equal((stopped?.goneAt ?? 0) - (stopped?.at ?? 0), GRACE_MS);
 });
+
+t.test('WebSocket members hear the outage and its end as room_status', async (t) => {
+  const sys = await startStreamSystem(t, { env });
+  const { pub } = await liveRoom(sys);
+  await sys.stream.reconcile();
+  const alice = await sys.client('alice');
+  const joined = await alice.call({ type: 'join', room: 'r1', role: 'viewer' });
+  t.match(joined, { type: 'joined', status: 'live' });
+  t.notOk('stream' in joined, 'SRS answers: nothing said of the stream');
+
+  // SRS stops: its API refuses connections until it is started again.
+  await sys.srs.stop();
+  await sys.stream.reconcile();
+  const unknown = await alice.next((f) => f.type === 'room_status');
+  t.match(unknown, { type: 'room_status', room: 'r1', status: 'live', stream: 'unknown' });
+  t.match(sys.events('r1').at(-1), {
+    type: 'stream_unknown',
+    since: sys.stream.srsLastGoodPollAt,
+  });
+
+  // A member joining during the outage learns it with its membership.
+  const bob = await sys.client('bob');
+  t.match(await bob.call({ type: 'join', room: 'r1', role: 'viewer' }), {
+    type: 'joined',
+    stream: 'unknown',
+  });
+  // Said once per outage, however often the stream service says it.
+  await sys.rooms.streamUnknown('r1', { since: 1 });
+  t.equal(sys.events('r1').filter((e) => e.type === 'stream_unknown').length, 1);
+
+  await sys.srs.start();
+  await sys.stream.reconcile();
+  const known = await alice.next((f) => f.type === 'room_status' && f.stream === 'known');
+  t.match(known, { status: 'live', stream: 'known' });
+  t.ok((known.seq as number) > (unknown.seq as number), 'numbered as room news');
+  t.equal(sys.holder('r1'), pub.clientId, 'the same SRS: the publisher stays');
+  const carol = await sys.client('carol');
+  const again = await carol.call({ type: 'join', room: 'r1', role: 'viewer' });
+  t.notOk('stream' in again, 'known again: nothing said');
+});
