@@ -45,8 +45,10 @@ export class HookStats {
   decided(hook: SrsHook, result: HookResult, reason: ErrorCode | undefined): void {
     this.count(hook.action, result, reason);
     this.decisions.info(`hook-${hook.action}-${result}`, 'SRS hook decided', {
-      room: hook.stream,
+      room: hook.roomId,
       action: hook.action,
+      // `<room>.m3u8` tells an HLS session from an RTMP/FLV/WebRTC client at a glance.
+      ...(hook.hls ? { hls: true } : {}),
       clientId: hook.clientId,
       result,
       reason: reason ?? NO_REASON,

@@ -52,9 +52,11 @@ t.test('every decision is logged once, with its reason, and counted', async (t) 
   t.ok(play.ok, 'played');
   const lost = await srs.play('nowhere');
   t.notOk(lost.ok, 'an unknown room is denied');
+  const hls = await srs.playHls('r1', '');
+  t.ok(hls.ok, 'an HLS session is admitted');
   srs.disconnect(play.clientId);
   srs.disconnect(pub.clientId);
-  await until('six decisions', () => decisions().length >= 6);
+  await until('seven decisions', () => decisions().length >= 7);
 
   const byClient = (clientId: string, action: string) =>
     decisions().filter((d) => d.clientId === clientId && d.action === action);
@@ -68,9 +70,11 @@ t.test('every decision is logged once, with its reason, and counted', async (t) 
   t.match(byClient(lost.clientId, 'on_play'), [
     { room: 'nowhere', result: 'denied', reason: 'ROOM_NOT_FOUND' },
   ]);
+  // SRS names an HLS session's stream `r1.m3u8`: the line names the room, and says HLS.
+  t.match(byClient(hls.clientId, 'on_play'), [{ room: 'r1', hls: true, result: 'allowed' }]);
   t.match(byClient(play.clientId, 'on_stop'), [{ room: 'r1', result: 'allowed' }]);
   t.match(byClient(pub.clientId, 'on_unpublish'), [{ room: 'r1', result: 'allowed' }]);
-  t.equal(decisions().length, 6, 'one line per decision');
+  t.equal(decisions().length, 7, 'one line per decision');
   t.notOk(
     raw.some((l) => l.includes(key)),
     'the stream key is in no log line',
