@@ -148,6 +148,8 @@ export class PeerLink {
       // The answer's direction is this one intersected with the offer's: sendonly to a receive-only viewer.
       free.direction = 'sendrecv';
       await free.sender.replaceTrack(track);
+      // replaceTrack alone sends the track without its stream: the remote would get `streams: []`.
+      free.sender.setStreams?.(stream);
     }
   }
 }

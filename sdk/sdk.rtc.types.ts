@@ -30,6 +30,8 @@ export interface TransceiverLike {
   readonly sender: {
     readonly track: TrackLike | null;
     replaceTrack(track: TrackLike | null): Promise<void>;
+    /** Signals the track's stream (msid) so the remote's `track` event names it; absent in old browsers. */
+    setStreams?(...streams: StreamLike[]): void;
   };
 }
 
