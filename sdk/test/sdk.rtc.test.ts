@@ -8,7 +8,8 @@
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import { chromium, type Page } from 'playwright-core';
-import { startSystem } from '../../test/helpers/system.js';
+import type { Test } from 'tap';
+import { startSystem, type System } from '../../test/helpers/system.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -30,8 +31,7 @@ const PAGE_SCRIPT = `async (a) => {
   const { RoomcastClient, RoomRtc } = await import('/sdk/roomcast.js');
   const state = { peerId: '', status: '', tracks: 0, frames: 0, events: [] };
   window.sdk = state;
-  let stream;
-  if (a.role === 'publisher') {
+  window.canvasStream = () => {
     const canvas = document.createElement('canvas');
     canvas.width = 320;
     canvas.height = 240;
@@ -41,8 +41,9 @@ const PAGE_SCRIPT = `async (a) => {
       ctx.fillStyle = 'hsl(' + ((n += 7) % 360) + ' 80% 50%)';
       ctx.fillRect(0, 0, 320, 240);
     }, 40);
-    stream = canvas.captureStream(25);
-  }
+    return canvas.captureStream(25);
+  };
+  const stream = a.role === 'publisher' ? window.canvasStream() : undefined;
   const client = new RoomcastClient({ url: a.url, token: a.token });
   await client.connect();
   const room = await client.join(a.room, a.role);
@@ -52,6 +53,7 @@ const PAGE_SCRIPT = `async (a) => {
   state.peerId = room.peerId;
   state.status = room.status;
   room.on('change', () => (state.status = room.status));
+  window.room = room;
   room.on('resumed', () => state.events.push('resumed'));
   rtc.on('state', (s) => state.events.push('pc:' + s.state));
   rtc.on('error', (e) => state.events.push('error:' + e.code));
@@ -63,11 +65,24 @@ const PAGE_SCRIPT = `async (a) => {
     video.srcObject = e.streams[0] ?? new MediaStream([e.track]);
     void video.play();
   });
-  const count = () => {
-    state.frames = video.getVideoPlaybackQuality().totalVideoFrames;
-    requestAnimationFrame(count);
-  };
-  count();
+  // Frames decoded from every peer (getStats): what negotiation is responsible for.
+  // A replaced link starts again from 0 (a closed one's getStats fails: no stale sum).
+  rtc.on('closed', () => {
+    state.frames = 0;
+    state.events.push('closed');
+  });
+  setInterval(async () => {
+    let frames = 0;
+    try {
+      for (const link of rtc.links.values()) {
+        const stats = await link.pc.getStats();
+        stats.forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'video') frames += r.framesDecoded ?? 0;
+        });
+      }
+      state.frames = frames;
+    } catch {}
+  }, 200);
 }`;
 
 function joinPage(
@@ -84,13 +99,20 @@ const waitIn = (page: Page, expr: string) =>
     timeout: 20_000,
   });
 
-t.test('perfect negotiation in Chromium: P2P video, live, re-offer after resume', async (t) => {
+/**
+ * A system and two Chromium pages on the gateway's origin (`/sdk/` same-origin),
+ * joined to `room`: the owner publishing a canvas, and a viewer. Undefined without Chromium.
+ */
+async function twoPages(
+  t: Test,
+  room: string,
+): Promise<{ sys: System; pages: [Page, Page] } | undefined> {
   if (!existsSync(CHROMIUM)) {
     t.comment(`no Chromium at ${CHROMIUM} (npm test installs it)`);
-    return;
+    return undefined;
   }
   const sys = await startSystem(t, { GATEWAY_DEMO: 'true' });
-  await sys.createRoom('p2p', 'owner');
+  await sys.createRoom(room, 'owner');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -110,31 +132,39 @@ t.test('perfect negotiation in Chromium: P2P video, live, re-offer after resume'
     const page = await (await browser.newContext()).newPage();
     page.on('pageerror', (e) => log.push(`${name}: ${e.message}`));
     page.on('console', (m) => log.push(`${name}: ${m.text()}`));
-    page.on('response', (r) => {
-      if (r.status() >= 400) log.push(`${name}: ${r.request().method()} ${r.url()} ${r.status()}`);
-    });
-    // Any page of the gateway's origin: /sdk/ is then same-origin.
     await page.goto(`http://127.0.0.1:${sys.port}/sdk/roomcast.js`);
     pages.push(page);
   }
-  const [publisher, viewer] = pages as [Page, Page];
+  // On failure: each page's state, its links' transceivers and RTP counters.
   t.teardown(async () => {
+    if (t.passing()) return;
     for (const page of pages) log.push(JSON.stringify(await read(page).catch(String)));
+    for (const page of pages)
+      log.push(
+        JSON.stringify(
+          await page
+            .evaluate(
+              `(async () => { const out = []; for (const l of window.rtc.links.values()) { out.push(l.pc.signalingState, l.pc.getTransceivers().map((x) => [x.mid, x.direction, x.currentDirection, x.sender.track?.kind, x.receiver.track.kind, x.receiver.track.muted])); const st = await l.pc.getStats(); st.forEach((r) => { if (r.type === 'inbound-rtp' || r.type === 'outbound-rtp') out.push([r.type, r.kind, r.framesDecoded ?? r.framesEncoded, r.packetsReceived ?? r.packetsSent]); }); } return out; })()`,
+            )
+            .catch(String),
+        ),
+      );
     t.comment(log.join('\n'));
   });
+  const [publisher, viewer] = pages as [Page, Page];
+  const token = (sub: string) => sys.token(sub);
+  await joinPage(publisher, { url: sys.url, token: await token('owner'), room, role: 'publisher' });
+  await joinPage(viewer, { url: sys.url, token: await token('v'), room, role: 'viewer' });
+  return { sys, pages: [publisher, viewer] };
+}
 
-  await joinPage(publisher, {
-    url: sys.url,
-    token: await sys.token('owner'),
-    room: 'p2p',
-    role: 'publisher',
-  });
-  await joinPage(viewer, {
-    url: sys.url,
-    token: await sys.token('v'),
-    room: 'p2p',
-    role: 'viewer',
-  });
+t.test('perfect negotiation in Chromium: P2P video, live, re-offer after resume', async (t) => {
+  const setup = await twoPages(t, 'p2p');
+  if (setup === undefined) return;
+  const {
+    sys,
+    pages: [publisher, viewer],
+  } = setup;
   const framesAbove = (page: Page, n: number) => waitIn(page, `s.frames > ${n}`);
   await framesAbove(viewer, 5);
   t.pass("the viewer decodes the publisher's video");
@@ -160,11 +190,34 @@ t.test('perfect negotiation in Chromium: P2P video, live, re-offer after resume'
   const resumed = await read(viewer);
   t.equal(resumed.peerId, before.peerId, 'resumed with the same peer id');
   await waitIn(viewer, `s.tracks > ${before.tracks}`);
-  const after = (await read(viewer)).frames;
-  await framesAbove(viewer, after + 5);
+  await waitIn(viewer, "s.events.includes('closed')");
+  await framesAbove(viewer, 5);
   t.pass('a fresh connection re-offered after the resume, and video flows again');
   t.notOk(
     (await read(publisher)).events.some((e) => e.startsWith('error')),
     'no error on the publisher',
   );
+});
+
+t.test('a viewer invited on stage publishes too; both sides negotiating at once', async (t) => {
+  const setup = await twoPages(t, 'stage');
+  if (setup === undefined) return;
+  const [publisher, guest] = setup.pages;
+  await waitIn(guest, 's.frames > 5');
+  await guest.evaluate('window.room.raiseHand()');
+  const guestId = (await read(guest)).peerId;
+  await publisher.evaluate(`window.room.invite(${JSON.stringify(guestId)})`);
+  await guest.waitForFunction("window.room.role === 'cohost'", undefined, { timeout: 20_000 });
+  // Both sides negotiate at once: the guest adds its camera while the publisher restarts ICE.
+  await Promise.all([
+    guest.evaluate('window.rtc.publish(window.canvasStream())'),
+    publisher.evaluate('for (const l of window.rtc.links.values()) l.restart()'),
+  ]);
+  await waitIn(publisher, 's.frames > 5');
+  t.pass("the publisher decodes the co-host's video");
+  const framesNow = (await read(guest)).frames;
+  await waitIn(guest, `s.frames > ${framesNow + 5}`);
+  t.pass("and the co-host still the publisher's");
+  const links = await publisher.evaluate<number>('window.rtc.links.size');
+  t.equal(links, 1, 'one peer connection for the pair, whoever offered');
 });
