@@ -17,6 +17,8 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './sdk.platform.js';
+import { Requests } from './sdk.requests.js';
+import { apiBaseOf, putRoomStatus } from './sdk.rest.js';
 import { Room } from './sdk.room.js';
 import { backoffMs, refreshDelayMs, tokenExpiryMs, type TokenProvider } from './sdk.token.js';
 import {
@@ -51,13 +53,6 @@ export interface RoomcastClientOptions {
   pingIntervalMs?: number;
 }
 
-interface Pending {
-  reply: ServerFrameType;
-  resolve: (f: ServerFrame) => void;
-  reject: (e: RoomcastClientError) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 /** Auth codes after which reconnecting with the same credentials cannot help. */
 const FINAL_AUTH: readonly ErrorCode[] = [
   'TOKEN_INVALID',
@@ -82,8 +77,7 @@ export class RoomcastClient extends Emitter<ClientEvents> {
   readonly rooms = new Map<string, Room>();
   private ws: WebSocketLike | undefined;
   private token = '';
-  private readonly pending = new Map<string, Pending>();
-  private nextId = 1;
+  private readonly requests = new Requests();
   private attempt = 0;
   /** True while `open` runs: a close then fails the open, it does not start a reconnect. */
   private opening = false;
@@ -145,22 +139,8 @@ export class RoomcastClient extends Emitter<ClientEvents> {
   }
 
   /** `PUT /api/rooms/:room {status}` with the current token (owner or admin only). */
-  async setStatus(room: string, status: 'live' | 'ended'): Promise<void> {
-    const base = this.o.apiUrl ?? new URL(this.o.url).origin.replace(/^ws/, 'http');
-    const res = await fetch(`${base}/api/rooms/${encodeURIComponent(room)}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ status }),
-    });
-    if (res.ok) return;
-    const body = (await res.json().catch(() => ({}))) as {
-      error?: { code: ErrorCode; message: string };
-    };
-    throw new RoomcastClientError(
-      body.error?.code ?? 'INTERNAL',
-      body.error?.message ?? `HTTP ${res.status}`,
-      room,
-    );
+  setStatus(room: string, status: 'live' | 'ended'): Promise<void> {
+    return putRoomStatus(this.o.apiUrl ?? apiBaseOf(this.o.url), this.token, room, status);
   }
 
   /** Sends a frame and waits for the reply carrying its id (or the `error` that refuses it). */
@@ -175,15 +155,13 @@ export class RoomcastClient extends Emitter<ClientEvents> {
       (this.state !== 'open' && frame.type !== 'auth' && frame.type !== 'resume')
     )
       return Promise.reject(this.unavailable('not connected', frame));
-    const id = `r${this.nextId++}`;
-    return new Promise((resolve, reject) => {
-      const timeoutMs = this.o.requestTimeoutMs ?? 10_000;
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(this.unavailable(`no reply to ${frame.type} within ${timeoutMs} ms`, frame));
-      }, timeoutMs);
-      this.pending.set(id, { reply, resolve: resolve as (f: ServerFrame) => void, reject, timer });
-      ws.send(JSON.stringify({ ...frame, id }));
+    const sent = this.requests.start(frame, this.o.requestTimeoutMs ?? 10_000, (text) =>
+      ws.send(text),
+    );
+    return sent.then((f) => {
+      // The gateway answers a request with its reply type or an error (which rejected already).
+      if (f.type !== reply) throw this.unavailable(`${f.type} in reply to ${frame.type}`, frame);
+      return f as FrameOf<T>;
     });
   }
 
@@ -214,18 +192,18 @@ export class RoomcastClient extends Emitter<ClientEvents> {
     });
     ws.onmessage = (e) => this.onMessage(ws, messageText(e.data));
     ws.onclose = (e) => this.onClosed(ws, e.code);
-    const auth = await this.request({ type: 'auth', token: this.token }, 'authenticated');
-    this.onAuthenticated(auth);
+    await this.request({ type: 'auth', token: this.token }, 'authenticated');
+    this.scheduleRefresh();
     this.attempt = 0;
     this.setState('open');
     this.schedulePing(ws);
   }
 
+  /** Taken as the frame arrives, so that listeners of `authenticated` see the new ICE servers. */
   private onAuthenticated(auth: FrameOf<'authenticated'>): void {
     this.userId = auth.userId;
     this.iceServers = auth.iceServers ?? [];
     for (const room of this.rooms.values()) room.notify('authenticated', auth);
-    this.scheduleRefresh();
   }
 
   private scheduleRefresh(): void {
@@ -237,9 +215,9 @@ export class RoomcastClient extends Emitter<ClientEvents> {
       if (ws !== this.ws || this.state !== 'open') return;
       try {
         const token = await provider();
-        const auth = await this.request({ type: 'auth', token }, 'authenticated');
+        await this.request({ type: 'auth', token }, 'authenticated');
         this.token = token;
-        this.onAuthenticated(auth);
+        this.scheduleRefresh();
       } catch (err) {
         this.emit('failure', this.asError(err, 'token refresh failed'));
         // Tried again a third of what is left later; once expired, the reconnect gets a new one.
@@ -252,14 +230,9 @@ export class RoomcastClient extends Emitter<ClientEvents> {
     if (ws !== this.ws) return;
     const frame = JSON.parse(text) as ServerFrame;
     this.emit('frame', frame);
-    const id = 'id' in frame && frame.id !== undefined ? String(frame.id) : undefined;
-    const waiting = id === undefined ? undefined : this.pending.get(id);
-    if (waiting !== undefined && id !== undefined) {
-      this.pending.delete(id);
-      clearTimeout(waiting.timer);
-      if (frame.type === 'error')
-        waiting.reject(new RoomcastClientError(frame.code, frame.message, frame.room));
-      else waiting.resolve(frame);
+    if (frame.type === 'authenticated') this.onAuthenticated(frame);
+    if (this.requests.settle(frame)) {
+      // A reply: its promise has it.
     } else if (frame.type === 'error') {
       // An error about a frame that expected no reply (a relayed signal): its room hears of it too.
       if (frame.room !== undefined) this.rooms.get(frame.room)?.notify('error', frame);
@@ -275,11 +248,7 @@ export class RoomcastClient extends Emitter<ClientEvents> {
     this.ws = undefined;
     ws.onmessage = ws.onclose = null;
     this.clearTimers();
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new RoomcastClientError('UNAVAILABLE', `connection lost (${code})`));
-      this.pending.delete(id);
-    }
+    this.requests.failAll(`connection lost (${code})`);
     if (this.state === 'closed' || this.opening) return;
     if (this.o.reconnect === false) {
       this.shutdown();
