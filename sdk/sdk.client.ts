@@ -118,6 +118,15 @@ export class RoomcastClient extends Emitter<ClientEvents> {
   }
 
   /**
+   * Leaves every room: for a page that is going away (`pagehide`), so that its place
+   * is freed at once rather than after the grace period. The frames are written
+   * before this returns; the promise settles with their replies.
+   */
+  async leaveAll(): Promise<void> {
+    await Promise.allSettled([...this.rooms.values()].map((room) => room.leave()));
+  }
+
+  /**
    * Takes back a membership this client does not hold yet: after a page reload, with
    * the room's last `resumeToken` (kept e.g. in sessionStorage). Same peer id, same place.
    */

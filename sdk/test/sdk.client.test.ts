@@ -82,6 +82,13 @@ t.test('typed errors, members and stats', async (t) => {
   t.notOk(v1.rooms.has('r1'), 'the client forgets the room');
   await until(pub, ['change'], () => pub.stats?.viewers === 0, 'the viewer gone from the stats');
   await t.rejects(viewer.raiseHand(), { code: 'NOT_IN_ROOM' }, 'a left room refuses commands');
+
+  // A page going away leaves every room at once (the grace period is for real drops).
+  const again = await v1.join('r1', 'viewer');
+  await until(pub, ['change'], () => pub.stats?.viewers === 1, 'the viewer back');
+  await v1.leaveAll();
+  t.notOk(again.active, 'leaveAll left');
+  await until(pub, ['change'], () => pub.stats?.viewers === 0, 'and the audience count follows');
 });
 
 t.test('a token refreshed before it expires keeps the connection', async (t) => {
