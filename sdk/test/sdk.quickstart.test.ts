@@ -5,7 +5,7 @@
  * each served, and together a working client.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,13 +18,18 @@ import { sdkClient } from './sdk.harness.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const QUICKSTART = 'sdk/examples/quickstart.mjs';
 
-/** Runs the quick start; resolves with its exit code and output. */
-function runQuickstart(gateway: string): Promise<{ code: number | null; out: string }> {
-  // From the sources (the `roomcast-source` condition resolves `roomcast/sdk` to
-  // sdk/roomcast.ts); after `npm run build` plain `node` resolves it to dist/sdk/.
+/**
+ * Runs the quick start; resolves with its exit code and output. From the sources,
+ * the `roomcast-source` condition resolves `roomcast/sdk` to sdk/roomcast.ts; as
+ * written (`fromDist`), plain `node` resolves it to dist/sdk/roomcast.js.
+ */
+function runQuickstart(
+  gateway: string,
+  fromDist = false,
+): Promise<{ code: number | null; out: string }> {
   const child = spawn(
     process.execPath,
-    ['--conditions=roomcast-source', '--import', 'tsx', QUICKSTART],
+    fromDist ? [QUICKSTART] : ['--conditions=roomcast-source', '--import', 'tsx', QUICKSTART],
     {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ROOMCAST_URL: gateway },
@@ -50,10 +55,16 @@ t.test('the quick start runs as written', async (t) => {
   await publisher.connect();
   await publisher.join('demo', 'publisher');
 
-  const { code, out } = await runQuickstart(`http://127.0.0.1:${sys.port}`);
-  t.equal(code, 0, 'exits 0');
-  t.match(out, /joined demo as [\w-]+, status preparing/, 'joined');
-  t.match(out, /on stage: \[ 'bob \(publisher\)' \]/, 'sees the stage');
+  // After `npm run build` also exactly as the README says: `node sdk/examples/quickstart.mjs`.
+  const built = existsSync(join(root, 'dist/sdk/roomcast.js'));
+  if (!built) t.comment('no dist/sdk: the quick start runs from the sources only');
+  for (const fromDist of built ? [false, true] : [false]) {
+    const { code, out } = await runQuickstart(`http://127.0.0.1:${sys.port}`, fromDist);
+    const how = fromDist ? 'built' : 'from source';
+    t.equal(code, 0, `${how}: exits 0`, { out });
+    t.match(out, /joined demo as [\w-]+, status preparing/, `${how}: joined`);
+    t.match(out, /on stage: \[ 'bob \(publisher\)' \]/, `${how}: sees the stage`);
+  }
 
   // The README carries the same code, once the quick start is pasted there.
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
