@@ -47,6 +47,8 @@ export interface RoomcastClientOptions {
   refreshLeadMs?: number;
   /** Reconnect backoff: first delay and cap in ms (jittered). Defaults to 500 and 10000. */
   backoff?: { baseMs?: number; maxMs?: number };
+  /** How many times `connect()` tries before it rejects with UNAVAILABLE. Defaults to 3. */
+  connectAttempts?: number;
   /** Reconnect after a drop. Defaults to true. */
   reconnect?: boolean;
   /** Send a `ping` this often to notice a dead connection, in ms; 0 turns it off. Defaults to 15000. */
@@ -91,15 +93,29 @@ export class RoomcastClient extends Emitter<ClientEvents> {
     this.WS = ws;
   }
 
-  /** Connects and authenticates; rejects (TOKEN_*, UNAVAILABLE) if the first attempt fails. */
+  /**
+   * Connects and authenticates. A refused token rejects at once (TOKEN_*); a
+   * connection that fails or closes before `authenticated` is tried again with
+   * backoff, `connectAttempts` times in all, then rejects with UNAVAILABLE.
+   */
   async connect(): Promise<void> {
     if (this.state !== 'idle' && this.state !== 'closed') throw new Error('already connected');
     this.setState('connecting');
-    try {
-      await this.open();
-    } catch (err) {
-      this.shutdown();
-      throw err;
+    const attempts = this.o.connectAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.open();
+        return;
+      } catch (err) {
+        const e = this.asError(err, 'connect failed');
+        this.abandon();
+        if (e.code !== 'UNAVAILABLE' || attempt >= attempts || this.isClosed()) {
+          this.shutdown();
+          throw e;
+        }
+        const { baseMs = 500, maxMs = 10_000 } = this.o.backoff ?? {};
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, baseMs, maxMs)));
+      }
     }
   }
 

@@ -112,3 +112,19 @@ t.test('a token refreshed before it expires keeps the connection', async (t) => 
   t.ok(room.active, 'the membership is untouched');
   t.ok((await client.ping()) >= 0, 'the connection still answers');
 });
+
+t.test('connect: a refused token rejects at once, no gateway after the attempts', async (t) => {
+  const sys = await startSystem(t);
+  let calls = 0;
+  const bad = sdkClient(t, sys.url, () => {
+    calls++;
+    return 'not-a-jwt';
+  });
+  await t.rejects(bad.connect(), { name: 'RoomcastClientError', code: 'TOKEN_INVALID' });
+  t.equal(calls, 1, 'a refused token is not tried again');
+  t.equal(bad.state, 'closed');
+
+  const nowhere = sdkClient(t, 'ws://127.0.0.1:1/signaling', 'token', { connectAttempts: 2 });
+  await t.rejects(nowhere.connect(), { code: 'UNAVAILABLE' });
+  t.equal(nowhere.state, 'closed');
+});
