@@ -10,6 +10,7 @@ export default tseslint.config(
       'coverage/',
       'eslint.config.js',
       'scripts/*.mjs',
+      'sdk/examples/',
       '**/demo/',
     ],
   },

@@ -2,7 +2,8 @@
  * Development-only routes, each behind its own switch (both off by default; only
  * `npm start` turns them on):
  * - GATEWAY_DEMO: the demo page at `/demo/` (services/gateway/demo/: plain HTML,
- *   JavaScript and CSS, no build step).
+ *   JavaScript and CSS, no build step), and the client SDK it loads at `/sdk/`
+ *   (gateway.sdk.ts).
  * - GATEWAY_DEV_TOKENS: `POST /dev/token {"user": "<name>"}` answers a short-lived
  *   token for that user that may create rooms and publish to and view the demo
  *   rooms. Anyone who reaches it can be anyone, so it answers loopback clients
@@ -22,6 +23,7 @@ import type { GrantsClaim } from '#shared/auth/grants.js';
 import { SUBJECT_TOKEN_PATTERN } from '#shared/wire/subjects.js';
 import { mintToken } from '#shared/auth/tokens.js';
 import { Reply, readBody, sendJson, type HttpContext } from './gateway.http.js';
+import { registerSdk } from './gateway.sdk.js';
 
 /** The demo page's files: nothing else under /demo/ is served. */
 const DEMO_FILES: Readonly<Record<string, string>> = {
@@ -99,7 +101,10 @@ function redirect(res: HttpResponse, location: string): void {
 /** Registers the development routes that config switches on. */
 export function registerDemo(app: TemplatedApp, ctx: HttpContext): void {
   const cfg = ctx.config.gateway;
-  if (cfg.demo) registerPage(app, ctx);
+  if (cfg.demo) {
+    registerPage(app, ctx);
+    registerSdk(app, ctx);
+  }
   if (cfg.devTokens) registerDevTokens(app, ctx);
 }
 
