@@ -135,17 +135,16 @@ export interface NpmStart {
   http: string;
 }
 
-/** Starts `npm start`'s script on free ports (plus `extra` settings); stopped in teardown. */
+/** Starts `npm start`'s script on free ports (`extra` settings win); stopped in teardown. */
 export async function startNpmStart(
   t: Test,
   extra: Record<string, string> = {},
 ): Promise<NpmStart> {
   const dataDir = mkdtempSync(join(tmpdir(), 'roomcast-demo-'));
-  const [natsPort, gatewayPort, streamPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const natsPort = await freePort();
+  const streamPort = await freePort();
+  // A test may choose the gateway's port (to name it in other settings).
+  const gatewayPort = Number(extra.GATEWAY_PORT ?? (await freePort()));
   // Every port npm start would take by default is a free one here: a developer's own
   // npm start (or another test) may hold the defaults.
   const metricsPorts: Record<string, string> = {};

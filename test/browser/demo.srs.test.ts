@@ -7,6 +7,7 @@
  * (The broadcast itself is checked against a real SRS, not here.)
  */
 import t from 'tap';
+import { freePort } from '../helpers/net.js';
 import {
   buildIfStale,
   launchBrowser,
@@ -72,5 +73,40 @@ t.test('demo page: broadcast through SRS says when SRS is not reachable', async 
     throw err;
   } finally {
     t.same(pageLog, [], 'no errors in the pages');
+  }
+});
+
+t.test('demo page: WHIP through the gateway, whose SRS does not answer', async (t) => {
+  if (!buildIfStale(t)) return;
+  // As compose runs it: the WHIP/WHEP URLs name the gateway (here by another loopback
+  // name than the page's), which forwards them to an SRS that is not there.
+  const gatewayPort = await freePort();
+  const sys = await startNpmStart(t, {
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_SRS_RTC_URL: `http://127.0.0.1:${await freePort()}`,
+    STREAM_PUBLIC_RTC_URL: `http://localhost:${gatewayPort}`,
+  });
+  const browser = await launchBrowser(t);
+  if (browser === undefined) return;
+  const pageLog: string[] = [];
+  const publisher = await openPage(browser, 'srs-forward', pageLog);
+  try {
+    await publisher.goto(
+      `${sys.http}/demo/?user=erin&room=${ROOM}-2&role=publisher&mode=srs&autojoin=1`,
+    );
+    const pub = await untilState(publisher, 'WHIP failed', (s) => s.srsOk === false);
+    t.match(pub.srs, /^SRS is not reachable behind http:\/\/127\.0\.0\.1:\d+ \(HTTP 50\d\)/);
+    t.match(
+      await publisher.textContent('#urls .publish-urls'),
+      `http://localhost:${gatewayPort}/rtc/v1/whip/`,
+      'the URL names the gateway',
+    );
+    await shoot({ 'srs-forward': publisher });
+  } catch (err) {
+    await shoot({ 'srs-forward': publisher }, '-failed').catch(() => undefined);
+    throw err;
+  } finally {
+    // The 503 of the forward is a failed resource load: expected, and shown on the page.
+    t.same(pageLog, [], 'no errors in the page');
   }
 });

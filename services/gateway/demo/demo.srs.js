@@ -88,10 +88,27 @@ export function renderUrls(box, body, mayPublish) {
   box.replaceChildren(...parts);
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * `url`, or the same path on this page's origin when `url` names this very gateway
+ * by another loopback name (localhost and 127.0.0.1 are two origins): the gateway
+ * forwards WHIP and WHEP to SRS (GATEWAY_SRS_RTC_URL) and a same-origin request
+ * needs no CORS grant.
+ */
+function sameGateway(url) {
+  const u = new URL(url, location.href);
+  const here = new URL(location.href);
+  const other = u.origin !== here.origin && u.protocol === here.protocol && u.port === here.port;
+  return other && LOOPBACK.has(u.hostname) && LOOPBACK.has(here.hostname)
+    ? new URL(`${u.pathname}${u.search}`, here.origin)
+    : u;
+}
+
 /** POSTs the offer to a WHIP or WHEP URL; applies SRS's answer. Returns the session URL, if given. */
 async function exchange(url, pc) {
   await pc.setLocalDescription(await pc.createOffer());
-  const where = new URL(url, location.href);
+  const where = sameGateway(url);
   let res;
   try {
     res = await fetch(where, {
@@ -101,6 +118,7 @@ async function exchange(url, pc) {
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
+    // A refused CORS preflight fails the same way: an SRS API not published for browsers.
     throw new SrsUnavailable(`SRS is not reachable at ${where.origin} (${err.message})`);
   }
   const text = await res.text();
