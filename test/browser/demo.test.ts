@@ -150,6 +150,18 @@ t.test('demo page: peer-to-peer, resume, reload, a closed viewer leaves at once'
     await untilState(publisher, 'status live after the reload', (s) => s.status === 'live');
     await shoot(pages, '-reloaded');
 
+    // The viewer reloads: it left on the way out, and joins again (audience has no place to keep).
+    await viewer.reload();
+    const rejoined = await untilState(viewer, 'viewer joined again', (s) => s.conn === 'joined');
+    t.not(rejoined.peerId, view.peerId, 'as a new audience peer');
+    t.equal(await viewer.inputValue('#user'), 'bob', 'with the name it had');
+    await decoding(viewer);
+    const served = await untilState(publisher, 'the publisher serves the new peer only', (s) =>
+      s.audience.includes(rejoined.peerId ?? ''),
+    );
+    t.same(served.audience, [rejoined.peerId], 'the old one went with its page');
+    await untilState(publisher, 'still 1 viewer', (s) => s.viewers === 1);
+
     // The viewer's tab closes: it leaves at once. A clean close alone would keep its
     // seat for the grace period (an hour here): a count of 0 is the `leave` it sent.
     await viewer.close({ runBeforeUnload: true });
