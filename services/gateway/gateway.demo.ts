@@ -26,21 +26,35 @@ import { Reply, readBody, sendJson, type HttpContext } from './gateway.http.js';
 import { registerSdk } from './gateway.sdk.js';
 
 /** The demo page's files: nothing else under /demo/ is served. */
+const JS = 'text/javascript; charset=utf-8';
 const DEMO_FILES: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
-  'demo.js': 'text/javascript; charset=utf-8',
   'demo.css': 'text/css; charset=utf-8',
+  'demo.js': JS,
+  'demo.broadcast.js': JS,
+  'demo.media.js': JS,
+  'demo.p2p.js': JS,
+  'demo.session.js': JS,
+  'demo.srs.js': JS,
+  'demo.view.js': JS,
 };
 
-// The page talks only to its own origin (WebSocket and fetch); media comes from
-// the camera, a canvas, or a peer connection.
-const DEMO_CSP = [
-  "default-src 'self'",
-  "connect-src 'self' ws: wss:",
-  "img-src 'self' data: blob:",
-  "media-src 'self' blob: mediastream:",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * The page talks to its own origin (WebSocket and fetch) and, to broadcast or
+ * watch through SRS, to the WHIP/WHEP origin the `/urls` route hands out
+ * (STREAM_PUBLIC_RTC_URL; the gateway's own when it forwards them). Media comes
+ * from the camera, a canvas, or a peer connection.
+ */
+export function demoCsp(publicRtcUrl: string): string {
+  const rtc = URL.canParse(publicRtcUrl) ? ` ${new URL(publicRtcUrl).origin}` : '';
+  return [
+    "default-src 'self'",
+    `connect-src 'self' ws: wss:${rtc}`,
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob: mediastream:",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 /** Body of `POST /dev/token`. */
 const DevTokenRequest = Type.Object(
@@ -114,6 +128,7 @@ function registerPage(app: TemplatedApp, ctx: HttpContext): void {
     ctx.log.warn('GATEWAY_DEMO is on but the demo files are not here; /demo/ is not served');
     return;
   }
+  const csp = demoCsp(ctx.config.stream.publicRtcUrl);
   const serve = (res: HttpResponse, name: string): void => {
     const type = DEMO_FILES[name];
     if (type === undefined) {
@@ -128,7 +143,7 @@ function registerPage(app: TemplatedApp, ctx: HttpContext): void {
         .writeHeader('content-type', type)
         .writeHeader('cache-control', 'no-store')
         .writeHeader('x-content-type-options', 'nosniff')
-        .writeHeader('content-security-policy', DEMO_CSP)
+        .writeHeader('content-security-policy', csp)
         .end(body);
     });
   };
