@@ -68,7 +68,10 @@ t.test('the quick start runs as written', async (t) => {
 
   // The README carries the same code: the quick start a reader copies is the one that ran.
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const block = /```js\n([^`]*from 'roomcast\/sdk'[^`]*)```/.exec(readme)?.[1];
+  // The code has backticks of its own: a block runs from a ```js line to the next ``` line.
+  const block = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)]
+    .map((m) => m[1])
+    .find((code) => code?.includes("from 'roomcast/sdk'"));
   t.equal(block, readFileSync(join(root, QUICKSTART), 'utf8'), 'README = quickstart.mjs');
 });
 
