@@ -125,9 +125,32 @@ async function exchange(url, pc) {
   if (res.status === 502 || res.status === 503 || res.status === 504)
     throw new SrsUnavailable(`SRS is not reachable behind ${where.origin} (HTTP ${res.status})`);
   if (!res.ok) throw new SrsUnavailable(`SRS refused (HTTP ${res.status}): ${text.slice(0, 200)}`);
-  await pc.setRemoteDescription({ type: 'answer', sdp: text });
   const session = res.headers.get('location');
-  return session ? new URL(session, where).href : undefined;
+  const sessionUrl = session ? new URL(session, where).href : undefined;
+  try {
+    await pc.setRemoteDescription({ type: 'answer', sdp: text });
+  } catch (err) {
+    // SRS's session exists now: end it rather than leave it until SRS times it out.
+    if (sessionUrl) void fetch(sessionUrl, { method: 'DELETE' }).catch(() => {});
+    throw new AnswerRefused(err.message, mediaKinds(text));
+  }
+  return sessionUrl;
+}
+
+/** The browser refused SRS's answer; `kinds` are the m-lines SRS answered, in order. */
+class AnswerRefused extends Error {
+  constructor(message, kinds) {
+    super(message);
+    this.kinds = kinds;
+  }
+}
+
+/** The media kinds of an SDP's m-lines, in order (`['video']`, `['audio', 'video']`). */
+function mediaKinds(sdp) {
+  return sdp
+    .split(/\r?\n/)
+    .filter((l) => l.startsWith('m='))
+    .map((l) => l.slice(2).split(' ')[0]);
 }
 
 function session(pc, sessionUrl) {
@@ -155,15 +178,22 @@ export async function whipPublish(url, stream, iceServers) {
 }
 
 /** Plays with WHEP; `onTrack(event)` for each track; rejects with SrsUnavailable. */
-export async function whepPlay(url, iceServers, onTrack) {
+export async function whepPlay(url, iceServers, onTrack, kinds = ['audio', 'video']) {
   const pc = new RTCPeerConnection({ iceServers });
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
+  for (const kind of kinds) pc.addTransceiver(kind, { direction: 'recvonly' });
   pc.ontrack = onTrack;
   try {
     return session(pc, await exchange(url, pc));
   } catch (err) {
     pc.close();
+    // SRS 6 answers only the kinds the stream carries (no audio m-line for a video-only
+    // publisher, such as the test pattern), and a browser refuses an answer that leaves
+    // out an offered m-line (seen against a real SRS 6.0.157): offer again with exactly
+    // what SRS answered.
+    const answered = err instanceof AnswerRefused ? err.kinds : [];
+    if (answered.length > 0 && answered.join() !== kinds.join())
+      return whepPlay(url, iceServers, onTrack, answered);
+    if (err instanceof AnswerRefused) throw new SrsUnavailable(`SRS's answer: ${err.message}`);
     throw err;
   }
 }
