@@ -70,10 +70,11 @@ export function registerStreamRoutes(app: TemplatedApp, ctx: HttpContext): void 
         });
       }
       // Whoever `get` let see a private room may watch it: with a play token of its own.
+      // A public room needs none, but gets one all the same: SRS then names the user in
+      // on_play, and a user who watches both over WebSocket and through SRS takes one
+      // seat, not two (anonymous players cannot be matched to anyone).
       const playToken =
-        room.isPrivate && mint !== undefined
-          ? await mint(identity.userId, roomId, MediaAction.play)
-          : undefined;
+        mint !== undefined ? await mint(identity.userId, roomId, MediaAction.play) : undefined;
       reply.json(200, {
         roomId,
         ...(publish === undefined ? {} : { publish }),

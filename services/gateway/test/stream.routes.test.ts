@@ -43,13 +43,17 @@ t.test('the owner gets publish URLs with the key, and they publish', async (t) =
     obs: { server: 'rtmp://media.example.com:1935/live', streamKey: `r1?key=${key}` },
     whip: `https://rtc.example.com/rtc/v1/whip/?app=live&stream=r1&key=${key}`,
   });
-  t.same(r.body.play, {
+  // A public room needs no play token, but the URLs carry the caller's own: SRS then
+  // names the user, and one user's players take one seat.
+  const bare = (url: string) => url.replace(/[?&]token=[^&]*$/, '');
+  t.same(Object.fromEntries(Object.entries(r.body.play).map(([k, v]) => [k, bare(v)])), {
     rtmp: 'rtmp://media.example.com:1935/live/r1',
     flv: 'https://cdn.example.com/live/r1.flv',
     hls: 'https://cdn.example.com/live/r1.m3u8',
     webrtc: 'webrtc://rtc.example.com/live/r1',
     whep: 'https://rtc.example.com/rtc/v1/whep/?app=live&stream=r1',
   });
+  for (const url of Object.values(r.body.play)) t.match(url, /[?&]token=[\w.-]+$/, url);
   t.equal(r.body.playTokenRequired, false);
   const pub = await sys.srs.publish('r1', paramOf(r.body.publish!.rtmp));
   t.ok(pub.ok, 'the RTMP URL publishes');
@@ -81,7 +85,10 @@ t.test('viewers: play URLs only; private rooms with a play token', async (t) => 
   const open = await get<Urls>(sys, '/api/rooms/pub/urls', stranger);
   t.equal(open.status, 200);
   t.notOk(open.body.publish, 'no publish URLs for a viewer');
-  t.equal(open.body.play.flv, 'https://cdn.example.com/live/pub.flv');
+  t.match(open.body.play.flv, /^https:\/\/cdn\.example\.com\/live\/pub\.flv\?token=/);
+  const seen = await sys.srs.play('pub', paramOf(open.body.play.flv), 'flv-play');
+  t.ok(seen.ok, 'its play token is taken in a public room');
+  t.match(JSON.parse(sys.srs.hooksOf('on_play').at(-1)?.reply ?? '{}'), { code: 0 }, 'and allowed');
 
   const hidden = await get<Urls>(sys, '/api/rooms/priv/urls', stranger);
   t.same([hidden.status, hidden.body.error?.code], [404, 'ROOM_NOT_FOUND'], 'a private room hides');
