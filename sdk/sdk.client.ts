@@ -227,6 +227,8 @@ export class RoomcastClient extends Emitter<ClientEvents> {
   /** Taken as the frame arrives, so that listeners of `authenticated` see the new ICE servers. */
   private onAuthenticated(auth: FrameOf<'authenticated'>): void {
     this.userId = auth.userId;
+    // A gateway older than `iceServers` sends none: the frame is the network's word, not the type's.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     this.iceServers = auth.iceServers ?? [];
     for (const room of this.rooms.values()) room.notify('authenticated', auth);
   }
