@@ -6,7 +6,13 @@
  * collides with its own; the polite side rolls its own back and answers. Who is
  * polite is decided by sdk.rtc.ts from the protocol's roles, never by timing.
  */
-import type { CandidateLike, PeerConnectionLike, StreamLike, TrackLike } from './sdk.rtc.types.js';
+import type {
+  CandidateLike,
+  DtlsTransportLike,
+  PeerConnectionLike,
+  StreamLike,
+  TrackLike,
+} from './sdk.rtc.types.js';
 
 export interface LinkSignals {
   /** Sends `offer` / `answer` (SDP text) or `candidate` to the remote peer. */
@@ -16,6 +22,8 @@ export interface LinkSignals {
   state(state: string): void;
   /** Applying a remote description failed: the remote is a new peer connection (see `replace`). */
   broken(err: unknown): void;
+  /** The remote closed its peer connection (DTLS `closed`), or this one went `closed`. */
+  ended(): void;
 }
 
 /** The `a=fingerprint` of an SDP: a new one means the remote started a new peer connection. */
@@ -26,6 +34,18 @@ export function fingerprintOf(sdp: string): string | undefined {
 export class PeerLink {
   private makingOffer = false;
   private ignoreOffer = false;
+  /** `ended` is signalled once. */
+  private ended = false;
+  /** The DTLS transports followed, so that close() stops following them. */
+  private readonly transports = new Set<DtlsTransportLike>();
+  /** Those that were `connected`: only such a one going `closed` is the remote closing. */
+  private readonly connected = new Set<DtlsTransportLike>();
+  private readonly onTransport = () => {
+    for (const t of this.inUse()) {
+      if (t.state === 'connected') this.connected.add(t);
+      else if (t.state === 'closed' && this.connected.has(t)) this.end();
+    }
+  };
   closed = false;
 
   constructor(
@@ -47,7 +67,11 @@ export class PeerLink {
       });
     };
     pc.ontrack = (e) => this.signals.track(e.track, e.streams);
-    pc.onconnectionstatechange = () => this.signals.state(pc.connectionState);
+    pc.onconnectionstatechange = () => {
+      this.signals.state(pc.connectionState);
+      this.watchTransports();
+      if (pc.connectionState === 'closed') this.end();
+    };
     pc.oniceconnectionstatechange = () => {
       // ICE restart on failure; a restart offer that crosses the other side's is settled like any glare.
       if (pc.iceConnectionState === 'failed') pc.restartIce();
@@ -79,6 +103,7 @@ export class PeerLink {
     try {
       // A polite side's pending offer is rolled back implicitly by setRemoteDescription.
       await pc.setRemoteDescription({ type, sdp });
+      this.watchTransports();
       if (type !== 'offer') return;
       if (stream !== undefined) await this.sendTracks(stream);
       await pc.setLocalDescription();
@@ -105,10 +130,46 @@ export class PeerLink {
 
   close(): void {
     this.closed = true;
+    for (const t of this.transports) t.removeEventListener('statechange', this.onTransport);
+    this.transports.clear();
+    this.connected.clear();
     const pc = this.pc;
     pc.onnegotiationneeded = pc.onicecandidate = pc.ontrack = null;
     pc.oniceconnectionstatechange = pc.onconnectionstatechange = null;
     pc.close();
+  }
+
+  /**
+   * A remote that closes its peer connection (a tab closed, a page reloaded) sends
+   * DTLS close_notify: the transport goes `closed` at once, long before ICE would
+   * notice that nothing arrives. The transports exist once a description is applied.
+   * An offer's transports of the m-lines after the first are closed when the answer
+   * bundles them onto the first: never connected and no longer used, they are not the remote closing.
+   */
+  private watchTransports(): void {
+    if (this.closed) return;
+    for (const transport of this.inUse()) {
+      if (this.transports.has(transport)) continue;
+      this.transports.add(transport);
+      transport.addEventListener('statechange', this.onTransport);
+    }
+    this.onTransport();
+  }
+
+  /** The DTLS transports the transceivers use now. */
+  private inUse(): Set<DtlsTransportLike> {
+    const used = new Set<DtlsTransportLike>();
+    for (const t of this.pc.getTransceivers()) {
+      const transport = t.sender.transport ?? t.receiver.transport;
+      if (transport != null && t.direction !== 'stopped') used.add(transport);
+    }
+    return used;
+  }
+
+  private end(): void {
+    if (this.closed || this.ended) return;
+    this.ended = true;
+    this.signals.ended();
   }
 
   private async offer(): Promise<void> {
@@ -116,6 +177,7 @@ export class PeerLink {
     try {
       this.makingOffer = true;
       await this.pc.setLocalDescription();
+      this.watchTransports();
       const sdp = this.pc.localDescription?.sdp;
       if (sdp !== undefined && this.pc.localDescription?.type === 'offer')
         this.signals.description('offer', sdp);

@@ -18,6 +18,11 @@
  * fingerprint differs from the current remote description comes from a new peer
  * connection (the other side reloaded): the link is replaced. ICE `failed` restarts ICE.
  *
+ * A remote that closes its peer connection (a tab closed or reloaded) closes DTLS at
+ * once: the link is closed then (`closed` emitted), not when ICE times out. A stage
+ * member this side offers to is offered a fresh link, as after a resume; an audience
+ * peer (or a stage member that offers to this side) is dropped, and offers anew if it returns.
+ *
  * P2P rooms: media that flows peer-to-peer never reaches SRS, so nothing else sets
  * the room live. A publisher that publishes a stream through this helper sets a
  * `preparing` room `live` (`PUT /api/rooms/:id`, the room's `set_status`); only the
@@ -161,6 +166,7 @@ export class RoomRtc extends Emitter<RtcEvents> {
       track: (track, streams) => this.emit('track', { peerId, track, streams }),
       state: (state) => this.emit('state', { peerId, state }),
       broken: () => this.replace(peerId),
+      ended: () => this.ended(peerId, link),
     });
     this.links.set(peerId, link);
     // The offering side says what it sends and receives; adding them fires `negotiationneeded`.
@@ -172,6 +178,13 @@ export class RoomRtc extends Emitter<RtcEvents> {
   private replace(peerId: string): void {
     this.drop(peerId);
     if (this.offers(peerId)) this.link(peerId, true);
+  }
+
+  /** The remote closed its peer connection (see the rule above). */
+  private ended(peerId: string, link: PeerLink): void {
+    if (this.links.get(peerId) !== link) return;
+    this.drop(peerId);
+    if (this.room.active && this.offers(peerId)) this.link(peerId, true);
   }
 
   private drop(peerId: string): void {

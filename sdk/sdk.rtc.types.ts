@@ -24,11 +24,20 @@ export interface StreamLike {
   getTracks(): TrackLike[];
 }
 
+/** An RTCDtlsTransport: its `state` goes `closed` when the remote closes its peer connection. */
+export interface DtlsTransportLike {
+  readonly state: string;
+  addEventListener(type: 'statechange', listener: () => void): void;
+  removeEventListener(type: 'statechange', listener: () => void): void;
+}
+
 export interface TransceiverLike {
   direction: string;
-  readonly receiver: { readonly track: TrackLike };
+  readonly receiver: { readonly track: TrackLike; readonly transport?: DtlsTransportLike | null };
   readonly sender: {
     readonly track: TrackLike | null;
+    /** Set once a description is applied; absent in old browsers. */
+    readonly transport?: DtlsTransportLike | null;
     replaceTrack(track: TrackLike | null): Promise<void>;
     /** Signals the track's stream (msid) so the remote's `track` event names it; absent in old browsers. */
     setStreams?(...streams: StreamLike[]): void;

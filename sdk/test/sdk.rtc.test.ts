@@ -4,6 +4,9 @@
  * offers (the audience offers to the stage), video is decoded, the SDK sets the
  * P2P room live; after a dropped socket and a broken peer connection the viewer
  * resumes and offers a fresh connection, which the publisher takes in place of the old.
+ * A viewer that closes its peer connection (its tab closed) closes DTLS: the
+ * publisher's helper closes that link at once, and a viewer whose publisher did so
+ * offers a fresh link.
  */
 import { existsSync } from 'node:fs';
 import t from 'tap';
@@ -220,4 +223,32 @@ t.test('a viewer invited on stage publishes too; both sides negotiating at once'
   t.pass("and the co-host still the publisher's");
   const links = await publisher.evaluate<number>('window.rtc.links.size');
   t.equal(links, 1, 'one peer connection for the pair, whoever offered');
+});
+
+t.test('a peer that closes its peer connection: its link closes at once', async (t) => {
+  const setup = await twoPages(t, 'closing');
+  if (setup === undefined) return;
+  const [publisher, viewer] = setup.pages;
+  await waitIn(viewer, 's.frames > 5');
+  const viewerId = (await read(viewer)).peerId;
+  const links = (page: Page) => page.evaluate<string[]>('[...window.rtc.links.keys()]');
+  const closePcs = 'for (const link of window.rtc.links.values()) link.pc.close()';
+
+  // The publisher's pc closes (its page going away, as WebRTC tells it; its socket stays):
+  // the viewer drops that link and, offering to the stage, offers a fresh one.
+  await publisher.evaluate(closePcs);
+  await waitIn(viewer, "s.events.includes('closed')");
+  await waitIn(viewer, 's.frames > 5');
+  t.pass('the viewer offered a fresh link, and video flows again');
+  t.same(await links(publisher), [viewerId], 'the publisher took it in place of the old');
+
+  // The viewer's pc closes (its tab closed): the publisher drops the link and stays so.
+  const closedBefore = (await read(publisher)).events.filter((e) => e === 'closed').length;
+  await viewer.evaluate(closePcs);
+  await waitIn(publisher, `s.events.filter((e) => e === 'closed').length > ${closedBefore}`);
+  t.same(await links(publisher), [], 'the publisher dropped the link to the audience peer');
+  t.notOk(
+    (await read(publisher)).events.some((e) => e.startsWith('error')),
+    'no error on the publisher',
+  );
 });

@@ -1,8 +1,8 @@
 // Peer-to-peer, on the SDK's RoomRtc (it negotiates: viewers offer, the stage
-// answers, and it sets the room live when the owner publishes), plus what a page
-// can tell that the SDK does not act on: a peer whose page went away closed DTLS
-// (its link goes at once, without waiting for ICE to time out), and a viewer's
-// offer that reached a publisher page on its way out gets no answer (made again).
+// answers; it closes a link at once when the peer's page goes away, and sets the
+// room live when the owner publishes), plus what a page can tell that the SDK does
+// not act on: a viewer's offer that reached a publisher page on its way out gets no
+// answer (made again).
 import { RoomRtc } from '/sdk/roomcast.js';
 import * as view from './demo.view.js';
 
@@ -19,10 +19,12 @@ export function startRtc(state, room) {
   });
   rtc.on('state', ({ peerId, state: s }) => {
     log(`peer connection with ${peerId}: ${s}`);
-    watchDtls(state, rtc, peerId);
     view.renderRoom(state);
   });
-  rtc.on('closed', () => view.renderRoom(state));
+  rtc.on('closed', ({ peerId }) => {
+    if (rtc === state.rtc) log(`link to ${peerId} closed`);
+    view.renderRoom(state);
+  });
   state.offerTimer = setInterval(() => retryUnanswered(state, rtc), OFFER_RETRY_MS);
   rtc.on('error', (e) =>
     log(
@@ -32,26 +34,6 @@ export function startRtc(state, room) {
       'error',
     ),
   );
-}
-
-/**
- * A peer that closes its peer connection (a viewer that left, a publisher whose page
- * went away) closes DTLS at once, long before ICE would notice: its link goes then,
- * so a publisher stops counting a closed viewer, and a viewer offers again (to the
- * publisher's next page: the gateway keeps the offer until that page resumes).
- */
-function watchDtls(state, rtc, peerId) {
-  const link = rtc.links.get(peerId);
-  if (!link || link.dtlsWatched) return;
-  const dtls = link.pc
-    .getTransceivers()
-    .map((t) => t.sender.transport ?? t.receiver.transport)
-    .find(Boolean);
-  if (!dtls) return;
-  link.dtlsWatched = true;
-  dtls.addEventListener('statechange', () => {
-    if (dtls.state === 'closed') relink(state, rtc, peerId, link, 'closed its peer connection');
-  });
 }
 
 /** Drops a link; a viewer's helper links to the stage again on the room's next change: now. */
