@@ -33,8 +33,19 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
+export interface CoturnOptions {
+  /** `--verbose`: coturn then logs each session and allocation with its username. */
+  verbose?: boolean;
+}
+
 /** turnserver's arguments for a test: loopback only, `secret`, files in `dir`. */
-function testArgs(port: number, minPort: number, secret: string, dir: string): string[] {
+function testArgs(
+  port: number,
+  minPort: number,
+  secret: string,
+  dir: string,
+  o: CoturnOptions,
+): string[] {
   return [
     '-n', // no config file
     '--listening-ip=127.0.0.1',
@@ -53,6 +64,7 @@ function testArgs(port: number, minPort: number, secret: string, dir: string): s
     `--pidfile=${join(dir, 'turnserver.pid')}`,
     `--userdb=${join(dir, 'turndb')}`,
     '--log-file=stdout',
+    ...(o.verbose === true ? ['--verbose'] : []),
   ];
 }
 
@@ -98,14 +110,14 @@ export function runTurnserver(command: string, args: readonly string[]) {
 }
 
 /** Starts coturn for this test and stops it in teardown. */
-export async function startCoturn(t: Test): Promise<Coturn> {
+export async function startCoturn(t: Test, o: CoturnOptions = {}): Promise<Coturn> {
   const dir = mkdtempSync(join(tmpdir(), 'roomcast-coturn-'));
   const secret = randomBytes(24).toString('base64url');
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     // A UDP relay range of its own, most likely apart from another test's coturn.
     const minPort = 20_000 + randomInt(0, 200) * 200;
-    const run = runTurnserver(TURNSERVER, testArgs(port, minPort, secret, dir));
+    const run = runTurnserver(TURNSERVER, testArgs(port, minPort, secret, dir, o));
     try {
       await run.ready;
     } catch (err) {

@@ -10,14 +10,19 @@
  * Then what coturn refuses: a wrong password and an expired username (the right
  * HMAC for an expiry in the past) gather no relay candidate at all; and, asked
  * directly (test/helpers/turn.client.ts), coturn answers them 401.
+ *
+ * And the SDK through TURN only: two pages load it from the gateway (/sdk/roomcast.js),
+ * connect with their tokens, join one room as publisher and viewer, and negotiate
+ * with RoomRtc on the ICE servers the SDK kept from `authenticated`, relay only.
  */
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
+import type { Test } from 'tap';
 import type { IceServer } from '#shared/wire/protocol.js';
 import { turnCredential } from '#shared/auth/turn.credentials.js';
-import { startCoturn, TURNSERVER } from '../helpers/coturn.js';
-import { startSystem } from '../helpers/system.js';
+import { startCoturn, TURNSERVER, type Coturn } from '../helpers/coturn.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { Client } from '../helpers/client.js';
 import { turnAllocate } from '../helpers/turn.client.js';
 
@@ -59,32 +64,57 @@ window.turn = {
       ws.onerror = () => reject(new Error('socket error'));
     });
   },
-  // A relay-only peer connection; the publisher sends a moving test pattern.
+  // A moving test pattern, 320x240.
+  pattern() {
+    const canvas = document.createElement('canvas');
+    canvas.width = 320;
+    canvas.height = 240;
+    const g = canvas.getContext('2d');
+    let n = 0;
+    setInterval(() => {
+      g.fillStyle = 'hsl(' + ((n += 7) % 360) + ' 80% 50%)';
+      g.fillRect(0, 0, 320, 240);
+      g.fillStyle = '#fff';
+      g.fillText(String(n), 10 + (n % 280), 120);
+    }, 40);
+    return canvas.captureStream(25);
+  },
+  // Where a viewer shows what it receives.
+  video() {
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.muted = true;
+    document.body.append(video);
+    window.video = video;
+    return video;
+  },
+  // A relay-only peer connection; the publisher sends the test pattern.
   setUp(iceServers, publish) {
     const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
     window.pc = pc;
     if (publish) {
-      const canvas = document.createElement('canvas');
-      canvas.width = 320;
-      canvas.height = 240;
-      const g = canvas.getContext('2d');
-      let n = 0;
-      setInterval(() => {
-        g.fillStyle = 'hsl(' + ((n += 7) % 360) + ' 80% 50%)';
-        g.fillRect(0, 0, 320, 240);
-        g.fillStyle = '#fff';
-        g.fillText(String(n), 10 + (n % 280), 120);
-      }, 40);
-      const stream = canvas.captureStream(25);
+      const stream = window.turn.pattern();
       for (const track of stream.getTracks()) pc.addTrack(track, stream);
     } else {
-      const video = document.createElement('video');
-      video.autoplay = true;
-      video.muted = true;
-      document.body.append(video);
-      window.video = video;
+      const video = window.turn.video();
       pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
     }
+  },
+  // On the SDK: connect, join, RoomRtc relay-only; resolves with the ICE servers it kept.
+  async sdk(a) {
+    const { RoomcastClient, RoomRtc } = await import('/sdk/roomcast.js');
+    const stream = a.role === 'publisher' ? window.turn.pattern() : undefined;
+    const client = new RoomcastClient({ url: a.url, token: a.token });
+    await client.connect();
+    const room = await client.join(a.room, a.role);
+    const rtc = new RoomRtc(room, { stream, configuration: { iceTransportPolicy: 'relay' } });
+    window.errors = [];
+    rtc.on('error', (e) => window.errors.push(e.code));
+    // seen() reads the (single) link's peer connection.
+    Object.defineProperty(window, 'pc', { get: () => [...rtc.links.values()][0]?.pc });
+    const video = window.turn.video();
+    rtc.on('track', (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); });
+    return client.iceServers;
   },
   // Sets the remote description (when given), makes the local one, waits for ICE gathering.
   async describe(remote) {
@@ -104,6 +134,7 @@ window.turn = {
   },
   // The connection, the video decoded, and the candidate types of the selected pair.
   async seen() {
+    if (window.pc === undefined) return { connectionState: 'none', framesDecoded: 0, videoWidth: 0 };
     const stats = [...(await window.pc.getStats()).values()];
     const byId = new Map(stats.map((s) => [s.id, s]));
     const inbound = stats.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
@@ -148,6 +179,12 @@ interface Seen {
 interface TurnPage {
   iceServersOf(url: string): Promise<IceServer[]>;
   setUp(iceServers: IceServer[], publish: boolean): void;
+  sdk(a: {
+    url: string;
+    token: string;
+    room: string;
+    role: 'publisher' | 'viewer';
+  }): Promise<IceServer[]>;
   describe(remote?: { type: 'offer'; sdp: string }): Promise<string>;
   accept(sdp: string): Promise<void>;
   seen(): Promise<Seen>;
@@ -170,15 +207,23 @@ function call<M extends keyof TurnPage>(
   ) as Promise<Awaited<ReturnType<TurnPage[M]>>>;
 }
 
-t.test('two relay-only pages connect through coturn with the gateway’s credentials', async (t) => {
+/**
+ * A coturn, the system pointed at it, and Chromium; `page()` opens a page on the
+ * gateway's origin with PAGE_SCRIPT. Undefined (and failed) without Chromium or coturn.
+ */
+async function relayRig(
+  t: Test,
+  options: { verbose?: boolean; env?: Record<string, string> } = {},
+): Promise<{ coturn: Coturn; sys: System; page: () => Promise<Page> } | undefined> {
   if (!existsSync(CHROMIUM) || !existsSync(TURNSERVER)) {
     t.fail(
       'Chromium or coturn is missing: apt-get install -y chromium coturn (npm test’s pretest installs them)',
     );
-    return;
+    return undefined;
   }
-  const coturn = await startCoturn(t);
+  const coturn = await startCoturn(t, { verbose: options.verbose });
   const sys = await startSystem(t, {
+    ...options.env,
     GATEWAY_ICE_SERVERS: `${coturn.stunUrl},${coturn.turnUrl}`,
     TURN_SECRET: coturn.secret,
   });
@@ -193,10 +238,29 @@ t.test('two relay-only pages connect through coturn with the gateway’s credent
   const page = async () => {
     const p = await (await browser.newContext()).newPage();
     await p.addInitScript({ content: PAGE_SCRIPT });
-    // The gateway's own origin: a page there may open its /signaling.
+    // The gateway's own origin: a page there may open its /signaling (and import /sdk/).
     await p.goto(`http://127.0.0.1:${sys.port}/healthz`);
     return p;
   };
+  return { coturn, sys, page };
+}
+
+/** The viewer's video decoded through coturn, or the coturn log in the error. */
+function watching(viewer: Page, coturn: Coturn): Promise<Seen> {
+  return until('video decoded through coturn', async () => {
+    const s = await call(viewer, 'seen');
+    return s.connectionState === 'connected' && s.framesDecoded > 0 && s.videoWidth > 0
+      ? s
+      : undefined;
+  }).catch((err: unknown) => {
+    throw new Error(`${String(err)}\ncoturn:\n${coturn.log().slice(-3000)}`);
+  });
+}
+
+t.test('two relay-only pages connect through coturn with the gateway’s credentials', async (t) => {
+  const rig = await relayRig(t);
+  if (rig === undefined) return;
+  const { coturn, sys, page } = rig;
   const [publisher, viewer] = [await page(), await page()];
   const signaling = async (sub: string) => `${sys.url}?access_token=${await sys.token(sub)}`;
   const pubIce = await call(publisher, 'iceServersOf', await signaling('alice'));
@@ -216,16 +280,9 @@ t.test('two relay-only pages connect through coturn with the gateway’s credent
   const answer = await call(viewer, 'describe', { type: 'offer', sdp: offer });
   await call(publisher, 'accept', answer);
 
-  const watching = await until('video decoded through coturn', async () => {
-    const s = await call(viewer, 'seen');
-    return s.connectionState === 'connected' && s.framesDecoded > 0 && s.videoWidth > 0
-      ? s
-      : undefined;
-  }).catch((err: unknown) => {
-    throw new Error(`${String(err)}\ncoturn:\n${coturn.log().slice(-3000)}`);
-  });
-  t.equal(watching.videoWidth, 320, 'the viewer shows the publisher’s video');
-  t.same(watching.pair, ['relay', 'relay'], 'the viewer’s selected pair is relay to relay');
+  const seen = await watching(viewer, coturn);
+  t.equal(seen.videoWidth, 320, 'the viewer shows the publisher’s video');
+  t.same(seen.pair, ['relay', 'relay'], 'the viewer’s selected pair is relay to relay');
   t.same((await call(publisher, 'seen')).pair, ['relay', 'relay'], 'and the publisher’s');
 
   // What coturn refuses. The gateway's own credentials gather a relay candidate here…
@@ -280,3 +337,46 @@ t.test('coturn allocates with the gateway’s credentials and answers 401 to bad
   const other = turnCredential('another-secret-0123456789', 'carol', Date.now() / 1000 + 600);
   t.match(await allocate(other.username, other.credential), unauthorized, 'another secret');
 });
+
+t.test(
+  'the SDK, relay only: video through coturn on the ICE servers of authenticated',
+  async (t) => {
+    // Verbose: coturn logs each allocation (its session and username) only then.
+    const rig = await relayRig(t, { verbose: true, env: { GATEWAY_DEMO: 'true' } });
+    if (rig === undefined) return;
+    const { coturn, sys, page } = rig;
+    const room = 'turn-sdk';
+    await sys.createRoom(room, 'owner');
+    const join = async (role: 'publisher' | 'viewer', sub: string) => {
+      const p = await page();
+      const iceServers = await call(p, 'sdk', {
+        url: sys.url,
+        token: await sys.token(sub),
+        room,
+        role,
+      });
+      return { page: p, turn: iceServers.find((s) => s.username !== undefined) };
+    };
+    const publisher = await join('publisher', 'owner');
+    const viewer = await join('viewer', 'bob');
+    const owners = { urls: [coturn.turnUrl], username: /^\d+:owner$/ };
+    t.match(publisher.turn, owners, 'the SDK kept the owner’s TURN entry');
+    t.match(viewer.turn, { ...owners, username: /^\d+:bob$/ }, 'and bob’s');
+
+    const seen = await watching(viewer.page, coturn);
+    t.equal(seen.videoWidth, 320, 'the viewer shows the publisher’s video');
+    t.same(seen.pair, ['relay', 'relay'], 'the viewer’s selected pair is relay to relay');
+    t.same((await call(publisher.page, 'seen')).pair, ['relay', 'relay'], 'and the publisher’s');
+    // Both sides allocated on coturn with the credentials the gateway handed them.
+    for (const { turn } of [publisher, viewer])
+      await until(`coturn allocating for ${turn?.username}`, async () =>
+        coturn
+          .log()
+          .includes(`user <${turn?.username}>: incoming packet ALLOCATE processed, success`)
+          ? true
+          : undefined,
+      );
+    t.pass('coturn allocated a relay for each side');
+    t.same(await publisher.page.evaluate('window.errors'), [], 'no error on the publisher');
+  },
+);
