@@ -200,17 +200,19 @@ export async function runLoad(
     const roomId = `resident${r}`;
     const owner = `resident-owner${r}`;
     let members: Member[] = [];
+    let created = false;
     while (members.length < 2 && !o.stopped()) {
       try {
-        await step('create', () =>
-          rest(0, 'POST', '', owner, { roomId, title: roomId, isPrivate: false }),
-        );
-        rec.rooms.add(roomId);
-        rec.acks.push({ type: 'room_created', roomId });
-        members = [
-          await join(0, roomId, owner, 'publisher'),
-          await join(1, roomId, `rv${r}`, 'viewer'),
-        ];
+        if (!created) {
+          await step('create', () =>
+            rest(0, 'POST', '', owner, { roomId, title: roomId, isPrivate: false }),
+          );
+          created = true;
+          rec.rooms.add(roomId);
+          rec.acks.push({ type: 'room_created', roomId });
+        }
+        if (members.length === 0) members.push(await join(0, roomId, owner, 'publisher'));
+        members.push(await join(1, roomId, `rv${r}`, 'viewer'));
       } catch {
         await new Promise((res) => setTimeout(res, 200));
       }
