@@ -199,7 +199,7 @@ export async function runLoad(
   const resident = async (r: number) => {
     const roomId = `resident${r}`;
     const owner = `resident-owner${r}`;
-    let members: Member[] = [];
+    const members: Member[] = [];
     let created = false;
     while (members.length < 2 && !o.stopped()) {
       try {
