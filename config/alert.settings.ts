@@ -156,13 +156,6 @@ export const alertSettings = {
     10,
     600_000,
   ),
-  streamReplicas: int(
-    'ALERT_STREAM_REPLICAS',
-    1,
-    'Replicas of the ALERTS stream and the alert-state and alert-leader buckets.',
-    1,
-    5,
-  ),
   leaseMs: int(
     'ALERT_LEASE_MS',
     10_000,

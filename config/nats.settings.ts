@@ -2,7 +2,11 @@
 import { int, list, str, type SettingGroup, type Values } from './setting.define.js';
 
 export const natsSettings = {
-  servers: list('NATS_URL', ['nats://127.0.0.1:4222'], 'NATS server URL(s), comma-separated.'),
+  servers: list(
+    'NATS_URL',
+    ['nats://127.0.0.1:4222'],
+    'NATS server URL(s), comma-separated: give every node of a cluster, so that a process (re)connects to any live one.',
+  ),
   nkeySeedFile: str(
     'NATS_NKEY_SEED_FILE',
     undefined,
@@ -16,9 +20,9 @@ export const natsSettings = {
     60_000,
   ),
   replicas: int(
-    'NATS_JS_REPLICAS',
+    'NATS_REPLICAS',
     1,
-    'Replicas of every JetStream stream and bucket (3 on a production cluster).',
+    'Replicas of every JetStream stream (ROOM_EVENTS, ALERTS) and KV bucket: 1 on one nats-server, 3 on a three-node cluster (compose.yaml, `NATS_CLUSTER=3 npm start`). At most the number of nodes.',
     1,
     5,
   ),

@@ -24,7 +24,7 @@ const refused: [NodeJS.ProcessEnv, RegExp][] = [
   [{ LOG_LEVEL: 'trace' }, /^LOG_LEVEL="trace": expected debug, info, warn or error$/],
   [{ GATEWAY_PORT: '80a' }, /^GATEWAY_PORT="80a": expected an integer$/],
   [{ GATEWAY_PORT: '70000' }, /^GATEWAY_PORT="70000": must be between 0 and 65535$/],
-  [{ NATS_JS_REPLICAS: '0' }, /^NATS_JS_REPLICAS="0": must be between 1 and 5$/],
+  [{ NATS_REPLICAS: '0' }, /^NATS_REPLICAS="0": must be between 1 and 5$/],
   [{ GATEWAY_DEMO: 'maybe' }, /^GATEWAY_DEMO="maybe": expected true or false$/],
   [{ ALERT_WEBHOOK_ATTEMPTS: '-1' }, /^ALERT_WEBHOOK_ATTEMPTS="-1": must be between 1 and 100$/],
 ];

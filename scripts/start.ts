@@ -14,7 +14,8 @@
  * logged with how the process ended, and the counts are in the last line.
  *
  * Environment: ROOMCAST_DATA_DIR (default .data under the repository root),
- * NATS_PORT (4222; or NATS_URL to use a nats-server of your own), GATEWAY_PORT
+ * NATS_PORT (4222; or NATS_URL to use a nats-server of your own), NATS_CLUSTER (1; 3
+ * runs three routed nodes on NATS_PORT…+2 with NATS_REPLICAS=3), GATEWAY_PORT
  * (8090), GATEWAY_WORKERS, START_RESTART_DELAY_MS (250), START_RESTART_MAX_DELAY_MS
  * (10000), START_CRASH_LOOP_COUNT (5), START_CRASH_LOOP_WINDOW_MS (60000), and every
  * variable of config/config.ts, passed on to the services.
@@ -39,7 +40,7 @@ import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
 import { ErrorCode } from '#shared/wire/errors.js';
 import { mintToken } from '#shared/auth/tokens.js';
 import { dataDir as dataDirectory, repoRoot } from './data.dir.js';
-import { startCredentials } from './start.nats.js';
+import { startCredentials, startNatsNodes } from './start.nats.js';
 import { Supervisor } from './start.supervise.js';
 import { gatewayWorkers, restartedId, workerCount } from './start.workers.js';
 import { restartPolicy } from './supervisor.js';
@@ -47,6 +48,12 @@ import { restartPolicy } from './supervisor.js';
 const root = repoRoot();
 const dataDir = dataDirectory();
 const natsPort = Number(process.env.NATS_PORT ?? 4222);
+/** NATS_CLUSTER=3: three local nats-servers in one cluster, streams with 3 replicas. */
+const natsCluster = Number(process.env.NATS_CLUSTER ?? 1);
+const clusterUrls = Array.from(
+  { length: Math.max(1, natsCluster) },
+  (_, i) => `nats://127.0.0.1:${natsPort + i}`,
+).join(',');
 /** Time a process has to stop after SIGTERM before it is killed, in ms. */
 const STOP_TIMEOUT_MS = 10_000;
 /** Time each part has to come up, in ms. */
@@ -104,7 +111,10 @@ const hookSecret = process.env.STREAM_HOOK_SECRET ?? keptSecret('hook-secret');
 
 const env: NodeJS.ProcessEnv = {
   ...process.env,
-  NATS_URL: process.env.NATS_URL ?? `nats://127.0.0.1:${natsPort}`,
+  NATS_URL: process.env.NATS_URL ?? clusterUrls,
+  ...(natsCluster > 1 && process.env.NATS_URL === undefined
+    ? { NATS_REPLICAS: process.env.NATS_REPLICAS ?? String(Math.min(3, natsCluster)) }
+    : {}),
   AUTH_JWT_SECRET: devSecret,
   STREAM_HOOK_SECRET: hookSecret,
   GATEWAY_HOST: process.env.GATEWAY_HOST ?? '127.0.0.1',
@@ -191,7 +201,8 @@ async function stop(code: number): Promise<void> {
       await Promise.all(workers.map((w) => terminate(supervisor.child(w.name))));
     else await terminate(supervisor.child(name));
   }
-  await terminate(supervisor.child('nats'));
+  for (const name of Object.keys(supervisor.pids()).filter((n) => /^nats(-\d+)?$/.test(n)))
+    await terminate(supervisor.child(name));
   rmSync(runFile, { force: true });
   process.stderr.write(`[start] stopped${restartSummary()}\n`);
   process.exit(code);
@@ -224,23 +235,20 @@ async function main(): Promise<void> {
   if (ownNats) {
     const natsBin =
       ['/usr/sbin/nats-server', '/usr/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
-    mkdirSync(join(dataDir, 'nats'), { recursive: true });
-    supervisor.start({
-      name: 'nats',
-      cmd: natsBin,
-      role: { essential: true, mayFinish: false },
-      args: [
-        '-a',
-        '127.0.0.1',
-        '-p',
-        String(natsPort),
-        '-js',
-        '-sd',
-        join(dataDir, 'nats'),
-        '-c',
-        credentials.writeServerConfig(),
-      ],
+    const nodes = startNatsNodes({
+      dataDir,
+      port: natsPort,
+      cluster: natsCluster,
+      authConfig: credentials.writeServerConfig(),
     });
+    for (const node of nodes)
+      supervisor.start({
+        name: node.name,
+        cmd: natsBin,
+        // One node of a cluster may die and is started again; the only node may not.
+        role: { essential: nodes.length === 1, mayFinish: false },
+        args: node.args,
+      });
   }
   let connected: Bus | undefined;
   await waitFor('nats-server', async () => {

@@ -1,6 +1,6 @@
 /**
  * What compose.yaml describes, run without Docker (these machines have no engine):
- * NATS with the shipped config/nats-server.conf, each Roomcast service as a process
+ * NATS's three nodes, routed into one cluster, with the shipped config/nats-server.conf, each Roomcast service as a process
  * with exactly the environment compose gives it, and the SRS stand-in with the hook
  * URLs compose gives SRS; then, over the gateway's real port, a room is created,
  * published through the stand-in, played, seen live and ended.
@@ -11,7 +11,7 @@
  *   (test/helpers/compose.ts).
  * - Secrets: files in a temporary directory (their /run/secrets paths rewritten);
  *   the NATS seeds and users written by `npm run nats:credentials` itself.
- * - Host names: `nats:4222`, `srs:1985`, `jaeger:4318`, `stream:8085`, `gateway:8090`
+ * - Host names: `nats-1:4222` (and its two siblings), `nats-N:6222` routes, `srs:1985`, `jaeger:4318`, `stream:8085`, `gateway:8090`
  *   mapped to loopback ports (NATS, the stand-in's API, an OTLP receiver, the services).
  * - SRS: its environment is run through srs/entrypoint.sh (the real script, with `env`
  *   as the command), and the hook URLs are read as SRS 6 reads them: the
@@ -89,15 +89,34 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-/** nats-server.conf as shipped, pointed at `port`, `httpPort` and `dir`; unknown settings skipped. */
-function natsConf(port: number, httpPort: number, dir: string, skip: readonly string[]): string {
+/** Where one NATS node of compose's cluster listens on loopback. */
+interface NatsNodePorts {
+  port: number;
+  httpPort: number;
+  routePort: number;
+}
+
+/**
+ * nats-server.conf as shipped, for the node at `own` with its store in `dir`: its
+ * listen, monitoring and cluster addresses and the routes to every node (`nodes`, by
+ * compose service name) on loopback; unknown settings skipped.
+ */
+function natsConf(
+  own: NatsNodePorts,
+  nodes: ReadonlyMap<string, NatsNodePorts>,
+  dir: string,
+  skip: readonly string[],
+): string {
   let conf = readFileSync(join(root, 'config/nats-server.conf'), 'utf8');
   const replace = (pattern: RegExp, by: string) => {
     if (!pattern.test(conf)) throw new Error(`nats-server.conf: no ${pattern}`);
     conf = conf.replace(pattern, by);
   };
-  replace(/^listen: 0\.0\.0\.0:4222$/m, `listen: 127.0.0.1:${port}`);
-  replace(/^http: 0\.0\.0\.0:8222$/m, `http: 127.0.0.1:${httpPort}`);
+  replace(/^listen: 0\.0\.0\.0:4222$/m, `listen: 127.0.0.1:${own.port}`);
+  replace(/^http: 0\.0\.0\.0:8222$/m, `http: 127.0.0.1:${own.httpPort}`);
+  replace(/^(\s+)listen: 0\.0\.0\.0:6222$/m, `$1listen: 127.0.0.1:${own.routePort}`);
+  for (const [name, ports] of nodes)
+    replace(new RegExp(`nats-route://${name}:6222`), `nats-route://127.0.0.1:${ports.routePort}`);
   replace(/^(\s*)store_dir: \/data\/jetstream$/m, `$1store_dir: ${join(dir, 'jetstream')}`);
   for (const name of skip)
     replace(new RegExp(`^(\\s*)(${name}:.*)$`, 'm'), '$1# skipped (nats-server 2.10+): $2');
@@ -112,9 +131,17 @@ function natsIsOld(): boolean {
   return v !== null && Number(v[1]) === 2 && Number(v[2]) < 10;
 }
 
-/** Starts nats-server with `conf`, resolving once its healthcheck (as compose's) passes. */
-async function startNatsServer(t: Test, confFile: string, httpPort: number): Promise<void> {
-  const child = spawn('nats-server', ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Starts nats-server with `conf` and compose's `env`, resolving once its healthcheck (as compose's) passes. */
+async function startNatsServer(
+  t: Test,
+  confFile: string,
+  httpPort: number,
+  env: Record<string, string>,
+): Promise<void> {
+  const child = spawn('nats-server', ['-c', confFile], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
   live.add(child);
   child.once('exit', () => live.delete(child));
   t.teardown(async () => {
@@ -129,7 +156,7 @@ async function startNatsServer(t: Test, confFile: string, httpPort: number): Pro
   });
   for (let tries = 0; ; tries++) {
     if (child.exitCode !== null) throw new Error(`nats-server exited:\n${log}`);
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz?js-enabled-only=true`).then(
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then(
       (r) => r.ok,
       () => false,
     );
@@ -221,18 +248,31 @@ async function runCompose(t: Test, mutation: Mutation = {}): Promise<Running> {
   mkdirSync(secretsDir);
   const secretFiles = writeSecrets(compose, vars, dir, secretsDir);
 
-  // NATS: the shipped config, its include (auth.conf) beside it as the nats_auth secret.
-  const natsDir = join(dir, 'nats');
-  mkdirSync(natsDir);
-  const [natsPort, natsHttp] = [await freePort(), await freePort()];
+  // NATS: compose's nodes (nats-1..3), each with the shipped config, its include
+  // (auth.conf) beside it as the nats_auth secret, and its own store; routed on loopback.
+  const natsNames = Object.keys(compose.services).filter((name) => /^nats-\d+$/.test(name));
+  const natsNodes = new Map<string, NatsNodePorts>();
+  for (const name of natsNames)
+    natsNodes.set(name, {
+      port: await freePort(),
+      httpPort: await freePort(),
+      routePort: await freePort(),
+    });
   const skip = natsIsOld() ? SKIPPED_FOR_OLD_NATS : [];
-  writeFileSync(join(natsDir, 'nats-server.conf'), natsConf(natsPort, natsHttp, natsDir, skip));
-  const authSecret = compose.services.nats?.secrets?.find(
-    (s) => typeof s === 'object' && s.target === '/etc/nats/auth.conf',
+  await Promise.all(
+    [...natsNodes].map(async ([name, ports]) => {
+      const natsDir = join(dir, name);
+      mkdirSync(natsDir);
+      writeFileSync(join(natsDir, 'nats-server.conf'), natsConf(ports, natsNodes, natsDir, skip));
+      const authSecret = compose.services[name]?.secrets?.find(
+        (s) => typeof s === 'object' && s.target === '/etc/nats/auth.conf',
+      );
+      const authSource = typeof authSecret === 'object' ? authSecret.source : 'nats_auth';
+      writeFileSync(join(natsDir, 'auth.conf'), readFileSync(String(secretFiles.get(authSource))));
+      const env = compose.services[name]?.environment ?? {};
+      await startNatsServer(t, join(natsDir, 'nats-server.conf'), ports.httpPort, env);
+    }),
   );
-  const authSource = typeof authSecret === 'object' ? authSecret.source : 'nats_auth';
-  writeFileSync(join(natsDir, 'auth.conf'), readFileSync(String(secretFiles.get(authSource))));
-  await startNatsServer(t, join(natsDir, 'nats-server.conf'), natsHttp);
 
   const otlp = await startOtlpReceiver(t);
   const srs = new SrsStandIn({ hookBase: 'http://127.0.0.1:1/unset', hookTimeoutMs: 5000 });
@@ -252,7 +292,9 @@ async function runCompose(t: Test, mutation: Mutation = {}): Promise<Running> {
   }
   const composeEnv = (name: string) => compose.services[name]?.environment ?? {};
   const hosts: Record<string, string> = {
-    'nats:4222': `127.0.0.1:${natsPort}`,
+    ...Object.fromEntries(
+      [...natsNodes].map(([name, ports]) => [`${name}:4222`, `127.0.0.1:${ports.port}`]),
+    ),
     'srs:1985': new URL(srs.apiUrl).host,
     'jaeger:4318': new URL(otlp.endpoint).host,
     [`stream:${composeEnv('stream').STREAM_PORT}`]: `127.0.0.1:${ports.stream?.STREAM_PORT}`,

@@ -63,7 +63,8 @@ const isRoomcast = (name: string): name is (typeof ROOMCAST)[number] =>
 /** Each service's /metrics port as config/config.ts has it by default. */
 const metricsPortOf = (name: (typeof ROOMCAST)[number]) =>
   metricsPort(loadConfig({}).telemetry, name);
-const INFRA = ['nats', 'mongo', 'srs', 'coturn', 'jaeger', 'prometheus', 'grafana'];
+const NATS_NODES = ['nats-1', 'nats-2', 'nats-3'];
+const INFRA = [...NATS_NODES, 'mongo', 'srs', 'coturn', 'jaeger', 'prometheus', 'grafana'];
 /** Mounted files that other work provides; checked once they are there. */
 const PENDING: Record<string, string> = {
   './srs/srs.conf': 'srs.conf comes with the stream service (issue 4)',
@@ -84,7 +85,7 @@ t.test('images are pinned, Roomcast services are built from the Dockerfile', asy
     t.match(s.image, /^[\w./-]+:[\w.-]+$/, `${name}: image with a tag`);
     t.notMatch(s.image, /:latest$/, `${name}: not :latest`);
   }
-  const nats = /^nats:(\d+)\.(\d+)/.exec(services.nats?.image ?? '');
+  const nats = /^nats:(\d+)\.(\d+)/.exec(services['nats-1']?.image ?? '');
   t.ok(nats && (Number(nats[1]) > 2 || Number(nats[2]) >= 10), 'nats-server 2.10 or newer');
   t.equal(services.mongo?.image, 'mongo:7');
   t.equal(services.srs?.image, 'ossrs/srs:6');
@@ -120,7 +121,8 @@ t.test('healthchecks and start order', async (t) => {
   for (const name of Object.keys(services)) visit(name, []);
   for (const name of ROOMCAST) {
     const deps = services[name]?.depends_on as Record<string, { condition: string }> | undefined;
-    t.same(deps?.nats, { condition: 'service_healthy' }, `${name} waits for a healthy NATS`);
+    for (const node of NATS_NODES)
+      t.same(deps?.[node], { condition: 'service_healthy' }, `${name} waits for a healthy ${node}`);
   }
   const after = (a: string, b: string) => order.indexOf(a) > order.indexOf(b);
   t.ok(after('gateway', 'room'), 'the gateway starts after the room service is healthy');
@@ -136,7 +138,12 @@ t.test('healthchecks and start order', async (t) => {
 t.test('the five services get their configuration from the environment', async (t) => {
   for (const name of ROOMCAST) {
     const env = services[name]?.environment ?? {};
-    t.equal(env.NATS_URL, 'nats://nats:4222', `${name}: NATS_URL`);
+    t.equal(
+      env.NATS_URL,
+      NATS_NODES.map((node) => `nats://${node}:4222`).join(','),
+      `${name}: NATS_URL, every node`,
+    );
+    t.equal(env.NATS_REPLICAS, '3', `${name}: NATS_REPLICAS=3`);
     t.equal(env.NODE_ENV, 'production', `${name}: NODE_ENV`);
     t.equal(env.AUTH_JWT_SECRET_FILE, '/run/secrets/jwt_secret', `${name}: the JWT secret file`);
     t.ok(services[name]?.secrets?.includes('jwt_secret'), `${name}: mounts that secret`);
@@ -330,8 +337,18 @@ t.test('Prometheus scrapes every service, Grafana reads Prometheus', async (t) =
 t.test('nats-server.conf: JetStream on a volume, valid for nats-server', async (t) => {
   const conf = read('config/nats-server.conf');
   t.match(conf, /jetstream\s*\{[^}]*store_dir:\s*\/data\//, 'JetStream stores under /data');
-  t.ok(services.nats?.volumes?.includes('nats-data:/data'), 'and /data is a named volume');
-  t.ok(services.nats?.command?.includes('/etc/nats/nats-server.conf'), 'compose runs with it');
+  for (const node of NATS_NODES) {
+    const service = services[node];
+    t.ok(service?.volumes?.includes(`${node}-data:/data`), `${node}: /data is its own volume`);
+    t.ok(service?.command?.includes('/etc/nats/nats-server.conf'), `${node}: runs with it`);
+    t.equal(service?.environment?.NATS_SERVER_NAME, node, `${node}: named ${node}`);
+    t.match(conf, new RegExp(`nats-route://${node}:6222`), `routes reach ${node}`);
+  }
+  t.match(
+    conf,
+    /^server_name: \$NATS_SERVER_NAME$/m,
+    'each node names itself from NATS_SERVER_NAME',
+  );
   t.match(conf, /^include "auth.conf"$/m, 'the users come from auth.conf');
   t.notMatch(conf, /no_auth_user/, 'no anonymous user');
   // The local nats-server (2.9 on Debian) checks everything but the 2.10-only fields.
@@ -347,19 +364,20 @@ t.test('nats-server.conf: JetStream on a volume, valid for nats-server', async (
   writeFileSync(join(dir, 'auth.conf'), authorizationConf(users));
   const check = spawnSync('nats-server', ['-t', '-c', join(dir, 'nats-server.conf')], {
     encoding: 'utf8',
+    env: { ...process.env, NATS_SERVER_NAME: 'nats-1' },
   });
   t.equal(check.status, 0, `nats-server -t: ${check.stdout}${check.stderr}`);
 });
 
 t.test('NATS credentials come from secrets written outside the repository', async (t) => {
-  const nats = services.nats?.secrets ?? [];
-  t.ok(
-    nats.some(
-      (s) =>
-        typeof s === 'object' && s.source === 'nats_auth' && s.target === '/etc/nats/auth.conf',
-    ),
-    'nats: the users file is a secret, where nats-server.conf includes it',
-  );
+  for (const node of NATS_NODES)
+    t.ok(
+      (services[node]?.secrets ?? []).some(
+        (s) =>
+          typeof s === 'object' && s.source === 'nats_auth' && s.target === '/etc/nats/auth.conf',
+      ),
+      `${node}: the users file is a secret, where nats-server.conf includes it`,
+    );
   t.equal(compose.secrets?.nats_auth?.file, './.secrets/nats/auth.conf');
   for (const name of ROOMCAST) {
     const secret = `nats_${name}_seed`;
@@ -375,7 +393,7 @@ t.test('NATS credentials come from secrets written outside the repository', asyn
         t.notOk(services[name]?.secrets?.includes(`nats_${other}_seed`), `${name}: not ${other}'s`);
   }
   for (const [name, s] of Object.entries(services))
-    if (!isRoomcast(name) && name !== 'nats')
+    if (!isRoomcast(name) && !NATS_NODES.includes(name))
       t.notOk(
         (s.secrets ?? []).some((x) => (typeof x === 'string' ? x : x.source).startsWith('nats_')),
         `${name}: no NATS credential`,

@@ -72,6 +72,8 @@ export interface AlertServiceOptions {
   bus: Bus;
   config: Config['alert'];
   log: Logger;
+  /** Replicas of ALERTS and the alert-state bucket (NATS_REPLICAS). */
+  replicas: number;
   /** How long to wait for JetStream when reading the history, in ms (NATS_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs: number;
   /** Where `alerts_active` is set; none by default. */
@@ -120,11 +122,11 @@ export class AlertService {
     const { bus, log } = this.o;
     this.jsm = await jetstreamManager(bus.nc);
     this.js = jetstream(bus.nc);
-    await ensureStream(this.jsm, alertsConfig(this.cfg.streamReplicas));
+    await ensureStream(this.jsm, alertsConfig(this.o.replicas));
     // ROOM_EVENTS belongs to the room service: create it if missing, never change it.
-    await ensureStream(this.jsm, roomEventsConfig(this.cfg.streamReplicas), { update: false });
+    await ensureStream(this.jsm, roomEventsConfig(this.o.replicas), { update: false });
     this.kv = await new Kvm(this.js).create(bucketNames.alertState, {
-      replicas: this.cfg.streamReplicas,
+      replicas: this.o.replicas,
       history: 1,
     });
     const saved = await this.kv.get(STATE_KEY);

@@ -27,7 +27,7 @@ const metrics = await startMetrics({
 const lease = await LeaderLease.open(bus.nc, {
   instance,
   leaseMs: config.alert.leaseMs,
-  replicas: config.alert.streamReplicas,
+  replicas: config.nats.replicas,
   log,
 });
 const stepDown = (why: string) => {
@@ -39,6 +39,7 @@ const service = new AlertService({
   config: config.alert,
   log,
   metrics: metrics.metrics,
+  replicas: config.nats.replicas,
   requestTimeoutMs: config.nats.requestTimeoutMs,
   leading: () => lease.leading,
   onDeposed: () => stepDown('another alert service wrote the state'),

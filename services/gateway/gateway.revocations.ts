@@ -23,6 +23,8 @@ import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
 export interface GatewayRevocationsOptions {
   nc: NatsConnection;
   auth: Config['auth'];
+  /** Replicas of the revocations bucket (NATS_REPLICAS). */
+  replicas: number;
   log: Logger;
   /** Something was revoked: close what it names. */
   onChange: () => void;
@@ -40,7 +42,7 @@ export class GatewayRevocations {
 
   /** Creates the bucket and loads what it holds: from then on revoked tokens are refused. */
   async start(): Promise<void> {
-    const kv = await createRevocationBucket(this.o.nc, this.maxAgeS);
+    const kv = await createRevocationBucket(this.o.nc, this.maxAgeS, this.o.replicas);
     this.writer = new RevocationWriter(kv);
     this.watch = new RevocationWatch({
       open: () => Promise.resolve(kv),

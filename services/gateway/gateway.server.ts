@@ -89,6 +89,7 @@ export class Gateway {
     this.revocations = new GatewayRevocations({
       nc: o.bus.nc,
       auth: o.config.auth,
+      replicas: o.config.nats.replicas,
       log: o.log,
       onChange: () => this.closeRevoked(),
     });

@@ -1,6 +1,6 @@
 /** The room a `create` command asks for, checked against the configured limits, and its first append. */
 import type { Config } from '#config/config.js';
-import { ErrorCode, RoomcastError, type ErrorBody } from '#shared/wire/errors.js';
+import { ErrorCode, type ErrorBody } from '#shared/wire/errors.js';
 import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
 import { toLiveRoom } from '#shared/room/room.state.js';
 import { RoomActor } from './room.actor.js';
@@ -50,9 +50,11 @@ export async function createRoom(
   } catch (err) {
     // A conflict here means the id is taken in the log although not loaded here: never reuse it.
     if (err instanceof LogConflictError) return { reply: fail(ErrorCode.ROOM_EXISTS) };
-    throw new RoomcastError(ErrorCode.UNAVAILABLE, 'the room log did not confirm the write', {
-      cause: err,
-    });
+    // A refusal, not a throw: the caller answers it (JetStream electing a leader after a
+    // node died answers 503 here, and a throw was an unhandled rejection that ended the process).
+    return {
+      reply: fail(ErrorCode.UNAVAILABLE, 'the room log did not confirm the write; try again'),
+    };
   }
   const entry: RoomEntry = { actor: RoomActor.create(created), streamSeq, batches: 1, snapSeq: 0 };
   return { reply: { ok: true, room: toLiveRoom(entry.actor.state, true) }, entry };

@@ -26,6 +26,7 @@ import {
   isWrongLastSequence,
   roomEventsConfig,
   streamNames,
+  retryOrderedRead,
 } from '#shared/runtime/streams.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { JetStreamPublisher } from '#shared/runtime/jetstream.publisher.js';
@@ -194,13 +195,29 @@ export class JetStreamRoomLog implements RoomLog {
     return counts;
   }
 
-  /** Reads with an ordered consumer until it has caught up with the stream. */
+  /**
+   * Reads with an ordered consumer until it has caught up with the stream; a read
+   * that timed out resumes after the last batch seen (`retryOrderedRead`).
+   */
   private async read(
     o: { filter: string; after: number },
     onBatch: (b: StoredBatch) => void,
   ): Promise<void> {
     const info = await this.jsm.streams.info(streamNames.roomEvents);
-    if (info.state.last_seq <= o.after) return;
+    let after = o.after;
+    await retryOrderedRead(() =>
+      this.readFrom({ filter: o.filter, after, last: info.state.last_seq }, (b) => {
+        after = b.streamSeq;
+        onBatch(b);
+      }),
+    );
+  }
+
+  private async readFrom(
+    o: { filter: string; after: number; last: number },
+    onBatch: (b: StoredBatch) => void,
+  ): Promise<void> {
+    if (o.last <= o.after) return;
     const consumer = await this.js.consumers.get(streamNames.roomEvents, {
       filter_subjects: o.filter,
       deliver_policy: DeliverPolicy.StartSequence,
@@ -218,7 +235,7 @@ export class JetStreamRoomLog implements RoomLog {
             batch: decode<RoomEventBatch>(m.data),
             msgId: m.headers?.get('Nats-Msg-Id'),
           });
-          if (m.info.pending === 0 || m.seq >= info.state.last_seq) {
+          if (m.info.pending === 0 || m.seq >= o.last) {
             // Leaving the loop ends the fetch now instead of waiting out `expires`.
             caughtUp = true;
             break;

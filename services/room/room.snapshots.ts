@@ -8,7 +8,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Snapshot } from 'xstate';
 import { decode, encode } from '#shared/runtime/bus.js';
-import { bucketNames } from '#shared/runtime/streams.js';
+import { bucketNames, retryOrderedRead } from '#shared/runtime/streams.js';
 
 export interface SnapshotRecord {
   v: 1;
@@ -147,7 +147,12 @@ export class KvSnapshotStore implements SnapshotStore {
     for (let i = 0; i < count; i++) await this.kv.purge(partKey(roomId, gen, i));
   }
 
-  private async readLast(onValue: (key: string, data: Uint8Array) => void): Promise<void> {
+  /** Every key's last value; a read that timed out starts again (`retryOrderedRead`). */
+  private readLast(onValue: (key: string, data: Uint8Array) => void): Promise<void> {
+    return retryOrderedRead(() => this.readLastOnce(onValue));
+  }
+
+  private async readLastOnce(onValue: (key: string, data: Uint8Array) => void): Promise<void> {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(`KV_${bucketNames.roomSnapshots}`, {
       deliver_policy: DeliverPolicy.LastPerSubject,

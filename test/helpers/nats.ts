@@ -52,7 +52,12 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-function launch(port: number, storeDir: string, configFile: string): Promise<ChildProcess> {
+/** Runs nats-server on `port` with JetStream in `storeDir`; resolves once it is ready. */
+export function launchNats(
+  port: number,
+  storeDir: string,
+  configFile: string,
+): Promise<ChildProcess> {
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, '-c', configFile];
   const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
@@ -98,8 +103,14 @@ export function credentialEnv(
   return dir === undefined ? {} : { NATS_NKEY_SEED_FILE: seedPath(dir, credential) };
 }
 
+/** Lets processes spawned with `NATS_URL=url` find their seeds in `dir` (`credentialEnv`). */
+export function registerSeedDir(url: string, dir: string | undefined): void {
+  if (dir === undefined) seedDirs.delete(url);
+  else seedDirs.set(url, dir);
+}
+
 /** Seeds for every credential in `dir`, and the server config that lets them in. */
-function authorization(dir: string): string {
+export function authorization(dir: string): string {
   const users = Object.values(Credential).map((credential) => ({
     credential,
     publicKey: publicKeyOf(ensureSeedFile(seedPath(dir, credential))),
@@ -117,7 +128,7 @@ export async function startNats(options: { config?: string } = {}): Promise<Nats
   let child: ChildProcess;
   for (let attempt = 0; ; attempt++) {
     try {
-      child = await launch(port, storeDir, configFile);
+      child = await launchNats(port, storeDir, configFile);
       break;
     } catch (err) {
       // The port may have been taken between probing and binding: try another.
@@ -146,7 +157,7 @@ export async function startNats(options: { config?: string } = {}): Promise<Nats
       await exited;
     },
     async restart() {
-      server.process = await launch(port, storeDir, configFile);
+      server.process = await launchNats(port, storeDir, configFile);
     },
     async stop() {
       await server.kill(true);

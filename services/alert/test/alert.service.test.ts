@@ -85,6 +85,7 @@ async function harness(t: Test, env: Record<string, string> = {}): Promise<Harne
         log,
         now: () => clock.now,
         timers: false,
+        replicas: 1,
         requestTimeoutMs: 2000,
         ...extra,
       });

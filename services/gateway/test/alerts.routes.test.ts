@@ -60,6 +60,7 @@ t.test(
       log,
       now: () => clock.now,
       timers: false,
+      replicas: 1,
       requestTimeoutMs: 2000,
     });
     await alerts.start();

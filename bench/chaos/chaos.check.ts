@@ -1,0 +1,174 @@
+/**
+ * After the chaos: the invariants, read from ROOM_EVENTS and the rooms themselves,
+ * and the figures (failover windows per kind of process killed, memory).
+ */
+import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
+import type { RoomEventBatch } from '#shared/room/room.events.js';
+import type { Bus } from '#shared/runtime/bus.js';
+import { stateHash } from '../../services/room/room.actor.js';
+import { JetStreamRoomLog } from '../../services/room/room.log.js';
+import { rebuildRoom } from '../../services/room/room.recovery.js';
+import type { Kind } from './chaos.system.js';
+import type { Ack, LoadRecord } from './chaos.load.js';
+
+export interface Kill {
+  kind: Kind;
+  label: string;
+  at: number;
+  /** When the restarted process was ready again. */
+  back: number;
+}
+
+export interface Invariants {
+  acknowledged: number;
+  lost: string[];
+  duplicated: string[];
+  /** Rooms whose batches are not 1..n (a fenced-out writer's batch would break it). */
+  gaps: string[];
+  /** Rooms whose live state differs from the state replayed from the log. */
+  diverged: string[];
+  /** Rooms whose log ever had two publishers at once. */
+  twoPublishers: string[];
+  /** Refusals outside every failover window. */
+  outside: number;
+  /** A few of them: step, code, and ms since the last kill before it (or since the load started). */
+  outsideSamples: string[];
+}
+
+const keyOf = (a: Ack): string =>
+  a.type === 'room_created' || a.type === 'ended'
+    ? `${a.roomId} ${a.type}`
+    : `${a.roomId} ${a.type} ${a.peerId}`;
+
+/** Reads ROOM_EVENTS and the live rooms; checks every acknowledged transition. */
+export async function checkInvariants(
+  bus: Bus,
+  rec: LoadRecord,
+  kills: Kill[],
+  windowMs: number,
+): Promise<Invariants> {
+  const log = await JetStreamRoomLog.open(bus.nc, {
+    writer: 'chaos',
+    replicas: 3,
+    timeoutMs: 5000,
+    readOnly: true,
+  });
+  const logged = new Map<string, number>();
+  const seqs = new Map<string, number[]>();
+  const publishers = new Map<string, number>();
+  const twoPublishers = new Set<string>();
+  await log.scan(0, (b) => {
+    const batch: RoomEventBatch = b.batch;
+    if (!rec.rooms.has(batch.roomId)) return;
+    // Room sequences are per event: each batch starts where the one before ended.
+    seqs.set(batch.roomId, [...(seqs.get(batch.roomId) ?? []), batch.seq, batch.events.length]);
+    for (const e of batch.events) {
+      const key =
+        e.type === 'room_created'
+          ? `${batch.roomId} room_created`
+          : e.type === 'status_changed' && e.to === 'ended'
+            ? `${batch.roomId} ended`
+            : e.type === 'member_joined' || e.type === 'member_left'
+              ? `${batch.roomId} ${e.type} ${e.peerId}`
+              : undefined;
+      if (key !== undefined) logged.set(key, (logged.get(key) ?? 0) + 1);
+      if (e.type === 'publisher_granted') {
+        const now = (publishers.get(batch.roomId) ?? 0) + 1;
+        publishers.set(batch.roomId, now);
+        if (now > 1) twoPublishers.add(batch.roomId);
+      }
+      if (e.type === 'publisher_released')
+        publishers.set(batch.roomId, Math.max(0, (publishers.get(batch.roomId) ?? 0) - 1));
+    }
+  });
+  const lost: string[] = [];
+  const duplicated: string[] = [];
+  for (const a of rec.acks) {
+    const times = logged.get(keyOf(a)) ?? 0;
+    if (times === 0) lost.push(keyOf(a));
+    if (times > 1) duplicated.push(keyOf(a));
+  }
+  const gaps = [...seqs]
+    .filter(([, s]) => {
+      let next = 1;
+      for (let i = 0; i < s.length; i += 2) {
+        if (s[i] !== next) return true;
+        next += s[i + 1] ?? 0;
+      }
+      return false;
+    })
+    .map(([id]) => id);
+  const rooms = new RoomClient(bus);
+  const diverged: string[] = [];
+  for (const roomId of rec.rooms) {
+    let hash: string | undefined;
+    for (let attempt = 0; hash === undefined && attempt < 10; attempt++) {
+      try {
+        hash = (await rooms.send(roomId, { type: 'state' })).hash;
+      } catch (err) {
+        // A room whose create was never confirmed is in no replica: nothing to compare.
+        if (err instanceof RoomRefusedError && err.body.code === 'ROOM_NOT_FOUND') break;
+      }
+    }
+    const { entry } = await rebuildRoom(log, roomId);
+    if (entry === undefined && hash === undefined) continue;
+    if (entry === undefined || stateHash(entry.actor) !== hash) diverged.push(roomId);
+  }
+  const inside = (t: number) => kills.some((k) => t >= k.at && t <= k.back + windowMs);
+  const outsideOps = rec.ops.filter((o) => !o.ok && !inside(o.start) && !inside(o.end));
+  const outside = outsideOps.length;
+  const outsideSamples = outsideOps.slice(0, 5).map((o) => {
+    const before = kills.filter((k) => k.at <= o.start).at(-1);
+    const since =
+      before === undefined
+        ? 'before the first kill'
+        : `${o.start - before.at} ms after killing ${before.label}`;
+    return `${o.op} ${o.code ?? ''} (${o.end - o.start} ms), ${since}`;
+  });
+  return {
+    acknowledged: rec.acks.length,
+    lost,
+    duplicated,
+    gaps,
+    diverged,
+    twoPublishers: [...twoPublishers],
+    outside,
+    outsideSamples,
+  };
+}
+
+/**
+ * How long each kill kept commands (and, apart, relayed signaling) from succeeding:
+ * from the kill to the end of the first successful step that started after the last
+ * failed one (steps between this kill and the next); 0 when nothing failed.
+ */
+export function windows(rec: LoadRecord, kills: Kill[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  kills.forEach((k, i) => {
+    const next = kills[i + 1]?.at ?? Number.POSITIVE_INFINITY;
+    for (const klass of ['commands', 'signaling'] as const) {
+      const failed = rec.ops.filter(
+        (o) =>
+          !o.ok &&
+          o.start >= k.at &&
+          o.start < next &&
+          (klass === 'signaling' ? o.op === 'relay' : o.op !== 'relay' && o.op !== 'publish'),
+      );
+      const lastFail = Math.max(...failed.map((o) => o.start));
+      const recovered = rec.ops
+        .filter(
+          (o) => o.ok && o.start >= lastFail && o.op === (klass === 'signaling' ? 'relay' : o.op),
+        )
+        .reduce((min, o) => Math.min(min, o.end), Number.POSITIVE_INFINITY);
+      const w = failed.length === 0 ? 0 : Math.min(recovered, next) - k.at;
+      const key = `${k.kind} ${klass}`;
+      out.set(key, [...(out.get(key) ?? []), w]);
+    }
+  });
+  return out;
+}
+
+export function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
+}

@@ -1,0 +1,129 @@
+/**
+ * The system `npm run chaos` breaks: a three-node NATS cluster (NATS_REPLICAS=3), two
+ * room replicas, two gateway processes, the stream service with the SRS stand-in
+ * hooking into it, and the catalogue; every one a real process that can be killed
+ * with SIGKILL and started again on the same ports and identity.
+ */
+import type { Test } from 'tap';
+import { SrsStandIn } from '../../test/srs/srs.standin.js';
+import {
+  startNatsCluster,
+  type NatsCluster,
+  type NatsNode,
+} from '../../test/helpers/nats.cluster.js';
+import { freePort } from '../../test/helpers/net.js';
+import {
+  startService,
+  type ServiceName,
+  type ServiceProcess,
+} from '../../test/helpers/processes.js';
+import { TEST_HOOK_SECRET, streamTestEnv, testEnv } from '../../test/helpers/system.js';
+
+/** What is killed in a round, in this order. */
+export const KINDS = ['nats', 'room', 'gateway', 'stream'] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** A service process and how to start it again as the same instance. */
+export interface Member {
+  label: string;
+  kind: Exclude<Kind, 'nats'> | 'catalog';
+  proc: ServiceProcess;
+  restart(): Promise<void>;
+}
+
+/** Room leases in the chaos run: a dead replica's rooms move within this, in ms. */
+export const ROOM_LEASE_MS = 3000;
+
+export interface ChaosSystem {
+  nats: NatsCluster;
+  srs: SrsStandIn;
+  members: Member[];
+  /** The gateways' /signaling and REST bases, in `members` order. */
+  gateways(): Member[];
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `startService` wants a tap Test for its teardown only: outside tap, the run
+ * collects them here and calls them at the end.
+ */
+class Teardowns {
+  private readonly fns: (() => unknown)[] = [];
+  teardown(fn: () => unknown): void {
+    this.fns.push(fn);
+  }
+  async run(): Promise<void> {
+    for (const fn of this.fns.reverse()) await fn();
+  }
+  asTest(): Test {
+    return this as unknown as Test;
+  }
+}
+
+export async function startChaosSystem(): Promise<ChaosSystem> {
+  const teardowns = new Teardowns();
+  const nats = await startNatsCluster(3);
+  const srs = new SrsStandIn({ hookBase: 'http://127.0.0.1:1/unset', hookTimeoutMs: 5000 });
+  await srs.start();
+  const env = testEnv(nats.url, {
+    NATS_REPLICAS: '3',
+    ROOM_LEASE_MS: String(ROOM_LEASE_MS),
+    ROOM_RESUME_GRACE_MS: '60000',
+  });
+  const members: Member[] = [];
+  const add = async (label: string, kind: Member['kind'], own: Record<string, string>) => {
+    const name: ServiceName = kind;
+    const start = () => startService(teardowns.asTest(), name, { ...env, ...own }, 60_000);
+    const member: Member = {
+      label,
+      kind,
+      proc: await start(),
+      async restart() {
+        member.proc = await start();
+      },
+    };
+    members.push(member);
+  };
+  await add('room-1', 'room', { ROOM_REPLICA_ID: 'room-1' });
+  await add('room-2', 'room', { ROOM_REPLICA_ID: 'room-2' });
+  for (const label of ['gateway-1', 'gateway-2'])
+    await add(label, 'gateway', { GATEWAY_ID: label, GATEWAY_PORT: String(await freePort()) });
+  const streamPort = await freePort();
+  await add('stream', 'stream', { ...streamTestEnv(srs), STREAM_PORT: String(streamPort) });
+  srs.hookBase = `http://127.0.0.1:${streamPort}/api/srs/hooks/${TEST_HOOK_SECRET}`;
+  await add('catalog', 'catalog', {});
+  return {
+    nats,
+    srs,
+    members,
+    env,
+    gateways: () => members.filter((m) => m.kind === 'gateway'),
+    async stop() {
+      await teardowns.run();
+      await srs.stop();
+      await nats.stop();
+    },
+  };
+}
+
+/** The next victim of `kind` (round-robin over the instances of that kind). */
+export function victimOf(
+  sys: ChaosSystem,
+  kind: Kind,
+  round: number,
+): { label: string; kill(): Promise<void>; restart(): Promise<void> } {
+  if (kind === 'nats') {
+    const node: NatsNode | undefined = sys.nats.nodes[round % sys.nats.nodes.length];
+    if (node === undefined) throw new Error('no NATS node');
+    return {
+      label: `nats ${node.name}`,
+      kill: () => node.kill(true),
+      restart: () => node.restart(),
+    };
+  }
+  const of = sys.members.filter((m) => m.kind === kind);
+  const m = of[round % of.length];
+  if (m === undefined) throw new Error(`no ${kind}`);
+  return { label: m.label, kill: () => m.proc.signal('SIGKILL'), restart: () => m.restart() };
+}
