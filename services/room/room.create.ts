@@ -5,7 +5,7 @@ import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
 import { toLiveRoom } from '#shared/room/room.state.js';
 import { RoomActor } from './room.actor.js';
 import { LogConflictError, type RoomLog } from './room.log.js';
-import type { RoomEntry } from './room.recovery.js';
+import { rebuildRoom, type RoomEntry } from './room.recovery.js';
 import type { RoomEventOf } from '#shared/room/room.events.js';
 import type { RoomEnvironment } from './room.environment.js';
 import { fail } from './room.replies.js';
@@ -50,12 +50,39 @@ export async function createRoom(
   } catch (err) {
     // A conflict here means the id is taken in the log although not loaded here: never reuse it.
     if (err instanceof LogConflictError) return { reply: fail(ErrorCode.ROOM_EXISTS) };
-    // A refusal, not a throw: the caller answers it (JetStream electing a leader after a
-    // node died answers 503 here, and a throw was an unhandled rejection that ended the process).
+    // Not confirmed is not "not written": a PubAck lost in a failover (a node died, JetStream
+    // elects a leader) may follow a stored write. Read the room back: if our own
+    // room_created is in the log, the room exists and is held here, as if confirmed.
+    const adopted = await readBack(o.log, roomId, created);
+    if (adopted !== undefined) return holding(adopted);
+    // A refusal, not a throw: the caller answers it (a throw was an unhandled rejection
+    // that ended the process).
     return {
       reply: fail(ErrorCode.UNAVAILABLE, 'the room log did not confirm the write; try again'),
     };
   }
-  const entry: RoomEntry = { actor: RoomActor.create(created), streamSeq, batches: 1, snapSeq: 0 };
-  return { reply: { ok: true, room: toLiveRoom(entry.actor.state, true) }, entry };
+  return holding({ actor: RoomActor.create(created), streamSeq, batches: 1, snapSeq: 0 });
+}
+
+const holding = (entry: RoomEntry) => ({
+  reply: { ok: true as const, room: toLiveRoom(entry.actor.state, true) },
+  entry,
+});
+
+/**
+ * The room as its log holds it when the log starts with this very `room_created` (its
+ * stream key is random: no other create wrote it), else undefined (not there, another
+ * create's, or the log unreadable now: the caller refuses and the client tries again).
+ */
+async function readBack(
+  log: RoomLog,
+  roomId: string,
+  created: RoomEventOf<'room_created'>,
+): Promise<RoomEntry | undefined> {
+  try {
+    const { entry } = await rebuildRoom(log, roomId);
+    return entry?.actor.state.streamKey === created.streamKey ? entry : undefined;
+  } catch {
+    return undefined;
+  }
 }
