@@ -109,6 +109,14 @@ t.test('a 3-node cluster loses the ROOM_EVENTS leader under traffic', async (t) 
     `meanwhile every refusal is UNAVAILABLE: ${JSON.stringify(Object.fromEntries(failures))}`,
   );
 
+  // The node comes back before the log is read through: with one node of three down,
+  // nats-server 2.9 puts about one read consumer in three on the dead node (a timeout
+  // each; reads retry, but forty rooms read so would fail now and then). What this test
+  // is about happened above, while the node was down.
+  await victim.restart();
+  t.pass(`${victim.name} is back and healthy`);
+  await cluster.waitHealthy();
+
   const log = await JetStreamRoomLog.open(sys.bus.nc, {
     writer: 'cluster-test',
     replicas: 3,
@@ -174,6 +182,4 @@ t.test('a 3-node cluster loses the ROOM_EVENTS leader under traffic', async (t) 
     `every acknowledged join (${acknowledged}) is in ROOM_EVENTS exactly once`,
   );
 
-  await victim.restart();
-  t.pass(`${victim.name} is back and healthy`);
 });

@@ -79,10 +79,24 @@ async function readBack(
   roomId: string,
   created: RoomEventOf<'room_created'>,
 ): Promise<RoomEntry | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  // Bounded: with a node down a read may be retried for many seconds (streams.ts,
+  // retryOrderedRead), and this create's room waits meanwhile. Past the deadline the
+  // creator is told UNAVAILABLE; a room that is in the log all the same comes back with
+  // its partition's next load, and a retried create finds it (ROOM_EXISTS).
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), READ_BACK_MS);
+  });
   try {
-    const { entry } = await rebuildRoom(log, roomId);
-    return entry?.actor.state.streamKey === created.streamKey ? entry : undefined;
-  } catch {
-    return undefined;
+    const read = rebuildRoom(log, roomId).then(
+      ({ entry }) => (entry?.actor.state.streamKey === created.streamKey ? entry : undefined),
+      () => undefined,
+    );
+    return await Promise.race([read, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+/** How long an unconfirmed create reads its room back: the gateway's request (NATS_REQUEST_TIMEOUT_MS) is over by then. */
+const READ_BACK_MS = 2000;

@@ -17,7 +17,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { TimeoutError, type NatsConnection } from '@nats-io/nats-core';
 import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
@@ -203,14 +203,26 @@ export class JetStreamRoomLog implements RoomLog {
     o: { filter: string; after: number },
     onBatch: (b: StoredBatch) => void,
   ): Promise<void> {
-    const info = await this.jsm.streams.info(streamNames.roomEvents);
     let after = o.after;
-    await retryOrderedRead(() =>
-      this.readFrom({ filter: o.filter, after, last: info.state.last_seq }, (b) => {
+    await retryOrderedRead(async () => {
+      // Where the read must get to, from the stream's leader: a consumer on a replica
+      // that is still catching up (a node just restarted) reports nothing pending at
+      // its own end, which is not the log's end.
+      const last = await this.lastSeq(o.filter);
+      await this.readFrom({ filter: o.filter, after, last }, (b) => {
         after = b.streamSeq;
         onBatch(b);
-      }),
-    );
+      });
+    });
+  }
+
+  /** The stream sequence of the last message `filter` matches (0: none), as the leader has it. */
+  private async lastSeq(filter: string): Promise<number> {
+    if (filter === subjects.roomEventsAll)
+      return (await this.jsm.streams.info(streamNames.roomEvents)).state.last_seq;
+    // null: no message matches (nats.js answers the server's "no message found" so).
+    const m = await this.jsm.streams.getMessage(streamNames.roomEvents, { last_by_subj: filter });
+    return m?.seq ?? 0;
   }
 
   private async readFrom(
@@ -235,14 +247,16 @@ export class JetStreamRoomLog implements RoomLog {
             batch: decode<RoomEventBatch>(m.data),
             msgId: m.headers?.get('Nats-Msg-Id'),
           });
-          if (m.info.pending === 0 || m.seq >= o.last) {
+          if (m.seq >= o.last) {
             // Leaving the loop ends the fetch now instead of waiting out `expires`.
             caughtUp = true;
             break;
           }
         }
-        // No message within `expires` means nothing matches after `after`.
-        if (caughtUp || got === 0) return;
+        if (caughtUp) return;
+        // Nothing more within `expires` short of the leader's last: this consumer's
+        // replica lags. A new consumer (maybe elsewhere) resumes after what was read.
+        if (got === 0) throw new TimeoutError();
       }
     } finally {
       await consumer.delete().catch(() => undefined);

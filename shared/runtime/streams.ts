@@ -180,11 +180,12 @@ export function leaseRenewMs(leaseMs: number): number {
 
 /**
  * Attempts of an ordered read before its timeout is the caller's (see `retryOrderedRead`).
- * With one node of three down, an attempt lands on it about one time in three: 4 attempts
- * left about 1 read in 80 failing, which a check reading 40 rooms met one run in three
- * (test/nats.cluster.test.ts); 10 leave about 1 in 60,000.
+ * With one node of three down an attempt lands on it about one time in three (measured
+ * on 2.9: 7 of 23) and costs a whole timeout, so 4 attempts leave about 1 read in 80
+ * failing while a read that fails takes 4 timeouts; more attempts would hold a room (and
+ * the commands behind it) longer still.
  */
-export const ORDERED_READ_ATTEMPTS = 10;
+export const ORDERED_READ_ATTEMPTS = 4;
 
 /**
  * Runs an ordered-consumer read again when it timed out. On a cluster with one node
