@@ -181,5 +181,4 @@ t.test('a 3-node cluster loses the ROOM_EVENTS leader under traffic', async (t) 
     [...joined.values()].flat().length,
     `every acknowledged join (${acknowledged}) is in ROOM_EVENTS exactly once`,
   );
-
 });
