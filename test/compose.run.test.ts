@@ -47,6 +47,7 @@ import {
   type ComposeFile,
 } from './helpers/compose.js';
 import { freePort } from './helpers/net.js';
+import { waitUntil } from './helpers/deadline.js';
 import { startOtlpReceiver } from './helpers/otlp.js';
 import { startService, type ServiceName, type ServiceProcess } from './helpers/processes.js';
 
@@ -332,13 +333,8 @@ async function runCompose(t: Test, mutation: Mutation = {}): Promise<Running> {
 }
 
 /** Until `check` holds (polled), or fails with `what` after `timeoutMs`. */
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) =>
+  waitUntil(what, check, { ms: timeoutMs });
 
 /** A JSON answer, read loosely: the test looks for what it expects and fails otherwise. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are checked by the assertions

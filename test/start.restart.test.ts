@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './helpers/net.js';
+import { waitFor } from './helpers/deadline.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -23,17 +24,8 @@ interface RunFile {
 const readRun = (dataDir: string): RunFile =>
   JSON.parse(readFileSync(join(dataDir, 'run.json'), 'utf8')) as RunFile;
 
-async function until<T>(what: string, get: () => Promise<T | undefined> | T | undefined) {
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const got = await Promise.resolve()
-      .then(get)
-      .catch(() => undefined);
-    if (got !== undefined) return got;
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, get: () => Promise<T | undefined> | T | undefined): Promise<T> =>
+  waitFor(what, get, { ms: 60_000, everyMs: 100 });
 
 t.test('the room service is SIGKILLed: it comes back, the rest kept serving', async (t) => {
   const build = spawnSync(

@@ -8,13 +8,11 @@
  * publisher's helper closes that link at once, and a viewer whose publisher did so
  * offers a fresh link.
  */
-import { existsSync } from 'node:fs';
 import t from 'tap';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Test } from 'tap';
+import { launchBrowser } from '../../test/helpers/browser.js';
 import { startSystem, type System } from '../../test/helpers/system.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** What a page's script keeps on `window.sdk` for the test to read. */
 interface PageState {
@@ -110,25 +108,10 @@ async function twoPages(
   t: Test,
   room: string,
 ): Promise<{ sys: System; pages: [Page, Page] } | undefined> {
-  if (!existsSync(CHROMIUM)) {
-    t.comment(`no Chromium at ${CHROMIUM} (npm test installs it)`);
-    return undefined;
-  }
   const sys = await startSystem(t, { GATEWAY_DEMO: 'true' });
   await sys.createRoom(room, 'owner');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--allow-loopback-in-peer-connection',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-    ],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchBrowser(t);
+  if (browser === undefined) return undefined;
   const pages: Page[] = [];
   const log: string[] = [];
   for (const name of ['publisher', 'viewer']) {

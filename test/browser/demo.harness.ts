@@ -20,11 +20,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { freePort } from '../helpers/net.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const artifacts = join(root, 'test-artifacts');
 /** Per-step bound on waiting in the browser, in ms (failures, not timings). */
 const STEP_MS = 30_000;
@@ -209,38 +208,6 @@ export async function startNpmStart(
     });
   });
   return { child, out, env, dataDir, gatewayPort, http: `http://127.0.0.1:${gatewayPort}` };
-}
-
-/** Chromium with fake media, closed in teardown; undefined (after failing `t`) when missing. */
-export async function launchBrowser(t: Test): Promise<Browser | undefined> {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(
-      `Chromium is missing: apt-get update && apt-get install -y chromium (npm test's pretest installs it)`,
-    );
-    return undefined;
-  }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      '--allow-loopback-in-peer-connection',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      // Pages share one browser: none may be throttled as a background tab.
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-      '--disable-backgrounding-occluded-windows',
-    ],
-  });
-  t.teardown(() => browser.close());
-  return browser;
 }
 
 /** A page of its own context (its own sessionStorage); errors it reports go to `pageLog`. */

@@ -10,7 +10,6 @@ import t from 'tap';
 import { freePort } from '../helpers/net.js';
 import {
   buildIfStale,
-  launchBrowser,
   openPage,
   shoot,
   snapshot,
@@ -18,6 +17,7 @@ import {
   until,
   untilState,
 } from './demo.harness.js';
+import { launchBrowser } from '../helpers/browser.js';
 
 const ROOM = 'srs-room';
 

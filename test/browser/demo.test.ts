@@ -16,7 +16,6 @@ import { startProxy } from '../helpers/proxy.js';
 import {
   buildIfStale,
   decoding,
-  launchBrowser,
   openPage,
   root,
   shoot,
@@ -26,6 +25,7 @@ import {
   until,
   untilState,
 } from './demo.harness.js';
+import { launchBrowser } from '../helpers/browser.js';
 
 const ROOM = 'p2p-room';
 

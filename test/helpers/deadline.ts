@@ -56,3 +56,39 @@ export async function until(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Resolves with the first value `probe` gives that is not undefined (`probe` may be
+ * async, and may throw while what it looks at is not up yet), checking every
+ * `everyMs`; rejects with `what` (and the probe's last error) after `ms`.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  { ms = 10_000, everyMs = 50 }: { ms?: number; everyMs?: number } = {},
+): Promise<T> {
+  const end = performance.now() + ms;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (performance.now() > end) {
+      const last = lastError instanceof Error ? ` (last: ${lastError.message})` : '';
+      throw new Error(`not within ${ms} ms: ${what}${last}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** `waitFor` of a condition: resolves once `holds()` (sync or async) is true. */
+export async function waitUntil(
+  what: string,
+  holds: () => boolean | Promise<boolean>,
+  options?: { ms?: number; everyMs?: number },
+): Promise<void> {
+  await waitFor(what, async () => ((await holds()) ? true : undefined), options);
+}

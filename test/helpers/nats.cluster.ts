@@ -16,6 +16,7 @@ import { connectAuth, seedPath } from '#shared/runtime/bus.credentials.js';
 import { Credential } from '#shared/runtime/bus.permissions.js';
 import { authorization, launchNats, registerSeedDir, type NatsConnectOptions } from './nats.js';
 import { freePort } from './net.js';
+import { waitUntil } from './deadline.js';
 
 export interface NatsNode {
   /** server_name, `n1`… */
@@ -66,13 +67,8 @@ async function healthz(httpPort: number): Promise<boolean> {
   }
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`nats cluster: not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (what: string, check: () => Promise<boolean>, timeoutMs: number) =>
+  waitUntil(`nats cluster: ${what}`, check, { ms: timeoutMs, everyMs: 100 });
 
 /** Starts `size` routed nodes with JetStream and waits until all are healthy. */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {

@@ -1,4 +1,6 @@
+import type { Server } from 'node:http';
 import { createServer } from 'node:net';
+import type { Test } from 'tap';
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -15,4 +17,22 @@ export function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/**
+ * Starts `server` on a free port of 127.0.0.1 and closes it (open connections too)
+ * when `t` ends; resolves with the port.
+ */
+export async function listenLoopback(t: Test, server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
 }

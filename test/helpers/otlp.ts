@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { Test } from 'tap';
+import { listenLoopback } from './net.js';
 
 /** OTLP span kinds (the wire enum: the API's SpanKind plus one). */
 export const OtlpKind = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 } as const;
@@ -123,16 +124,7 @@ export async function startOtlpReceiver(t: Test): Promise<OtlpReceiver> {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const port = await listenLoopback(t, server);
   receiver.endpoint = `http://127.0.0.1:${port}`;
   return receiver;
 }

@@ -9,6 +9,7 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { until } from '../helpers/deadline.js';
+import { listenLoopback } from '../helpers/net.js';
 import { SrsStandIn } from './srs.standin.js';
 
 const dir = new URL('fixtures/srs-6.0.157/recorded-2026-12/', import.meta.url);
@@ -82,16 +83,7 @@ async function recorder(t: Test): Promise<{ base: string; bodies: Body[] }> {
       else res.writeHead(200).end('{"code":0}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  const port = await listenLoopback(t, server);
   return { base: `http://127.0.0.1:${port}/hooks`, bodies };
 }
 

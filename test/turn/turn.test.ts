@@ -17,33 +17,22 @@
  */
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Test } from 'tap';
 import type { IceServer } from '#shared/wire/protocol.js';
 import { turnCredential } from '#shared/auth/turn.credentials.js';
 import { startCoturn, TURNSERVER, type Coturn } from '../helpers/coturn.js';
+import { launchBrowser } from '../helpers/browser.js';
 import { startSystem, type System } from '../helpers/system.js';
 import { Client } from '../helpers/client.js';
 import { turnAllocate } from '../helpers/turn.client.js';
+import { waitFor } from '../helpers/deadline.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const UNTHROTTLED = [
-  '--disable-background-timer-throttling',
-  '--disable-renderer-backgrounding',
-  '--disable-backgrounding-occluded-windows',
-];
 /** Per-step bound on waiting in the browser, in ms (failures, not timings). */
 const STEP_MS = 20_000;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + STEP_MS;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: not within ${STEP_MS} ms`);
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  waitFor(what, probe, { ms: STEP_MS, everyMs: 100 });
 
 /**
  * What the pages run, as plain browser JavaScript (this project compiles without the
@@ -215,10 +204,8 @@ async function relayRig(
   t: Test,
   options: { verbose?: boolean; env?: Record<string, string> } = {},
 ): Promise<{ coturn: Coturn; sys: System; page: () => Promise<Page> } | undefined> {
-  if (!existsSync(CHROMIUM) || !existsSync(TURNSERVER)) {
-    t.fail(
-      'Chromium or coturn is missing: apt-get install -y chromium coturn (npm test’s pretest installs them)',
-    );
+  if (!existsSync(TURNSERVER)) {
+    t.fail('coturn is missing: apt-get install -y coturn (npm test’s pretest installs it)');
     return undefined;
   }
   const coturn = await startCoturn(t, { verbose: options.verbose });
@@ -227,14 +214,8 @@ async function relayRig(
     GATEWAY_ICE_SERVERS: `${coturn.stunUrl},${coturn.turnUrl}`,
     TURN_SECRET: coturn.secret,
   });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Two pages in one browser, the publisher's drawing timer included: none may be
-    // throttled as a background tab.
-    args: ['--no-sandbox', '--disable-gpu', ...UNTHROTTLED],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchBrowser(t);
+  if (browser === undefined) return undefined;
   const page = async () => {
     const p = await (await browser.newContext()).newPage();
     await p.addInitScript({ content: PAGE_SCRIPT });

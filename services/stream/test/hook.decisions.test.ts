@@ -8,6 +8,7 @@
 import t, { type Test } from 'tap';
 import type { MetricPoint } from '#shared/runtime/metrics.js';
 import { startSystem, type System } from '../../../test/helpers/system.js';
+import { waitUntil } from '../../../test/helpers/deadline.js';
 
 type Line = Record<string, unknown>;
 
@@ -29,13 +30,8 @@ const count = (sys: System, attrs: Record<string, string>): number =>
     .filter((p) => Object.entries(attrs).every(([k, v]) => p.attrs[k] === v))
     .reduce((n, p) => n + p.value, 0);
 
-async function until(what: string, pred: () => boolean): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const until = (what: string, pred: () => boolean) =>
+  waitUntil(what, pred, { ms: 5000, everyMs: 10 });
 
 t.test('every decision is logged once, with its reason, and counted', async (t) => {
   const { sys, stream, raw, decisions } = await start(t);
