@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '#shared/wire/errors.js';
 import type {
+  IceServer,
   PeerInfo,
   Role,
   RoomStatus,
@@ -12,14 +13,7 @@ import type {
   StageAction,
 } from '#shared/wire/protocol.js';
 
-export type { ErrorCode, PeerInfo, Role, RoomStatus, ServerFrame, StageAction };
-
-/** One ICE server, as RTCPeerConnection takes it (TURN entries carry time-limited credentials). */
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
+export type { ErrorCode, IceServer, PeerInfo, Role, RoomStatus, ServerFrame, StageAction };
 
 /** Every server frame type. */
 export type ServerFrameType = ServerFrame['type'];
@@ -32,15 +26,10 @@ export type ServerFrameType = ServerFrame['type'];
 export type FrameOf<T extends ServerFrameType> = ServerFrame extends infer F
   ? F extends { type: infer U }
     ? T extends U
-      ? Omit<F, 'type'> & { type: T } & (T extends 'authenticated' ? AuthenticatedExtra : object)
+      ? Omit<F, 'type'> & { type: T }
       : never
     : never
   : never;
-
-/** Fields of `authenticated` that a gateway may add: ICE servers (with TURN credentials) when configured. */
-export interface AuthenticatedExtra {
-  iceServers?: IceServer[];
-}
 
 /** Where the client's connection stands. */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
