@@ -18,7 +18,12 @@
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
-import { bucketNames, leaseRenewMs, openLeaseBucket } from '#shared/runtime/streams.js';
+import {
+  bucketNames,
+  isWrongLastSequence,
+  leaseRenewMs,
+  openLeaseBucket,
+} from '#shared/runtime/streams.js';
 import type { Logger } from '#shared/runtime/log.js';
 
 /** FNV-1a, 32 bit: a stable partition for a room id, the same in every replica and release. */
@@ -91,6 +96,11 @@ const replicaKey = (id: string) => `replica.${id}`;
 export class KvLeases implements Leases {
   private readonly held = new Map<number, Held>();
   private timer: NodeJS.Timeout | undefined;
+  /** When the last of other replicas' keys seen lapsing expires (server clock, ms). */
+  private lapseAt: number | undefined;
+  /** A renewal failed without news of another owner in the last tick. */
+  private renewalFailed = false;
+  private extraTimer: NodeJS.Timeout | undefined;
   private listener: LeaseListener = () => undefined;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -117,12 +127,7 @@ export class KvLeases implements Leases {
   async start(listener: LeaseListener): Promise<void> {
     this.listener = listener;
     await this.tick();
-    this.timer = setInterval(() => {
-      // One tick at a time: a slow KV must not pile renewals up.
-      this.ticking = this.ticking
-        .then(() => this.tick())
-        .catch((err: unknown) => this.o.log.warn('lease tick failed', { err }));
-    }, this.renewMs);
+    this.timer = setInterval(() => this.queueTick(), this.renewMs);
   }
 
   owns(partition: number): boolean {
@@ -133,6 +138,7 @@ export class KvLeases implements Leases {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.extraTimer);
     await this.ticking.catch(() => undefined);
     const release = [...this.held.keys()];
     this.held.clear();
@@ -144,6 +150,14 @@ export class KvLeases implements Leases {
 
   /** Renews what we hold, takes free partitions up to our fair share, gives back the excess. */
   private async tick(): Promise<void> {
+    try {
+      await this.renewAndTake();
+    } finally {
+      this.scheduleExtraTick();
+    }
+  }
+
+  private async renewAndTake(): Promise<void> {
     if (this.stopped) return;
     const gained: number[] = [];
     const lost: number[] = [];
@@ -165,9 +179,22 @@ export class KvLeases implements Leases {
         try {
           const revision = await this.kv.update(partitionKey(p), this.o.replicaId, h.revision);
           this.held.set(p, { revision, validUntil });
-        } catch {
-          this.held.delete(p);
-          lost.push(p);
+        } catch (err) {
+          // Only a key someone else wrote means the lease is gone. A failed renewal (the
+          // bucket electing a leader after a NATS node died, a timeout) is not news: the
+          // lease holds until its own clock runs out (checked above), and the next tick
+          // tries again. Dropping it at once cost every room of the replica a reload.
+          if (!isWrongLastSequence(err)) {
+            this.renewalFailed = true;
+            return;
+          }
+          // Our own renewal may have landed while its answer was lost.
+          const revision = await this.take(p, false);
+          if (revision !== undefined) this.held.set(p, { revision, validUntil });
+          else {
+            this.held.delete(p);
+            lost.push(p);
+          }
         }
       }),
     );
@@ -228,7 +255,11 @@ export class KvLeases implements Leases {
     } catch {
       try {
         const entry = await this.kv.get(partitionKey(p));
-        if (entry?.operation !== 'PUT' || entry.string() !== this.o.replicaId) return undefined;
+        if (entry?.operation !== 'PUT') return undefined;
+        if (entry.string() !== this.o.replicaId) {
+          this.othersExpire(entry.created);
+          return undefined;
+        }
         return await this.kv.update(partitionKey(p), this.o.replicaId, entry.revision);
       } catch {
         return undefined;
@@ -241,10 +272,55 @@ export class KvLeases implements Leases {
     try {
       await this.kv.put(replicaKey(this.o.replicaId), '1');
       let n = 0;
-      for await (const _key of await this.kv.keys(replicaKey('*'))) n++;
+      for await (const key of await this.kv.keys(replicaKey('*'))) {
+        n++;
+        if (key === replicaKey(this.o.replicaId)) continue;
+        const entry = await this.kv.get(key);
+        if (entry?.operation === 'PUT') this.othersExpire(entry.created);
+      }
       return Math.max(1, n);
     } catch {
       return 1;
     }
   }
+
+  /**
+   * Notes when another replica's key, last written at `written` (the server's clock),
+   * expires if it is not renewed. A live replica renews well before; a dead one's keys
+   * all lapse within moments of each other, and the tick after that takes its
+   * partitions: without this, up to a renewal period after the lease ran out.
+   */
+  private othersExpire(written: Date): void {
+    const at = written.getTime() + this.o.leaseMs;
+    // Only a key due before the next regular tick matters.
+    if (at - Date.now() > this.renewMs) return;
+    this.lapseAt = Math.max(this.lapseAt ?? 0, at);
+  }
+
+  /**
+   * After a tick, an extra one: just after the last of the keys seen lapsing, or soon
+   * when a renewal failed (the bucket is back within seconds of an election, and the
+   * lease must be renewed before its own clock runs out).
+   */
+  private scheduleExtraTick(): void {
+    const lapse = this.lapseAt === undefined ? undefined : this.lapseAt + LAPSE_MARGIN_MS;
+    const retry = this.renewalFailed ? Date.now() + this.renewMs / 4 : undefined;
+    this.lapseAt = undefined;
+    this.renewalFailed = false;
+    const at = Math.min(lapse ?? Infinity, retry ?? Infinity);
+    if (at === Infinity || this.stopped) return;
+    clearTimeout(this.extraTimer);
+    // The server drops an expired key within milliseconds; the margin covers clock skew too.
+    this.extraTimer = setTimeout(() => this.queueTick(), Math.max(0, at - Date.now()));
+  }
+
+  /** One tick at a time: a slow KV must not pile renewals up. */
+  private queueTick(): void {
+    this.ticking = this.ticking
+      .then(() => this.tick())
+      .catch((err: unknown) => this.o.log.warn('lease tick failed', { err }));
+  }
 }
+
+/** How long after a lapsing key's expiry its partition is tried, in ms. */
+const LAPSE_MARGIN_MS = 50;

@@ -2,7 +2,11 @@ import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '#shared/runtime/log.js';
 import { KvLeases, partitionOf } from '../room.leases.js';
+import { Kvm } from '@nats-io/kv';
+import { bucketNames } from '#shared/runtime/streams.js';
 import { startNats } from '../../../test/helpers/nats.js';
+import { startNatsCluster } from '../../../test/helpers/nats.cluster.js';
+import { waitUntil } from '../../../test/helpers/deadline.js';
 
 const log = createLogger('test', 'error');
 
@@ -105,3 +109,51 @@ t.test('a partition is owned only once the listener has heard it was gained', as
   t.ok(turns > 8, `owns() was watched on ${turns} turns during the take`);
   t.same([...early], [], 'no partition was owned before the listener was told');
 });
+
+t.test(
+  'a lease rides out its bucket losing its quorum: a failed renewal is not a lost lease',
+  async (t) => {
+    const cluster = await startNatsCluster(3);
+    const nc = await connect(cluster.connectOptions());
+    // Renewals every 10 s, the lease valid 25 s after one.
+    const leases = await KvLeases.open(nc, {
+      replicaId: 'steady',
+      partitions: 4,
+      leaseMs: 30_000,
+      replicas: 3,
+      log,
+    });
+    t.teardown(async () => {
+      await leases.stop().catch(() => undefined);
+      await nc.close();
+      await cluster.stop();
+    });
+    const lost: number[] = [];
+    await leases.start((_gained, l) => {
+      lost.push(...l);
+    });
+    const kv = await new Kvm(nc).open(bucketNames.roomLeases);
+    const revision = async () => (await kv.get('partition.0').catch(() => null))?.revision ?? 0;
+    const renewed = async (after: number, ms: number) =>
+      waitUntil('a renewal', async () => (await revision()) > after, { ms, everyMs: 100 });
+    // Just after a renewal, two of the three nodes die: the bucket has no leader and
+    // cannot have one, so the next renewal (in 10 s) fails for certain.
+    await renewed(await revision(), 15_000);
+    const [a, b] = cluster.nodes;
+    if (a === undefined || b === undefined) throw new Error('no nodes');
+    await Promise.all([a.kill(true), b.kill(true)]);
+    await new Promise((r) => setTimeout(r, 12_000));
+    t.same(lost, [], 'a renewal that failed gave nothing up while the lease is valid');
+    // One node back: the bucket elects a leader, and a renewal (retried sooner than
+    // every 10 s once one failed) lands before the lease runs out.
+    const at = await revision();
+    await a.restart();
+    await renewed(at, 20_000);
+    t.same(lost, [], 'no partition was given up');
+    t.same(
+      [0, 1, 2, 3].filter((p) => leases.owns(p)),
+      [0, 1, 2, 3],
+      'every partition is still owned',
+    );
+  },
+);
