@@ -9,7 +9,7 @@ import { stateHash } from '../../services/room/room.actor.js';
 import { JetStreamRoomLog } from '../../services/room/room.log.js';
 import { rebuildRoom } from '../../services/room/room.recovery.js';
 import type { Kind } from './chaos.system.js';
-import type { Ack, LoadRecord } from './chaos.load.js';
+import type { LoadRecord, Op } from './chaos.load.js';
 
 export interface Kill {
   kind: Kind;
@@ -34,11 +34,6 @@ export interface Invariants {
   /** A few of them: step, code, and ms since the last kill before it (or since the load started). */
   outsideSamples: string[];
 }
-
-const keyOf = (a: Ack): string =>
-  a.type === 'room_created' || a.type === 'ended'
-    ? `${a.roomId} ${a.type}`
-    : `${a.roomId} ${a.type} ${a.peerId}`;
 
 /** Reads ROOM_EVENTS and the live rooms; checks every acknowledged transition. */
 export async function checkInvariants(
@@ -84,9 +79,9 @@ export async function checkInvariants(
   const lost: string[] = [];
   const duplicated: string[] = [];
   for (const a of rec.acks) {
-    const times = logged.get(keyOf(a)) ?? 0;
-    if (times === 0) lost.push(keyOf(a));
-    if (times > 1) duplicated.push(keyOf(a));
+    const times = logged.get(a.key) ?? 0;
+    if (times === 0) lost.push(a.key);
+    if (times > 1) duplicated.push(a.key);
   }
   const gaps = [...seqs]
     .filter(([, s]) => {
@@ -138,27 +133,35 @@ export async function checkInvariants(
 }
 
 /**
+ * The kill a refused step belongs to: the last one before its refusal came. A step
+ * started just before a kill and refused after it (a gateway killed under a pending
+ * `leave`) failed because of that kill, not the one before.
+ */
+export function killOf(kills: Kill[], failedAt: number): number {
+  let at = -1;
+  kills.forEach((k, i) => {
+    if (k.at <= failedAt) at = i;
+  });
+  return at;
+}
+
+/**
  * How long each kill kept commands (and, apart, relayed signaling) from succeeding:
  * from the kill to the end of the first successful step that started after the last
- * failed one (steps between this kill and the next); 0 when nothing failed.
+ * step it refused (see `killOf`); 0 when it refused nothing. Capped at the next kill.
  */
 export function windows(rec: LoadRecord, kills: Kill[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
   kills.forEach((k, i) => {
     const next = kills[i + 1]?.at ?? Number.POSITIVE_INFINITY;
     for (const klass of ['commands', 'signaling'] as const) {
-      const failed = rec.ops.filter(
-        (o) =>
-          !o.ok &&
-          o.start >= k.at &&
-          o.start < next &&
-          (klass === 'signaling' ? o.op === 'relay' : o.op !== 'relay' && o.op !== 'publish'),
-      );
-      const lastFail = Math.max(...failed.map((o) => o.start));
+      const of = (o: Op) =>
+        klass === 'signaling' ? o.op === 'relay' : o.op !== 'relay' && o.op !== 'publish';
+      const failed = rec.ops.filter((o) => !o.ok && of(o) && killOf(kills, o.end) === i);
+      // A step started before this kill and refused after it counts from the kill on.
+      const lastFail = Math.max(...failed.map((o) => Math.max(o.start, k.at)));
       const recovered = rec.ops
-        .filter(
-          (o) => o.ok && o.start >= lastFail && o.op === (klass === 'signaling' ? 'relay' : o.op),
-        )
+        .filter((o) => o.ok && of(o) && o.start >= lastFail)
         .reduce((min, o) => Math.min(min, o.end), Number.POSITIVE_INFINITY);
       const w = failed.length === 0 ? 0 : Math.min(recovered, next) - k.at;
       const key = `${k.kind} ${klass}`;

@@ -23,11 +23,18 @@ export interface Op {
 }
 
 /** A transition the system acknowledged, and what ROOM_EVENTS must hold for it. */
-export type Ack =
+type AckOf =
   | { type: 'room_created'; roomId: string }
   | { type: 'member_joined'; roomId: string; peerId: string }
   | { type: 'member_left'; roomId: string; peerId: string }
   | { type: 'ended'; roomId: string };
+
+export type Ack = AckOf & {
+  /** What the check looks for in ROOM_EVENTS: `room type [peer]`. */
+  key: string;
+  /** When the answer came. */
+  at: number;
+};
 
 export interface Resume {
   ok: boolean;
@@ -72,6 +79,13 @@ export async function runLoad(
   o: { workers: number; stopped: () => boolean },
 ): Promise<LoadRecord> {
   const rec: LoadRecord = { ops: [], acks: [], resumes: [], rooms: new Set() };
+  const acked = (a: AckOf) => {
+    const key =
+      a.type === 'room_created' || a.type === 'ended'
+        ? `${a.roomId} ${a.type}`
+        : `${a.roomId} ${a.type} ${a.peerId}`;
+    rec.acks.push({ ...a, key, at: Date.now() });
+  };
   let n = 0;
   const step = async <T>(op: Op['op'], f: () => Promise<T>): Promise<T> => {
     const start = Date.now();
@@ -105,6 +119,17 @@ export async function runLoad(
     }
     return json;
   };
+  /**
+   * A frame, or a refusal as soon as the socket closes (its gateway died): a real
+   * client hears of a dead socket at once, and the failure is dated by its cause.
+   */
+  const orClosed = async (c: Client, wait: Promise<Frame>): Promise<Frame> => {
+    const closed = c.waitClose(60_000).then((x) => {
+      throw new Refused(`closed ${x.code}`);
+    });
+    closed.catch(() => undefined);
+    return Promise.race([wait, closed]);
+  };
   const reply = (f: Frame, want: string) => {
     if (f.type !== want) throw new Refused(f.type === 'error' ? f.code : f.type);
     return f;
@@ -118,7 +143,7 @@ export async function runLoad(
     const r = await step('resume', async () => {
       c = await Client.connect(`${gwUrl(other)}?access_token=${await token(m.user)}`);
       return reply(
-        await c.call({ type: 'resume', room: roomId, resume: m.resume }, 10_000),
+        await orClosed(c, c.call({ type: 'resume', room: roomId, resume: m.resume }, 10_000)),
         'resumed',
       );
     }).catch((err: unknown) => {
@@ -137,10 +162,10 @@ export async function runLoad(
       `${gwUrl(gw)}?access_token=${await token(user, { view: [roomId], publish: [roomId] })}`,
     );
     const j = await step('join', async () =>
-      reply(await c.call({ type: 'join', room: roomId, role }, 10_000), 'joined'),
+      reply(await orClosed(c, c.call({ type: 'join', room: roomId, role }, 10_000)), 'joined'),
     );
     const m: Member = { c, user, peerId: String(j.peerId), resume: String(j.resume), gw };
-    rec.acks.push({ type: 'member_joined', roomId, peerId: m.peerId });
+    acked({ type: 'member_joined', roomId, peerId: m.peerId });
     return m;
   };
 
@@ -154,7 +179,7 @@ export async function runLoad(
         rest(gw, 'POST', '', owner, { roomId, title: roomId, isPrivate: false }),
       );
       rec.rooms.add(roomId);
-      rec.acks.push({ type: 'room_created', roomId });
+      acked({ type: 'room_created', roomId });
       const host = await join(gw, roomId, owner, 'publisher');
       members.push(host);
       const viewer = await join(1 - gw, roomId, `viewer${w}`, 'viewer');
@@ -164,14 +189,17 @@ export async function runLoad(
       await step('relay', async () => {
         const sdp = `v=0 chaos ${roomId}`;
         host.c.send({ type: 'offer', room: roomId, to: viewer.peerId, sdp });
-        await viewer.c.next((f) => f.type === 'offer' && f.sdp === sdp, 5000);
+        await orClosed(
+          viewer.c,
+          viewer.c.next((f) => f.type === 'offer' && f.sdp === sdp, 5000),
+        );
       });
       // The host steps off the stage: the stream published over RTMP takes it.
       await alive(host, roomId);
       await step('leave', async () =>
-        reply(await host.c.call({ type: 'leave', room: roomId }, 10_000), 'left'),
+        reply(await orClosed(host.c, host.c.call({ type: 'leave', room: roomId }, 10_000)), 'left'),
       );
-      rec.acks.push({ type: 'member_left', roomId, peerId: host.peerId });
+      acked({ type: 'member_left', roomId, peerId: host.peerId });
       const urls = await rest(gw, 'GET', `/${roomId}/urls`, owner);
       const rtmp = (urls.publish as { rtmp?: string } | undefined)?.rtmp ?? '';
       await step('publish', async () => {
@@ -180,11 +208,14 @@ export async function runLoad(
       });
       await alive(viewer, roomId);
       await step('leave', async () =>
-        reply(await viewer.c.call({ type: 'leave', room: roomId }, 10_000), 'left'),
+        reply(
+          await orClosed(viewer.c, viewer.c.call({ type: 'leave', room: roomId }, 10_000)),
+          'left',
+        ),
       );
-      rec.acks.push({ type: 'member_left', roomId, peerId: viewer.peerId });
+      acked({ type: 'member_left', roomId, peerId: viewer.peerId });
       await step('end', () => rest(gw, 'DELETE', `/${roomId}`, owner));
-      rec.acks.push({ type: 'ended', roomId });
+      acked({ type: 'ended', roomId });
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     } finally {
@@ -209,7 +240,7 @@ export async function runLoad(
           );
           created = true;
           rec.rooms.add(roomId);
-          rec.acks.push({ type: 'room_created', roomId });
+          acked({ type: 'room_created', roomId });
         }
         if (members.length === 0) members.push(await join(0, roomId, owner, 'publisher'));
         members.push(await join(1, roomId, `rv${r}`, 'viewer'));
@@ -228,7 +259,10 @@ export async function runLoad(
         await step('relay', async () => {
           const sdp = `v=0 resident ${roomId} ${k++}`;
           host.c.send({ type: 'offer', room: roomId, to: viewer.peerId, sdp });
-          await viewer.c.next((f) => f.type === 'offer' && f.sdp === sdp, 3000);
+          await orClosed(
+            viewer.c,
+            viewer.c.next((f) => f.type === 'offer' && f.sdp === sdp, 3000),
+          );
         });
       } catch {
         // Recorded by `step`; the next tick tries again.

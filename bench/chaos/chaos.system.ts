@@ -28,6 +28,8 @@ export interface Member {
   label: string;
   kind: Exclude<Kind, 'nats'> | 'catalog';
   proc: ServiceProcess;
+  /** Every incarnation so far, the current one last (their logged lines stay readable). */
+  incarnations: ServiceProcess[];
   restart(): Promise<void>;
 }
 
@@ -75,12 +77,15 @@ export async function startChaosSystem(): Promise<ChaosSystem> {
   const add = async (label: string, kind: Member['kind'], own: Record<string, string>) => {
     const name: ServiceName = kind;
     const start = () => startService(teardowns.asTest(), name, { ...env, ...own }, 60_000);
+    const first = await start();
     const member: Member = {
       label,
       kind,
-      proc: await start(),
+      proc: first,
+      incarnations: [first],
       async restart() {
         member.proc = await start();
+        member.incarnations.push(member.proc);
       },
     };
     members.push(member);

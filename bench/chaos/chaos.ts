@@ -10,11 +10,22 @@
  *
  * Exits 1 when an invariant does not hold.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { rssBytes } from '../bench.procs.js';
-import { checkInvariants, percentile, windows, type Invariants, type Kill } from './chaos.check.js';
+import {
+  checkInvariants,
+  killOf,
+  percentile,
+  windows,
+  type Invariants,
+  type Kill,
+} from './chaos.check.js';
 import { runLoad, type LoadRecord } from './chaos.load.js';
 import {
   KINDS,
@@ -35,6 +46,8 @@ export interface ChaosOptions {
   /** Time after a restart before the next kill, in ms. */
   settleMs?: number;
   print?: (line: string) => void;
+  /** Also print every refused step, by the kill before it. */
+  verbose?: boolean;
 }
 
 export interface ChaosReport {
@@ -107,6 +120,8 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
       });
     // A failover window lasts at most a lease (a dead replica's rooms move) plus slack.
     const invariants = await checkInvariants(bus, rec, kills, ROOM_LEASE_MS + 5000);
+    for (const key of [...invariants.lost, ...invariants.duplicated])
+      print(`  ${key}: ${whereStored(sys, key, rec, kills)}`);
     await bus.close();
     const failed = rec.ops.filter((x) => !x.ok);
     const byCode: Record<string, number> = {};
@@ -126,10 +141,33 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
       sessions: rec.rooms.size,
     };
     printReport(report, print);
+    if (o.verbose === true) {
+      printFailures(rec, kills, print);
+      print(`service logs: ${saveLogs(sys, kills)}`);
+    }
     return report;
   } finally {
     await sys.stop();
   }
+}
+
+/**
+ * For a lost or duplicated transition: when it was acknowledged against the kills, and
+ * which nodes' stores hold its peer id or room at all (a lost ack that no store ever held
+ * was answered without an append; one that a store holds was lost by a read or an election).
+ */
+function whereStored(sys: ChaosSystem, key: string, rec: LoadRecord, kills: Kill[]): string {
+  const needle = key.split(' ').at(-1) ?? key;
+  const ack = rec.acks.find((a) => a.key === key);
+  const at = ack?.at ?? 0;
+  const before = kills.filter((k) => k.at <= at).at(-1);
+  const when =
+    before === undefined ? 'before the first kill' : `${at - before.at} ms after ${before.label}`;
+  const held = sys.nats.nodes.map((n) => {
+    const r = spawnSync('grep', ['-rl', '--binary-files=text', needle, n.storeDir]);
+    return `${n.name}: ${r.stdout.toString().trim().split('\n').filter(Boolean).length} files`;
+  });
+  return `acknowledged ${when}; stores ${held.join(', ')}`;
 }
 
 export function invariantsHold(r: ChaosReport): boolean {
@@ -180,6 +218,33 @@ function printReport(r: ChaosReport, print: (line: string) => void): void {
   print(invariantsHold(r) ? 'invariants: hold' : 'invariants: BROKEN');
 }
 
+/** Every refused step, under the kill it followed: what a failover window is made of. */
+function printFailures(rec: LoadRecord, kills: Kill[], print: (line: string) => void): void {
+  print('refused steps by kill (op code: start after the kill +duration, ms)');
+  kills.forEach((k, i) => {
+    const failed = rec.ops.filter((x) => !x.ok && killOf(kills, x.end) === i);
+    print(`  ${k.label} (back after ${k.back - k.at}): ${failed.length}`);
+    for (const x of failed)
+      print(`    ${x.op} ${(x.code ?? '').slice(0, 40)}: ${x.start - k.at} +${x.end - x.start}`);
+  });
+}
+
+/** Writes every incarnation's log lines, and the kills, into a new directory; returns it. */
+function saveLogs(sys: ChaosSystem, kills: Kill[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'roomcast-chaos-logs-'));
+  for (const m of sys.members)
+    m.incarnations.forEach((p, i) =>
+      writeFileSync(join(dir, `${m.label}.${i}.log`), p.lines.join('\n')),
+    );
+  writeFileSync(
+    join(dir, 'kills.log'),
+    kills
+      .map((k) => `${new Date(k.at).toISOString()} ${k.label} back +${k.back - k.at}`)
+      .join('\n'),
+  );
+  return dir;
+}
+
 function arg(name: string): number | undefined {
   const i = process.argv.indexOf(`--${name}`);
   const v = i < 0 ? undefined : Number(process.argv[i + 1]);
@@ -190,6 +255,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const minutes = arg('minutes');
   const rounds = arg('rounds');
   const report = await runChaos({
+    verbose: process.argv.includes('--verbose'),
     ...(minutes === undefined ? {} : { minutes }),
     ...(rounds === undefined ? {} : { rounds }),
   });

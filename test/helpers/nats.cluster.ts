@@ -23,6 +23,8 @@ export interface NatsNode {
   name: string;
   url: string;
   port: number;
+  /** Its JetStream store (and config): kept across kill and restart. */
+  storeDir: string;
   process: ChildProcess;
   /** True while the process runs. */
   running(): boolean;
@@ -107,6 +109,7 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       name: spec.name,
       url: `nats://127.0.0.1:${spec.port}`,
       port: spec.port,
+      storeDir,
       process: await launchNats(spec.port, storeDir, configFile),
       running: () => !exited(node.process),
       async kill(hard = true) {
