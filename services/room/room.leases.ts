@@ -15,7 +15,7 @@
  * - Replicas share the partitions: each aims for its fair share of the live
  *   replicas and gives back what it holds beyond that.
  */
-import type { KV } from '@nats-io/kv';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
 import {
@@ -101,6 +101,7 @@ export class KvLeases implements Leases {
   /** A renewal failed without news of another owner in the last tick. */
   private renewalFailed = false;
   private extraTimer: NodeJS.Timeout | undefined;
+  private watcher: { stop(): void } | undefined;
   private listener: LeaseListener = () => undefined;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -128,6 +129,7 @@ export class KvLeases implements Leases {
     this.listener = listener;
     await this.tick();
     this.timer = setInterval(() => this.queueTick(), this.renewMs);
+    void this.watchReleases();
   }
 
   owns(partition: number): boolean {
@@ -139,6 +141,7 @@ export class KvLeases implements Leases {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.extraTimer);
+    this.watcher?.stop();
     await this.ticking.catch(() => undefined);
     const release = [...this.held.keys()];
     this.held.clear();
@@ -312,6 +315,29 @@ export class KvLeases implements Leases {
     clearTimeout(this.extraTimer);
     // The server drops an expired key within milliseconds; the margin covers clock skew too.
     this.extraTimer = setTimeout(() => this.queueTick(), Math.max(0, at - Date.now()));
+  }
+
+  /**
+   * A partition given back (its key deleted: a replica handing over its excess, or
+   * stopping) is taken at once rather than at our next tick: between the two no
+   * replica answers for its rooms. An expired key is not seen here (nats-server 2.9
+   * removes it silently); the lapse tick covers that. When the watch ends (its node
+   * died), the ticks alone go on.
+   */
+  private async watchReleases(): Promise<void> {
+    try {
+      const watcher = await this.kv.watch({
+        key: 'partition.*',
+        include: KvWatchInclude.UpdatesOnly,
+      });
+      this.watcher = watcher;
+      if (this.stopped) watcher.stop();
+      for await (const e of watcher) if (e.operation !== 'PUT') this.queueTick();
+    } catch (err) {
+      this.o.log.warn('lease watch ended; partitions given back are taken at the next tick', {
+        err,
+      });
+    }
   }
 
   /** One tick at a time: a slow KV must not pile renewals up. */

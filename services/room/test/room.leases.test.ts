@@ -157,3 +157,31 @@ t.test(
     );
   },
 );
+
+t.test('a partition given back is taken at once, not at the next renewal', async (t) => {
+  const nats = await startNats();
+  const nc = await connect(nats.connectOptions());
+  // Renewals every 20 s: a take that waited for one would not come within the test.
+  const open = (replicaId: string) =>
+    KvLeases.open(nc, { replicaId, partitions: 4, leaseMs: 60_000, replicas: 1, log });
+  const a = await open('leaving');
+  const b = await open('staying');
+  t.teardown(async () => {
+    await b.stop();
+    await nc.close();
+    await nats.stop();
+  });
+  await a.start(() => undefined);
+  await b.start(() => undefined);
+  t.same(
+    [0, 1, 2, 3].filter((p) => b.owns(p)),
+    [],
+    'the second replica finds every partition held',
+  );
+  // A graceful stop deletes its keys: the survivor hears of it through its watch.
+  await a.stop();
+  await waitUntil('the survivor owns every partition', () => [0, 1, 2, 3].every((p) => b.owns(p)), {
+    ms: 5000,
+  });
+  t.pass('the partitions moved within seconds of being given back, long before a renewal');
+});
