@@ -49,6 +49,9 @@ export interface LoadRecord {
   rooms: Set<string>;
 }
 
+/** How often a probe room is created (and ended), in ms. */
+const PROBE_EVERY_MS = 100;
+
 const config = loadConfig({ AUTH_JWT_SECRET: TEST_SECRET });
 const token = (sub: string, grants?: Record<string, unknown>) =>
   mintToken({
@@ -270,11 +273,39 @@ export async function runLoad(
     }
     for (const m of members) m.c.drop();
   };
+  /**
+   * Commands at a steady beat whatever the others wait for: a room created and ended
+   * every `PROBE_EVERY_MS`, each on its own. The sessions wait out a refused step's
+   * timeout one after the other, so on their own they would date the end of a failover
+   * window only to within a request timeout.
+   */
+  const probes = async () => {
+    const running = new Set<Promise<void>>();
+    for (let k = 0; !o.stopped(); k++) {
+      const roomId = `probe-${k}`;
+      const gw = k % 2;
+      const probe = (async () => {
+        await step('create', () =>
+          rest(gw, 'POST', '', 'prober', { roomId, title: roomId, isPrivate: false }),
+        );
+        rec.rooms.add(roomId);
+        acked({ type: 'room_created', roomId });
+        await step('end', () => rest(gw, 'DELETE', `/${roomId}`, 'prober'));
+        acked({ type: 'ended', roomId });
+      })()
+        .catch(() => undefined)
+        .finally(() => running.delete(probe));
+      running.add(probe);
+      await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+    }
+    await Promise.all([...running]);
+  };
   await Promise.all([
     ...Array.from({ length: o.workers }, async (_, w) => {
       while (!o.stopped()) await session(w);
     }),
     ...Array.from({ length: 4 }, (_, r) => resident(r)),
+    probes(),
   ]);
   return rec;
 }

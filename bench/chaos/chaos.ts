@@ -7,6 +7,8 @@
  *   npm run chaos                    # one round: four kills, about two minutes
  *   npm run chaos -- --rounds 5      # twenty kills
  *   npm run chaos -- --minutes 10    # the soak: rounds until ten minutes are up
+ *   npm run chaos -- --minutes 10 --no-kills   # the load alone: memory of every process
+ *   npm run chaos -- --verbose       # and every refused step, and the services' logs
  *
  * Exits 1 when an invariant does not hold.
  */
@@ -38,6 +40,8 @@ import {
 export interface ChaosOptions {
   /** Rounds of four kills; with `minutes`, rounds go on until the time is up. */
   rounds?: number;
+  /** False: the load alone for `minutes`, nothing killed (memory of every process). */
+  kills?: boolean;
   minutes?: number;
   /** Concurrent sessions of the load. */
   workers?: number;
@@ -84,14 +88,19 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     });
     let stopped = false;
     const load = runLoad(sys, { workers: o.workers ?? 6, stopped: () => stopped });
-    await sleep(5000);
+    const steady = o.kills === false;
+    const startedAt = Date.now();
+    const endAt = o.minutes === undefined ? undefined : startedAt + o.minutes * 60_000;
+    // Without kills the run is about memory: the baseline is taken once caches and
+    // JIT have warmed up (a tenth of the run, at least 30 s), not while they fill.
+    await sleep(steady ? Math.max(30_000, ((endAt ?? startedAt) - startedAt) / 10) : 5000);
     const before = processes(sys);
     const beforeRss = new Map([...before].map(([label, pid]) => [label, rssBytes(pid)]));
     const kills: Kill[] = [];
-    const endAt = o.minutes === undefined ? undefined : Date.now() + o.minutes * 60_000;
+    if (steady && endAt !== undefined) await sleep(endAt - Date.now());
     for (
       let round = 0;
-      endAt === undefined ? round < (o.rounds ?? 1) : Date.now() < endAt;
+      !steady && (endAt === undefined ? round < (o.rounds ?? 1) : Date.now() < endAt);
       round++
     ) {
       for (const kind of KINDS) {
@@ -256,6 +265,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const rounds = arg('rounds');
   const report = await runChaos({
     verbose: process.argv.includes('--verbose'),
+    kills: !process.argv.includes('--no-kills'),
     ...(minutes === undefined ? {} : { minutes }),
     ...(rounds === undefined ? {} : { rounds }),
   });
