@@ -102,6 +102,8 @@ export class KvLeases implements Leases {
   private renewalFailed = false;
   private extraTimer: NodeJS.Timeout | undefined;
   private watcher: { stop(): void } | undefined;
+  /** Settles once the watch is set up (or could not be). */
+  private watchStarted: Promise<unknown> = Promise.resolve();
   private listener: LeaseListener = () => undefined;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -141,6 +143,8 @@ export class KvLeases implements Leases {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.extraTimer);
+    // The watch may still be being set up: it must end before the connection does.
+    await this.watchStarted;
     this.watcher?.stop();
     await this.ticking.catch(() => undefined);
     const release = [...this.held.keys()];
@@ -326,10 +330,9 @@ export class KvLeases implements Leases {
    */
   private async watchReleases(): Promise<void> {
     try {
-      const watcher = await this.kv.watch({
-        key: 'partition.*',
-        include: KvWatchInclude.UpdatesOnly,
-      });
+      const setUp = this.kv.watch({ key: 'partition.*', include: KvWatchInclude.UpdatesOnly });
+      this.watchStarted = setUp.catch(() => undefined);
+      const watcher = await setUp;
       this.watcher = watcher;
       if (this.stopped) watcher.stop();
       for await (const e of watcher) if (e.operation !== 'PUT') this.queueTick();
