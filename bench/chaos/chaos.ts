@@ -207,6 +207,7 @@ function printReport(r: ChaosReport, print: (line: string) => void): void {
   print(
     `rooms whose log has a gap or a foreign batch: ${i.gaps.length}; live ≠ replay: ${i.diverged.length}; two publishers: ${i.twoPublishers.length}`,
   );
+  if (i.diverged.length > 0) print(`  live ≠ replay: ${i.diverged.slice(0, 10).join(', ')}`);
   print(`refusals outside a failover window: ${i.outside}`);
   for (const line of i.outsideSamples) print(`  ${line}`);
   print(
