@@ -54,6 +54,7 @@ export async function checkInvariants(
   const twoPublishers = new Set<string>();
   // Every room replayed from the same one pass over the log (not a read per room).
   const replayed = new Map<string, RoomEntry | undefined>();
+  const scanning = Date.now();
   await log.scan(0, (b) => {
     const batch: RoomEventBatch = b.batch;
     if (!rec.rooms.has(batch.roomId)) return;
@@ -79,6 +80,8 @@ export async function checkInvariants(
         publishers.set(batch.roomId, Math.max(0, (publishers.get(batch.roomId) ?? 0) - 1));
     }
   });
+  if (process.env.CHAOS_DEBUG !== undefined)
+    process.stderr.write(`scanned the log in ${Date.now() - scanning} ms\n`);
   const lost: string[] = [];
   const duplicated: string[] = [];
   for (const a of rec.acks) {
@@ -118,12 +121,20 @@ export async function checkInvariants(
       if (entry === undefined && hash === undefined) continue;
       // A room may have moved on since the pass over the log (a grace period running
       // out): read its log again, after the live state was asked.
-      if (entry === undefined || stateHash(entry.actor) !== hash)
+      if (entry === undefined || stateHash(entry.actor) !== hash) {
+        reread++;
         entry = (await rebuildRoom(log, roomId)).entry;
+      }
       if (entry === undefined || stateHash(entry.actor) !== hash) diverged.push(roomId);
     }
   };
+  let reread = 0;
+  const comparing = Date.now();
   await Promise.all(Array.from({ length: 16 }, compare));
+  if (process.env.CHAOS_DEBUG !== undefined)
+    process.stderr.write(
+      `compared ${rec.rooms.size} rooms in ${Date.now() - comparing} ms, ${reread} read again\n`,
+    );
   const inside = (t: number) => kills.some((k) => t >= k.at && t <= k.back + windowMs);
   const outsideOps = rec.ops.filter((o) => !o.ok && !inside(o.start) && !inside(o.end));
   const outside = outsideOps.length;

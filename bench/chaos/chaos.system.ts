@@ -17,7 +17,13 @@ import {
   type ServiceName,
   type ServiceProcess,
 } from '../../test/helpers/processes.js';
-import { TEST_HOOK_SECRET, streamTestEnv, testEnv } from '../../test/helpers/system.js';
+import { loadConfig } from '#config/config.js';
+import {
+  TEST_HOOK_SECRET,
+  TEST_SECRET,
+  streamTestEnv,
+  testEnv,
+} from '../../test/helpers/system.js';
 
 /** What is killed in a round, in this order. */
 export const KINDS = ['nats', 'room', 'gateway', 'stream'] as const;
@@ -33,8 +39,12 @@ export interface Member {
   restart(): Promise<void>;
 }
 
-/** Room leases in the chaos run: a dead replica's rooms move within this, in ms. */
-export const ROOM_LEASE_MS = 3000;
+/**
+ * Room leases in the chaos run: the default, so that the figures are the ones a
+ * deployment sees. A dead replica's rooms move within this; a lease shorter than a NATS
+ * leader election (4–9 s) lapses whenever the lease bucket's leader is the node killed.
+ */
+export const ROOM_LEASE_MS = loadConfig({ AUTH_JWT_SECRET: TEST_SECRET }).room.leaseMs;
 
 export interface ChaosSystem {
   nats: NatsCluster;
