@@ -98,8 +98,8 @@ export class KvLeases implements Leases {
   private timer: NodeJS.Timeout | undefined;
   /** When the last of other replicas' keys seen lapsing expires (server clock, ms). */
   private lapseAt: number | undefined;
-  /** A renewal failed without news of another owner in the last tick. */
-  private renewalFailed = false;
+  /** In the last tick a renewal, or taking back a key of our own, failed with no news of another owner. */
+  private retrySoon = false;
   private extraTimer: NodeJS.Timeout | undefined;
   private watcher: { stop(): void } | undefined;
   /** Settles once the watch is set up (or could not be). */
@@ -192,7 +192,7 @@ export class KvLeases implements Leases {
           // lease holds until its own clock runs out (checked above), and the next tick
           // tries again. Dropping it at once cost every room of the replica a reload.
           if (!isWrongLastSequence(err)) {
-            this.renewalFailed = true;
+            this.retrySoon = true;
             return;
           }
           // Our own renewal may have landed while its answer was lost.
@@ -269,6 +269,10 @@ export class KvLeases implements Leases {
         }
         return await this.kv.update(partitionKey(p), this.o.replicaId, entry.revision);
       } catch {
+        // Our own key not taken back: the read may have come from a replica of the
+        // bucket that lags (KV reads are direct gets, answered by any replica), or the
+        // bucket is electing. Soon again, rather than a renewal period later.
+        this.retrySoon = true;
         return undefined;
       }
     }
@@ -311,9 +315,9 @@ export class KvLeases implements Leases {
    */
   private scheduleExtraTick(): void {
     const lapse = this.lapseAt === undefined ? undefined : this.lapseAt + LAPSE_MARGIN_MS;
-    const retry = this.renewalFailed ? Date.now() + this.renewMs / 4 : undefined;
+    const retry = this.retrySoon ? Date.now() + this.renewMs / 4 : undefined;
     this.lapseAt = undefined;
-    this.renewalFailed = false;
+    this.retrySoon = false;
     const at = Math.min(lapse ?? Infinity, retry ?? Infinity);
     if (at === Infinity || this.stopped) return;
     clearTimeout(this.extraTimer);
