@@ -97,7 +97,8 @@ export async function runLoad(
       rec.ops.push({ op, start, end: Date.now(), ok: true });
       return v;
     } catch (err) {
-      const code = err instanceof Refused ? err.code : String(err).slice(0, 80);
+      // A timeout's details (the stall figures) would make every one its own code.
+      const code = err instanceof Refused ? err.code : String(err).split(' (')[0]?.slice(0, 80);
       rec.ops.push({ op, start, end: Date.now(), ok: false, code });
       throw err;
     }
@@ -191,11 +192,16 @@ export async function runLoad(
       await alive(viewer, roomId);
       await step('relay', async () => {
         const sdp = `v=0 chaos ${roomId}`;
+        const sent = host.c.frames.length;
         host.c.send({ type: 'offer', room: roomId, to: viewer.peerId, sdp });
         await orClosed(
           viewer.c,
           viewer.c.next((f) => f.type === 'offer' && f.sdp === sdp, 5000),
-        );
+        ).catch((err: unknown) => {
+          // Refused at the sender's gateway, or lost on the way: which one, in the code.
+          const refusal = host.c.frames.slice(sent).find((f) => f.type === 'error');
+          throw refusal === undefined ? err : new Refused(`relay refused ${refusal.code}`);
+        });
       });
       // The host steps off the stage: the stream published over RTMP takes it.
       await alive(host, roomId);
