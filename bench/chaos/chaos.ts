@@ -127,6 +127,10 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
         const a = rssBytes(pid) / 2 ** 20;
         return { label, beforeMb: b, afterMb: a, growth: a / b - 1 };
       });
+    // Before the check, which reads the whole log and can take minutes after a long run.
+    print(
+      `memory (RSS MB, before → after): ${memory.map((m) => `${m.label} ${m.beforeMb.toFixed(1)} → ${m.afterMb.toFixed(1)}`).join(', ')}; checking…`,
+    );
     // A failover window lasts at most a lease (a dead replica's rooms move) plus slack.
     const invariants = await checkInvariants(bus, rec, kills, ROOM_LEASE_MS + 5000);
     for (const key of [...invariants.lost, ...invariants.duplicated])
