@@ -4,7 +4,8 @@
  */
 import { ServiceName, startMetrics } from '#shared/runtime/metrics.js';
 import { bootService, logReady, stopOnSignals } from '#shared/runtime/service.main.js';
-import { KvLeases, SoleOwner } from './room.leases.js';
+import { KvLeases } from './room.leases.kv.js';
+import { SoleOwner } from './room.leases.js';
 import { JetStreamRoomLog, MemoryRoomLog } from './room.log.js';
 import { RoomService } from './room.service.js';
 import { KvSnapshotStore, MemorySnapshotStore } from './room.snapshots.js';

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '#shared/runtime/log.js';
-import { KvLeases, partitionOf } from '../room.leases.js';
+import { partitionOf } from '../room.leases.js';
+import { KvLeases } from '../room.leases.kv.js';
 import { Kvm } from '@nats-io/kv';
 import { bucketNames } from '#shared/runtime/streams.js';
 import { startNats } from '../../../test/helpers/nats.js';
