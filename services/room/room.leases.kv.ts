@@ -52,6 +52,8 @@ export class KvLeases implements Leases {
   private listener: LeaseListener = () => undefined;
   private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The live replicas counted last (one before any count). */
+  private lastLive = 1;
   readonly partitions: number;
   readonly replicaId: string;
 
@@ -134,8 +136,8 @@ export class KvLeases implements Leases {
         } catch (err) {
           // Only a key someone else wrote means the lease is gone. A failed renewal (the
           // bucket electing a leader after a NATS node died, a timeout) is not news: the
-          // lease holds until its own clock runs out (checked above), and the next tick
-          // tries again. Dropping it at once cost every room of the replica a reload.
+          // lease holds until its own clock runs out (checked above), and a tick within a
+          // quarter period tries again. Dropping it at once cost every room a reload.
           if (!isWrongLastSequence(err)) {
             this.retrySoon = true;
             return;
@@ -223,8 +225,26 @@ export class KvLeases implements Leases {
     }
   }
 
-  /** Live replicas, from their presence keys (which expire with the same TTL). */
+  /**
+   * Live replicas, from their presence keys (which expire with the same TTL); the last
+   * count when the bucket does not answer within half a renewal period. Listing keys
+   * runs a consumer, which can wait on a node that died without a deadline of its own,
+   * and ticks run one at a time: one that never ended would stop every renewal.
+   */
   private async liveReplicas(): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<number>((resolve) => {
+      timer = setTimeout(() => resolve(this.lastLive), this.renewMs / 2);
+    });
+    try {
+      this.lastLive = await Promise.race([this.countReplicas(), late]);
+      return this.lastLive;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async countReplicas(): Promise<number> {
     try {
       await this.kv.put(replicaKey(this.o.replicaId), '1');
       let n = 0;
@@ -236,7 +256,7 @@ export class KvLeases implements Leases {
       }
       return Math.max(1, n);
     } catch {
-      return 1;
+      return this.lastLive;
     }
   }
 
