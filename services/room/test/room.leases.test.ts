@@ -1,5 +1,6 @@
 import t from 'tap';
 import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { createLogger } from '#shared/runtime/log.js';
 import { partitionOf } from '../room.leases.js';
 import { KvLeases } from '../room.leases.kv.js';
@@ -10,6 +11,13 @@ import { startNatsCluster } from '../../../test/helpers/nats.cluster.js';
 import { waitUntil } from '../../../test/helpers/deadline.js';
 
 const log = createLogger('test', 'error');
+
+/** Leases of `replicaId` over `partitions`; one replica of the bucket unless said. */
+const openLeases = (
+  nc: NatsConnection,
+  replicaId: string,
+  o: { partitions: number; leaseMs: number; replicas?: number },
+) => KvLeases.open(nc, { replicaId, replicas: 1, log, ...o });
 
 t.test(
   'partitions are stable: the same room id, the same partition, spread over all',
@@ -32,13 +40,7 @@ t.test(
       await nats.stop();
     });
     const open = async (replicaId: string) => {
-      const l = await KvLeases.open(nc, {
-        replicaId,
-        partitions: 4,
-        leaseMs: 60_000,
-        replicas: 1,
-        log,
-      });
+      const l = await openLeases(nc, replicaId, { partitions: 4, leaseMs: 60_000 });
       opened.push(l);
       return l;
     };
@@ -77,13 +79,7 @@ t.test(
 t.test('a partition is owned only once the listener has heard it was gained', async (t) => {
   const nats = await startNats();
   const nc = await connect(nats.connectOptions());
-  const leases = await KvLeases.open(nc, {
-    replicaId: 'watched',
-    partitions: 8,
-    leaseMs: 60_000,
-    replicas: 1,
-    log,
-  });
+  const leases = await openLeases(nc, 'watched', { partitions: 8, leaseMs: 60_000 });
   t.teardown(async () => {
     await leases.stop();
     await nc.close();
@@ -117,12 +113,10 @@ t.test(
     const cluster = await startNatsCluster(3);
     const nc = await connect(cluster.connectOptions());
     // Renewals every 10 s, the lease valid 25 s after one.
-    const leases = await KvLeases.open(nc, {
-      replicaId: 'steady',
+    const leases = await openLeases(nc, 'steady', {
       partitions: 4,
       leaseMs: 30_000,
       replicas: 3,
-      log,
     });
     t.teardown(async () => {
       await leases.stop().catch(() => undefined);
@@ -163,8 +157,7 @@ t.test('a partition given back is taken at once, not at the next renewal', async
   const nats = await startNats();
   const nc = await connect(nats.connectOptions());
   // Renewals every 20 s: a take that waited for one would not come within the test.
-  const open = (replicaId: string) =>
-    KvLeases.open(nc, { replicaId, partitions: 4, leaseMs: 60_000, replicas: 1, log });
+  const open = (replicaId: string) => openLeases(nc, replicaId, { partitions: 4, leaseMs: 60_000 });
   const a = await open('leaving');
   const b = await open('staying');
   t.teardown(async () => {
