@@ -54,7 +54,6 @@ export async function checkInvariants(
   const twoPublishers = new Set<string>();
   // Every room replayed from the same one pass over the log (not a read per room).
   const replayed = new Map<string, RoomEntry | undefined>();
-  const scanning = Date.now();
   await log.scan(0, (b) => {
     const batch: RoomEventBatch = b.batch;
     if (!rec.rooms.has(batch.roomId)) return;
@@ -80,8 +79,6 @@ export async function checkInvariants(
         publishers.set(batch.roomId, Math.max(0, (publishers.get(batch.roomId) ?? 0) - 1));
     }
   });
-  if (process.env.CHAOS_DEBUG !== undefined)
-    process.stderr.write(`scanned the log in ${Date.now() - scanning} ms\n`);
   const lost: string[] = [];
   const duplicated: string[] = [];
   for (const a of rec.acks) {
@@ -121,20 +118,12 @@ export async function checkInvariants(
       if (entry === undefined && hash === undefined) continue;
       // A room may have moved on since the pass over the log (a grace period running
       // out): read its log again, after the live state was asked.
-      if (entry === undefined || stateHash(entry.actor) !== hash) {
-        reread++;
+      if (entry === undefined || stateHash(entry.actor) !== hash)
         entry = (await rebuildRoom(log, roomId)).entry;
-      }
       if (entry === undefined || stateHash(entry.actor) !== hash) diverged.push(roomId);
     }
   };
-  let reread = 0;
-  const comparing = Date.now();
   await Promise.all(Array.from({ length: 16 }, compare));
-  if (process.env.CHAOS_DEBUG !== undefined)
-    process.stderr.write(
-      `compared ${rec.rooms.size} rooms in ${Date.now() - comparing} ms, ${reread} read again\n`,
-    );
   const inside = (t: number) => kills.some((k) => t >= k.at && t <= k.back + windowMs);
   const outsideOps = rec.ops.filter((o) => !o.ok && !inside(o.start) && !inside(o.end));
   const outside = outsideOps.length;
@@ -163,12 +152,24 @@ export async function checkInvariants(
  * started just before a kill and refused after it (a gateway killed under a pending
  * `leave`) failed because of that kill, not the one before.
  */
-export function killOf(kills: Kill[], failedAt: number): number {
-  let at = -1;
-  kills.forEach((k, i) => {
-    if (k.at <= failedAt) at = i;
-  });
-  return at;
+function killOf(kills: Kill[], failedAt: number): number {
+  // Kills are in time order: the last one at or before `failedAt`, by bisection (a
+  // soak has tens of thousands of steps and dozens of kills).
+  let lo = 0;
+  let hi = kills.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((kills[mid]?.at ?? Infinity) <= failedAt) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** The refused steps of each kill (see `killOf`), by the kill's index. */
+export function refusedByKill(rec: LoadRecord, kills: Kill[]): Op[][] {
+  const out: Op[][] = kills.map(() => []);
+  for (const o of rec.ops) if (!o.ok) out[killOf(kills, o.end)]?.push(o);
+  return out;
 }
 
 /**
@@ -178,12 +179,13 @@ export function killOf(kills: Kill[], failedAt: number): number {
  */
 export function windows(rec: LoadRecord, kills: Kill[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
+  const refused = refusedByKill(rec, kills);
   kills.forEach((k, i) => {
     const next = kills[i + 1]?.at ?? Number.POSITIVE_INFINITY;
     for (const klass of ['commands', 'signaling'] as const) {
       const of = (o: Op) =>
         klass === 'signaling' ? o.op === 'relay' : o.op !== 'relay' && o.op !== 'publish';
-      const failed = rec.ops.filter((o) => !o.ok && of(o) && killOf(kills, o.end) === i);
+      const failed = (refused[i] ?? []).filter(of);
       // A step started before this kill and refused after it counts from the kill on.
       const lastFail = Math.max(...failed.map((o) => Math.max(o.start, k.at)));
       const recovered = rec.ops

@@ -127,13 +127,13 @@ export async function runLoad(
    * A frame, or a refusal as soon as the socket closes (its gateway died): a real
    * client hears of a dead socket at once, and the failure is dated by its cause.
    */
-  const orClosed = async (c: Client, wait: Promise<Frame>): Promise<Frame> => {
-    const closed = c.waitClose(60_000).then((x) => {
-      throw new Refused(`closed ${x.code}`);
-    });
-    closed.catch(() => undefined);
-    return Promise.race([wait, closed]);
-  };
+  const orClosed = (c: Client, wait: Promise<Frame>): Promise<Frame> =>
+    Promise.race([
+      wait,
+      c.whenClosed.then((x) => {
+        throw new Refused(`closed ${x.code}`);
+      }),
+    ]);
   const reply = (f: Frame, want: string) => {
     if (f.type !== want) throw new Refused(f.type === 'error' ? f.code : f.type);
     return f;

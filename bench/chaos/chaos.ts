@@ -22,8 +22,8 @@ import { createLogger } from '#shared/runtime/log.js';
 import { rssBytes } from '../bench.procs.js';
 import {
   checkInvariants,
-  killOf,
   percentile,
+  refusedByKill,
   windows,
   type Invariants,
   type Kill,
@@ -132,7 +132,9 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
       `memory (RSS MB, before → after): ${memory.map((m) => `${m.label} ${m.beforeMb.toFixed(1)} → ${m.afterMb.toFixed(1)}`).join(', ')}; checking…`,
     );
     // A failover window lasts at most a lease (a dead replica's rooms move) plus slack.
+    const checking = Date.now();
     const invariants = await checkInvariants(bus, rec, kills, ROOM_LEASE_MS + 5000);
+    print(`checked in ${((Date.now() - checking) / 1000).toFixed(1)} s`);
     for (const key of [...invariants.lost, ...invariants.duplicated])
       print(`  ${key}: ${whereStored(sys, key, rec, kills)}`);
     await bus.close();
@@ -166,12 +168,13 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
 
 /**
  * For a lost or duplicated transition: when it was acknowledged against the kills, and
- * which nodes' stores hold its peer id or room at all (a lost ack that no store ever held
+ * which nodes' stores hold its peer id (its room id for a create or an end) at all (a lost ack that no store ever held
  * was answered without an append; one that a store holds was lost by a read or an election).
  */
 function whereStored(sys: ChaosSystem, key: string, rec: LoadRecord, kills: Kill[]): string {
-  const needle = key.split(' ').at(-1) ?? key;
   const ack = rec.acks.find((a) => a.key === key);
+  // A member's transitions by its peer id, a room's own by the room id.
+  const needle = ack === undefined ? key : 'peerId' in ack ? ack.peerId : ack.roomId;
   const at = ack?.at ?? 0;
   const before = kills.filter((k) => k.at <= at).at(-1);
   const when =
@@ -235,8 +238,9 @@ function printReport(r: ChaosReport, print: (line: string) => void): void {
 /** Every refused step, under the kill it followed: what a failover window is made of. */
 function printFailures(rec: LoadRecord, kills: Kill[], print: (line: string) => void): void {
   print('refused steps by kill (op code: start after the kill +duration, ms)');
+  const refused = refusedByKill(rec, kills);
   kills.forEach((k, i) => {
-    const failed = rec.ops.filter((x) => !x.ok && killOf(kills, x.end) === i);
+    const failed = refused[i] ?? [];
     print(`  ${k.label} (back after ${k.back - k.at}): ${failed.length}`);
     for (const x of failed)
       print(`    ${x.op} ${(x.code ?? '').slice(0, 40)}: ${x.start - k.at} +${x.end - x.start}`);

@@ -14,8 +14,12 @@ export class Client {
   private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
   private cursor = 0;
+  /** Resolves when the socket closes: for waits that must end with it (no timer). */
+  readonly whenClosed: Promise<{ code: number; reason: string }>;
+  private onClosed: (c: { code: number; reason: string }) => void = () => {};
 
   private constructor(readonly ws: WebSocket) {
+    this.whenClosed = new Promise((resolve) => (this.onClosed = resolve));
     ws.on('message', (data, isBinary) => {
       const f = JSON.parse(isBinary ? '{}' : (data as Buffer).toString()) as Frame;
       this.frames.push(f);
@@ -27,6 +31,7 @@ export class Client {
     });
     ws.on('close', (code, reason) => {
       this.closed = { code, reason: reason.toString() };
+      this.onClosed(this.closed);
       for (const w of this.closeWaiters) w(this.closed);
     });
     ws.on('error', () => {
