@@ -6,7 +6,8 @@
  * stops everything cleanly.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { buildIfStale } from './helpers/build.js';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,13 +29,7 @@ const until = <T>(what: string, get: () => Promise<T | undefined> | T | undefine
   waitFor(what, get, { ms: 60_000, everyMs: 100 });
 
 t.test('the room service is SIGKILLed: it comes back, the rest kept serving', async (t) => {
-  const build = spawnSync(
-    process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: root, encoding: 'utf8' },
-  );
-  t.equal(build.status, 0, `build: ${build.stdout}${build.stderr}`);
-  if (build.status !== 0) return;
+  if (!(await buildIfStale(t))) return;
 
   const dataDir = mkdtempSync(join(tmpdir(), 'roomcast-restart-'));
   const ports: Record<string, string> = { GATEWAY_WORKERS: '1', LOG_LEVEL: 'warn' };

@@ -7,16 +7,8 @@
  * page's state as `window.demo` exposes it (services/gateway/demo/demo.js).
  */
 import type { Test } from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,40 +81,6 @@ export const decoding = (page: Page, after = 0) =>
   until(`video decoding past ${after} frames`, async () =>
     (await stats(page)).find((s) => s.connectionState === 'connected' && s.framesDecoded > after),
   );
-
-/** Sources that `npm run build` compiles whose dist/ output is missing or older. */
-function staleOutputs(): string[] {
-  const stale: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory()) {
-        if (!['test', 'demo', 'examples'].includes(entry.name)) walk(path);
-      } else if (path.endsWith('.ts') && !path.endsWith('.test.ts')) {
-        const out = join(root, 'dist', path.replace(/\.ts$/, '.js'));
-        if (!existsSync(out) || statSync(out).mtimeMs < statSync(join(root, path)).mtimeMs)
-          stale.push(path);
-      }
-    }
-  };
-  // sdk/: the gateway run from dist/ serves dist/sdk/ to the page.
-  for (const dir of ['config', 'shared', 'services', 'scripts', 'sdk'])
-    if (existsSync(join(root, dir))) walk(dir);
-  return stale;
-}
-
-/** Builds when a source is newer than its output; false (after failing `t`) when the build fails. */
-export function buildIfStale(t: Test): boolean {
-  const stale = staleOutputs();
-  if (stale.length === 0) return true;
-  const build = spawnSync(
-    process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: root, encoding: 'utf8' },
-  );
-  t.equal(build.status, 0, `build (${stale[0]} was stale): ${build.stdout}${build.stderr}`);
-  return build.status === 0;
-}
 
 export interface NpmStart {
   child: ChildProcess;

@@ -7,22 +7,15 @@
  * (The broadcast itself is checked against a real SRS, not here.)
  */
 import t from 'tap';
+import { buildIfStale } from '../helpers/build.js';
 import { freePort } from '../helpers/net.js';
-import {
-  buildIfStale,
-  openPage,
-  shoot,
-  snapshot,
-  startNpmStart,
-  until,
-  untilState,
-} from './demo.harness.js';
+import { openPage, shoot, snapshot, startNpmStart, until, untilState } from './demo.harness.js';
 import { launchBrowser } from '../helpers/browser.js';
 
 const ROOM = 'srs-room';
 
 t.test('demo page: broadcast through SRS says when SRS is not reachable', async (t) => {
-  if (!buildIfStale(t)) return;
+  if (!(await buildIfStale(t))) return;
   // SRS counts as down soon after the stream service starts (nothing answers its API).
   const sys = await startNpmStart(t, { STREAM_SRS_DOWN_AFTER_MS: '500' });
   const browser = await launchBrowser(t);
@@ -77,7 +70,7 @@ t.test('demo page: broadcast through SRS says when SRS is not reachable', async 
 });
 
 t.test('demo page: WHIP through the gateway, whose SRS does not answer', async (t) => {
-  if (!buildIfStale(t)) return;
+  if (!(await buildIfStale(t))) return;
   // As compose runs it: the WHIP/WHEP URLs name the gateway (here by another loopback
   // name than the page's), which forwards them to an SRS that is not there.
   const gatewayPort = await freePort();

@@ -8,13 +8,13 @@
  * place within a step was a `leave`, never the grace running out.
  */
 import t from 'tap';
+import { buildIfStale } from '../helpers/build.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { startProxy } from '../helpers/proxy.js';
 import {
-  buildIfStale,
   decoding,
   openPage,
   root,
@@ -41,7 +41,7 @@ function framesSent(page: Page): { type: string }[] {
 }
 
 t.test('demo page: peer-to-peer, resume, reload, a closed viewer leaves at once', async (t) => {
-  if (!buildIfStale(t)) return;
+  if (!(await buildIfStale(t))) return;
   const sys = await startNpmStart(t, { ROOM_RESUME_GRACE_MS: '3600000' });
   const { http } = sys;
   t.match(sys.out, `demo page:             ${http}/demo/`, 'npm start prints the demo page');
