@@ -8,6 +8,7 @@
  *   bucket electing a leader) is retried soon, and the lease's own clock ends it.
  * - A partition is never owned before the listener has been told it was gained.
  */
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
@@ -59,6 +60,7 @@ export class KvLeases implements Leases {
 
   private constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
     private readonly o: KvLeasesOptions,
   ) {
     this.partitions = o.partitions;
@@ -67,7 +69,7 @@ export class KvLeases implements Leases {
 
   static async open(nc: NatsConnection, o: KvLeasesOptions): Promise<KvLeases> {
     const kv = await openLeaseBucket(nc, bucketNames.roomLeases, o.leaseMs, o.replicas);
-    return new KvLeases(kv, o);
+    return new KvLeases(kv, await jetstreamManager(nc), o);
   }
 
   private get renewMs(): number {
@@ -227,37 +229,32 @@ export class KvLeases implements Leases {
 
   /**
    * Live replicas, from their presence keys (which expire with the same TTL); the last
-   * count when the bucket does not answer within half a renewal period. Listing keys
-   * runs a consumer, which can wait on a node that died without a deadline of its own,
-   * and ticks run one at a time: one that never ended would stop every renewal.
+   * count when the bucket cannot say. The keys are found by one stream-info request
+   * with a subject filter, not by listing them through a consumer: a consumer per tick
+   * per replica is heavy, and when a node died its setup could wait with no deadline
+   * (ticks run one at a time, so one that never ended would stop every renewal).
    */
   private async liveReplicas(): Promise<number> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<number>((resolve) => {
-      timer = setTimeout(() => resolve(this.lastLive), this.renewMs / 2);
-    });
-    try {
-      this.lastLive = await Promise.race([this.countReplicas(), late]);
-      return this.lastLive;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private async countReplicas(): Promise<number> {
     try {
       await this.kv.put(replicaKey(this.o.replicaId), '1');
+      const prefix = `$KV.${bucketNames.roomLeases}.`;
+      const info = await this.jsm.streams.info(`KV_${bucketNames.roomLeases}`, {
+        subjects_filter: `${prefix}${replicaKey('*')}`,
+      });
       let n = 0;
-      for await (const key of await this.kv.keys(replicaKey('*'))) {
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const key = subject.slice(prefix.length);
+        // A stopped replica leaves its key deleted (a marker), not gone.
+        const entry = key === replicaKey(this.o.replicaId) ? undefined : await this.kv.get(key);
+        if (entry !== undefined && entry?.operation !== 'PUT') continue;
         n++;
-        if (key === replicaKey(this.o.replicaId)) continue;
-        const entry = await this.kv.get(key);
-        if (entry?.operation === 'PUT') this.othersExpire(entry.created);
+        if (entry !== undefined) this.othersExpire(entry.created);
       }
-      return Math.max(1, n);
+      this.lastLive = Math.max(1, n);
     } catch {
-      return this.lastLive;
+      // The bucket electing a leader: nothing learnt.
     }
+    return this.lastLive;
   }
 
   /**
