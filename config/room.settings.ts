@@ -78,6 +78,13 @@ export const roomSettings = {
     1,
     1_000_000,
   ),
+  endedKept: int(
+    'ROOM_ENDED_KEPT',
+    1024,
+    'Ended rooms a replica keeps at hand after letting them go (the most recently ended or asked for); any other ended room is read from its log when a command names it.',
+    0,
+    1_000_000,
+  ),
   appendBatchMax: int(
     'ROOM_APPEND_BATCH_MAX',
     256,

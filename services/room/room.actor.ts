@@ -37,6 +37,11 @@ export class RoomActor {
     this.actor.start();
   }
 
+  /** True when `snapshot` is of a room that has ended (its machine is done). */
+  static endedIn(snapshot: Snapshot<unknown>): boolean {
+    return (snapshot as { status?: unknown }).status === 'done';
+  }
+
   /** A new room, from its `room_created` event. */
   static create(created: RoomEventOf<'room_created'>): RoomActor {
     return new RoomActor({ input: created });

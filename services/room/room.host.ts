@@ -31,6 +31,7 @@ import { fail } from './room.replies.js';
 import { SnapshotWriter } from './room.snapshot.writer.js';
 import type { SnapshotStore } from './room.snapshots.js';
 import { RoomStatsPublisher } from './room.stats.js';
+import { RetiredRooms } from './room.retired.js';
 
 export interface RoomHostOptions {
   bus: Bus;
@@ -47,6 +48,10 @@ export interface RoomHostOptions {
   owns: (roomId: string) => boolean;
   /** Commands not run because their room moved to another replica. */
   moved: (commands: number) => void;
+  /** A room this replica let go of because it ended (its timers may go). */
+  retired: (roomId: string) => void;
+  /** A room not held here but found live in its log: hold it (with its deadlines). */
+  adopt: (roomId: string, entry: RoomEntry) => void;
 }
 
 /** What a room holds for the snapshot cadence (the lead's member structure may change: one place to follow it). */
@@ -67,16 +72,22 @@ export class RoomHost {
   private readonly pipeline: RoomPipeline;
   private readonly stats: RoomStatsPublisher;
   private readonly snapshots: SnapshotWriter;
+  private readonly retiredRooms: RetiredRooms;
 
   constructor(private readonly o: RoomHostOptions) {
+    this.retiredRooms = new RetiredRooms(o.config.endedKept);
     this.stats = new RoomStatsPublisher(o.bus, o.config.statsIntervalMs, () => o.env.now());
     this.pipeline = new RoomPipeline({
       log: o.log,
       batchMax: o.config.appendBatchMax,
       owns: o.owns,
       confirmed: (roomId, entry, batch) => {
-        if (entry.actor.ended) this.stats.clear(roomId);
-        else this.stats.changed(roomId, batch.before, batch.after);
+        if (entry.actor.ended) {
+          this.stats.clear(roomId);
+          void this.retire(roomId);
+          return;
+        }
+        this.stats.changed(roomId, batch.before, batch.after);
         const s = entry.actor.state;
         // Amortized: a snapshot costs the room's size, so it is written at most once per that many events.
         const every = Math.max(this.o.config.snapshotEvery, Math.ceil(roomSize(s) / 2));
@@ -105,6 +116,11 @@ export class RoomHost {
   /** Resolves when the rooms `which` selects have nothing unconfirmed. */
   settled(which?: (roomId: string) => boolean): Promise<void> {
     return this.pipeline.settled(which);
+  }
+
+  /** An ended room let go and still at hand (tests, `stateOf`). */
+  retired(roomId: string): RoomEntry | undefined {
+    return this.retiredRooms.peek(roomId);
   }
 
   /** Forgets a room this replica no longer holds. */
@@ -143,8 +159,15 @@ export class RoomHost {
       }
       return now(reply);
     }
-    const entry = this.rooms.get(roomId);
-    if (entry === undefined) return this.after(roomId, fail(ErrorCode.ROOM_NOT_FOUND));
+    let entry = this.rooms.get(roomId);
+    if (entry === undefined) {
+      try {
+        entry = await this.notHeld(roomId);
+      } catch {
+        return now(fail(ErrorCode.UNAVAILABLE, 'the room log cannot be read; try again'));
+      }
+      if (entry === undefined) return this.after(roomId, fail(ErrorCode.ROOM_NOT_FOUND));
+    }
     return decideCommand(
       {
         config: this.o.config,
@@ -262,6 +285,38 @@ export class RoomHost {
       this.failedRooms.add(roomId);
     }
     old?.actor.stop();
+  }
+
+  /**
+   * Lets an ended room go once a snapshot saying it ended is stored (room.retired.ts).
+   * While that write fails the room stays held; the next takeover of its partition
+   * reads its tail and retires it then.
+   */
+  async retire(roomId: string): Promise<void> {
+    const entry = this.rooms.get(roomId);
+    if (entry === undefined || !entry.actor.ended) return;
+    if (entry.snapSeq < entry.actor.state.seq) await this.snapshot(roomId);
+    if (this.rooms.get(roomId) !== entry || entry.snapSeq < entry.actor.state.seq) return;
+    this.rooms.delete(roomId);
+    this.stats.clear(roomId);
+    this.retiredRooms.add(roomId, entry);
+    this.o.retired(roomId);
+  }
+
+  /**
+   * A room this replica does not hold, for a command naming it: an ended room let go
+   * (kept at hand, or read from its log), a room whose create was confirmed after all
+   * (held from now on), or undefined when its log has nothing. Throws when the log
+   * cannot be read.
+   */
+  private async notHeld(roomId: string): Promise<RoomEntry | undefined> {
+    const kept = this.retiredRooms.get(roomId);
+    if (kept !== undefined) return kept;
+    const { entry } = await rebuildRoom(this.o.log, roomId);
+    if (entry === undefined) return undefined;
+    if (entry.actor.ended) this.retiredRooms.add(roomId, entry);
+    else this.o.adopt(roomId, entry);
+    return entry;
   }
 
   /** Writes the room's snapshot, unless it has unconfirmed events (see room.snapshot.writer.ts). */

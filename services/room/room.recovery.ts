@@ -73,7 +73,11 @@ function fromSnapshot(r: SnapshotRecord): RoomEntry {
   };
 }
 
-/** Loads every room for which `wanted(roomId)` holds. */
+/**
+ * Loads every room for which `wanted(roomId)` holds, but for those whose current
+ * snapshot says they ended. A room found ended only by reading its tail is returned
+ * (the caller retires it, writing the snapshot the next load skips it by).
+ */
 export async function loadRooms(
   log: RoomLog,
   snapshots: SnapshotStore,
@@ -87,6 +91,8 @@ export async function loadRooms(
     if (!wanted(roomId)) continue;
     const found = snaps.get(roomId);
     const snap = found !== undefined && RoomActor.restorable(found.snapshot) ? found : undefined;
+    // Ended, and the snapshot says so: nothing to hold (room.retired.ts).
+    if (snap?.batches === count && RoomActor.endedIn(snap.snapshot)) continue;
     if (snap !== undefined) rooms.set(roomId, fromSnapshot(snap));
     if (snap?.batches !== count) stale.set(roomId, snap?.streamSeq ?? 0);
   }

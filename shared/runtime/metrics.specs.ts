@@ -78,7 +78,7 @@ export const instrumentSpecs = {
   rooms: {
     kind: 'gauge',
     name: 'rooms',
-    help: 'Rooms held by this room-service replica, by status.',
+    help: 'Rooms held by this room-service replica, by status (an ended room is let go once its last snapshot is stored).',
     labels: ['status'],
   },
   members: {

@@ -1,6 +1,7 @@
 /** Fixtures the room's unit tests share. */
 import type { RoomPerms } from '#shared/auth/grants.js';
 import type { RoomEventOf } from '#shared/room/room.events.js';
+import type { RoomCommand } from '#shared/room/room.commands.js';
 
 /** No grant at all. */
 export const none: RoomPerms = { publish: false, view: false, admin: false };
@@ -42,4 +43,17 @@ export function join(
     resumeHash: `h-${peerId}`,
     at,
   } as const;
+}
+
+/** A viewer's `join` as a gateway sends it to the room service: the peer is its own user and connection, on gateway g. */
+export function viewerJoin(peerId: string): RoomCommand {
+  return {
+    type: 'join',
+    peerId,
+    userId: peerId,
+    role: 'viewer',
+    perms: none,
+    gateway: 'g',
+    conn: peerId,
+  };
 }

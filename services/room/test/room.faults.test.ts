@@ -16,9 +16,7 @@ import { rebuildRoom } from '../room.recovery.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startService } from '../../../test/helpers/processes.js';
 import { membersOf, type RoomState } from '#shared/room/room.state.js';
-
-const none = { publish: false, view: false, admin: false };
-
+import { viewerJoin } from './fixtures.js';
 t.test(
   'nats-server killed and restarted during traffic: acknowledged transitions survive',
   async (t) => {
@@ -64,17 +62,7 @@ t.test(
       while (!stop) {
         const peerId = `p${n++}`;
         try {
-          const r = await asReply(
-            client.send(id, {
-              type: 'join',
-              peerId,
-              userId: peerId,
-              role: 'viewer',
-              perms: none,
-              gateway: 'g',
-              conn: peerId,
-            }),
-          );
+          const r = await asReply(client.send(id, viewerJoin(peerId)));
           if (r.ok) acked.get(id)!.push(peerId);
           else failures.set(r.error.code, (failures.get(r.error.code) ?? 0) + 1);
         } catch (err) {
