@@ -106,8 +106,15 @@ export async function startChaosSystem(): Promise<ChaosSystem> {
   // within a renewal period. A replica joining is a hand-over of its own (a command
   // caught in it may time out), not one of the kills the run measures.
   await members.at(-1)?.proc.waitFor(/"msg":"partitions loaded"/, 30_000);
-  for (const label of ['gateway-1', 'gateway-2'])
-    await add(label, 'gateway', { GATEWAY_ID: label, GATEWAY_PORT: String(await freePort()) });
+  // Each gateway starts on a NATS node of its own, so that relays between them cross a
+  // route (interest reaches the other node late: gateway.signal.acks.ts); it learns the
+  // other nodes from the cluster and moves to one when its own dies.
+  for (const [i, label] of ['gateway-1', 'gateway-2'].entries())
+    await add(label, 'gateway', {
+      GATEWAY_ID: label,
+      GATEWAY_PORT: String(await freePort()),
+      NATS_URL: nats.urls[i] ?? nats.url,
+    });
   const streamPort = await freePort();
   await add('stream', 'stream', { ...streamTestEnv(srs), STREAM_PORT: String(streamPort) });
   srs.hookBase = `http://127.0.0.1:${streamPort}/api/srs/hooks/${TEST_HOOK_SECRET}`;
