@@ -110,6 +110,20 @@ export const gatewaySettings = {
     100,
     3_600_000,
   ),
+  signalAckMs: int(
+    'GATEWAY_SIGNAL_ACK_MS',
+    200,
+    "How long a gateway waits for its first signal to a peer to be acknowledged before sending it again, in ms (later signals to that peer wait behind it; see 'Signaling in a NATS cluster').",
+    10,
+    60_000,
+  ),
+  signalAckTries: int(
+    'GATEWAY_SIGNAL_ACK_TRIES',
+    10,
+    'Sends of an unacknowledged first signal before the peer is taken for gone and what waited for it is dropped.',
+    1,
+    1000,
+  ),
   resumeBufferFrames: int(
     'GATEWAY_RESUME_BUFFER_FRAMES',
     256,

@@ -31,7 +31,7 @@ export class Admission {
   ) {
     conn.beginJoining(room);
     this.view = rooms.acquire(room);
-    if (resuming) rooms.beginResume(room, peerId);
+    if (resuming) rooms.resumingHere(room, peerId, true);
     // A resume keeps the role of the membership held here; for one held elsewhere
     // the role is a placeholder: the room's reply tells the client its role.
     this.member = rooms.prepare(
@@ -73,7 +73,7 @@ export class Admission {
 
   /** Gives back the slot, the claim and the view; always called, whatever the outcome. */
   end(): void {
-    if (this.resuming) this.rooms.endResume(this.room, this.member.peerId);
+    if (this.resuming) this.rooms.resumingHere(this.room, this.member.peerId, false);
     this.conn.endJoining(this.room);
     this.rooms.release(this.view);
   }

@@ -13,7 +13,8 @@
  * - Both subscriptions exist before the room is asked to admit anyone (`acquire`
  *   precedes the join command on the same connection), so a peer that learns of a
  *   new member from the broadcast may address it at once: a signal to a member
- *   prepared but not yet granted is buffered and handed over after `joined`.
+ *   prepared but not yet granted is buffered and handed over after `joined`. In a
+ *   cluster the interest reaches other nodes late: gateway.signal.acks.ts.
  * - Signals from one sender to one addressee keep their order (one subject, one
  *   subscription; the local fast path delivers synchronously).
  * - What reaches a client is the bytes received from NATS, never re-encoded per member.
@@ -29,6 +30,7 @@ import { RoomView, onStage, type Incoming } from './gateway.view.js';
 import { signalFrameType } from '#shared/wire/signal.frame.js';
 import type { FrameMetrics } from './gateway.metrics.js';
 import type { ClientReplies } from './gateway.replies.js';
+import type { SignalAcks } from './gateway.signal.acks.js';
 
 export interface RoomsOptions {
   bus: Bus;
@@ -40,6 +42,8 @@ export interface RoomsOptions {
   frames: FrameMetrics;
   /** How a frame of the gateway's own (`kicked`) reaches a client. */
   replies: ClientReplies;
+  /** Signals to members of other gateways, the first to each acknowledged. */
+  acks: SignalAcks;
 }
 
 export class Rooms {
@@ -80,12 +84,10 @@ export class Rooms {
     this.dropIfUnused(view);
   }
 
-  beginResume(room: string, peerId: string): void {
-    this.resuming.add(`${room}/${peerId}`);
-  }
-
-  endResume(room: string, peerId: string): void {
-    this.resuming.delete(`${room}/${peerId}`);
+  /** Marks a resume of `peerId` under way here (`on`), or over: its `peer_resumed` is ours. */
+  resumingHere(room: string, peerId: string, on: boolean): void {
+    if (on) this.resuming.add(`${room}/${peerId}`);
+    else this.resuming.delete(`${room}/${peerId}`);
   }
 
   /**
@@ -163,17 +165,15 @@ export class Rooms {
     if (local !== undefined) {
       if (local.conn !== undefined) this.o.frames.out(type);
       local.deliver(frame);
-    } else this.o.bus.publishBytes(subjects.roomSignal(view.room, to), Buffer.from(frame));
+    } else this.o.acks.send(view.room, to, Buffer.from(frame));
     return true;
   }
 
   /** Members whose connection dropped longer ago than `graceMs` are let go. */
   sweepDetached(now: number, graceMs: number): void {
-    for (const view of this.views.values()) {
-      for (const m of view.local.values()) {
+    for (const view of this.views.values())
+      for (const m of view.local.values())
         if (m.conn === undefined && now - m.detachedAt > graceMs) this.remove(m);
-      }
-    }
   }
 
   /** Every membership held here, for shutdown. */
@@ -186,6 +186,7 @@ export class Rooms {
     view.sub?.unsubscribe();
     view.sigSub?.unsubscribe();
     this.views.delete(view.room);
+    this.o.acks.forgetRoom(view.room);
   }
 
   /** Sets the view from a join/resume reply when it is newer than what we know. */
@@ -214,7 +215,7 @@ export class Rooms {
   private onSignal(view: RoomView, msg: Msg): void {
     const to = msg.subject.slice(view.sigPrefixLength);
     const member = view.local.get(to) ?? view.preparing.get(to);
-    if (member === undefined) return;
+    if (!this.o.acks.received(msg, member !== undefined) || member === undefined) return;
     if (member.conn !== undefined) this.o.frames.out(signalFrameType(msg.data));
     member.deliver(msg.data);
   }
@@ -250,6 +251,7 @@ export class Rooms {
         // News of a member never announced (audience: a kick the holding gateway
         // must act on) is acted on here and goes to no client.
         const announced = view.members.delete(b.peerId);
+        this.o.acks.forgetPeer(view.room, b.peerId);
         const gone = view.local.get(b.peerId);
         if (b.reason === 'demoted') {
           // Off the stage, still in the room's audience: the membership stays.
@@ -270,6 +272,7 @@ export class Rooms {
         break;
       }
       case 'peer_resumed': {
+        this.o.acks.forgetPeer(view.room, b.peerId);
         const held = view.local.get(b.peerId);
         const ours = b.gateway === this.o.gatewayId && held?.conn?.id === b.conn;
         if (held !== undefined && !ours && !this.resuming.has(`${view.room}/${b.peerId}`)) {
@@ -321,11 +324,6 @@ export class Rooms {
     if (sent > 0) this.o.frames.out(type, sent);
   }
 
-  /**
-   * `room_stats` to every local member. Not kept for a detached member: it has no
-   * `seq`, each one replaces the last, and a buffer of them would push out frames
-   * the client needs.
-   */
   /** The room's newest `room_stats` to a member that was just attached, if one was heard. */
   sendStats(view: RoomView, member: LocalMember): void {
     if (view.lastStats === undefined || member.conn === undefined) return;
@@ -333,6 +331,7 @@ export class Rooms {
     this.o.frames.out('room_stats', 1);
   }
 
+  /** `room_stats` to every attached member (not kept for a detached one: each replaces the last). */
   private stats(view: RoomView, data: Uint8Array): void {
     view.lastStats = data; // for a member attached later (sendStats)
     let sent = 0;

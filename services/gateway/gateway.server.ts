@@ -36,6 +36,7 @@ import { ClientReplies } from './gateway.replies.js';
 import { GatewayRevocations } from './gateway.revocations.js';
 import { registerRevocationRoutes } from './gateway.revocations.routes.js';
 import { Rooms } from './gateway.rooms.js';
+import { SignalAcks } from './gateway.signal.acks.js';
 import { registerHttp } from './gateway.routes.js';
 import { StageCommands } from './gateway.stage.js';
 import { Sessions } from './gateway.session.js';
@@ -65,6 +66,7 @@ export class Gateway {
   /** Connections not yet authenticated, per remote address. */
   private readonly preAuth: PreAuthLimit;
   private readonly rooms: Rooms;
+  private readonly acks: SignalAcks;
   private readonly roomClient: RoomClient;
   private readonly frames: FrameMetrics;
   private readonly replies: ClientReplies;
@@ -94,6 +96,12 @@ export class Gateway {
       onChange: () => this.closeRevoked(),
     });
     this.verify = this.revocations.guard(o.verify);
+    this.acks = new SignalAcks({
+      bus: o.bus,
+      gatewayId: this.id,
+      ackMs: this.cfg.signalAckMs,
+      tries: this.cfg.signalAckTries,
+    });
     this.rooms = new Rooms({
       bus: o.bus,
       gatewayId: this.id,
@@ -102,6 +110,7 @@ export class Gateway {
       log: o.log,
       frames: this.frames,
       replies: this.replies,
+      acks: this.acks,
     });
     this.sessions = new Sessions({
       config: o.config,
@@ -170,6 +179,7 @@ export class Gateway {
     for (const conn of [...this.conns]) conn.close(CloseCode.GOING_AWAY, 'gateway shutting down');
     await this.sessions.settled(this.cfg.shutdownGraceMs);
     for (const m of [...this.rooms.allMembers()]) this.rooms.remove(m);
+    this.acks.stop();
     // Closes every remaining socket (HTTP keep-alives too); missing from the package's typings.
     (this.app as TemplatedApp & { close(): void }).close();
   }

@@ -142,7 +142,8 @@ const table: Record<Credential, () => Permissions> = {
         ...ownBucket(bucketNames.revocations),
       ],
       [subjects.roomBroadcast('*'), subjects.roomSignalAll('*')],
-      false,
+      // Answers: acknowledges another gateway's first signal to a member here (gateway.signal.acks.ts).
+      true,
     ),
   // The only writer of ROOM_EVENTS, snapshots and leases, and of what members hear.
   room: () =>

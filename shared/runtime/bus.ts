@@ -93,6 +93,7 @@ interface Pending {
   subject: string;
   data: Uint8Array;
   headers: MsgHdrs | undefined;
+  reply?: string | undefined;
 }
 
 /**
@@ -119,11 +120,17 @@ export class Bus {
     this.queue = [];
     for (const p of batch) {
       try {
-        this.nc.publish(
-          p.subject,
-          p.data,
-          p.headers === undefined ? undefined : { headers: p.headers },
-        );
+        if (p.reply === undefined)
+          this.nc.publish(
+            p.subject,
+            p.data,
+            p.headers === undefined ? undefined : { headers: p.headers },
+          );
+        else
+          this.nc.publish(p.subject, p.data, {
+            reply: p.reply,
+            ...(p.headers === undefined ? {} : { headers: p.headers }),
+          });
       } catch (err) {
         // One bad publish (closed connection, bad subject) must not drop the rest of the batch.
         this.log.warn('publish failed', { subject: p.subject, err });
@@ -166,12 +173,17 @@ export class Bus {
    * Queues bytes for `subject`; they leave with the rest of this turn's publishes.
    * Without `headers`, the active trace context goes along (see `outgoingHeaders`).
    */
-  publishBytes(subject: string, data: Uint8Array, headers?: MsgHdrs): void {
-    this.enqueue(subject, data, headers ?? outgoingHeaders(subject, data.byteLength));
+  publishBytes(subject: string, data: Uint8Array, headers?: MsgHdrs, reply?: string): void {
+    this.enqueue(subject, data, headers ?? outgoingHeaders(subject, data.byteLength), reply);
   }
 
-  private enqueue(subject: string, data: Uint8Array, headers: MsgHdrs | undefined): void {
-    this.queue.push({ subject, data, headers });
+  private enqueue(
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined,
+    reply?: string,
+  ): void {
+    this.queue.push({ subject, data, headers, reply });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flushQueue);

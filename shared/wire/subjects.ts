@@ -40,6 +40,12 @@ export const subjects = {
    */
   roomSignalAll: (roomId: string): string => `room.${roomId}.sig.*`,
   /**
+   * Core: where a gateway hears that its first signal to an addressee arrived
+   * (gateway.signal.acks.ts); under the gateway user's inbox prefix (`_INBOX_gateway`).
+   */
+  signalAck: (gatewayId: string, n: number): string => `_INBOX_gateway.sigack.${gatewayId}.${n}`,
+  signalAcks: (gatewayId: string): string => `_INBOX_gateway.sigack.${gatewayId}.*`,
+  /**
    * JetStream ROOM_EVENTS: the durable log of one room. One subject per room (not
    * per event type, as first designed) because appends are fenced with the
    * expected last sequence *on the subject*, and nats-server 2.9 can only check
