@@ -41,6 +41,9 @@ class FaultyLog implements RoomLog {
   batchCounts(): Promise<Map<string, number>> {
     return this.inner.batchCounts();
   }
+  lastOf(roomId: string): Promise<number> {
+    return this.inner.lastOf(roomId);
+  }
 }
 
 t.test('stored but not confirmed: the room is held, and the creator told so', async (t) => {

@@ -26,7 +26,7 @@ import type { RoomEnvironment } from './room.environment.js';
 import type { RoomLog } from './room.log.js';
 import type { Pending } from './room.mailbox.js';
 import { RoomPipeline, type Outcome } from './room.pipeline.js';
-import { rebuildRoom, type RoomEntry } from './room.recovery.js';
+import { loadRoom, rebuildRoom, type RoomEntry } from './room.recovery.js';
 import { fail } from './room.replies.js';
 import { SnapshotWriter } from './room.snapshot.writer.js';
 import type { SnapshotStore } from './room.snapshots.js';
@@ -305,14 +305,14 @@ export class RoomHost {
 
   /**
    * A room this replica does not hold, for a command naming it: an ended room let go
-   * (kept at hand, or read from its log), a room whose create was confirmed after all
+   * (kept at hand, or read from its snapshot), a room whose create was confirmed after all
    * (held from now on), or undefined when its log has nothing. Throws when the log
    * cannot be read.
    */
   private async notHeld(roomId: string): Promise<RoomEntry | undefined> {
     const kept = this.retiredRooms.get(roomId);
     if (kept !== undefined) return kept;
-    const { entry } = await rebuildRoom(this.o.log, roomId);
+    const entry = await loadRoom(this.o.log, this.o.snapshots, roomId);
     if (entry === undefined) return undefined;
     if (entry.actor.ended) this.retiredRooms.add(roomId, entry);
     else this.o.adopt(roomId, entry);

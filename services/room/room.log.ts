@@ -66,6 +66,8 @@ export interface RoomLog {
   scan(after: number, onBatch: (b: StoredBatch) => void): Promise<void>;
   /** How many batches each room has in the log (to tell which snapshots are current). */
   batchCounts(): Promise<Map<string, number>>;
+  /** The stream sequence of the room's last batch (0: the room has none). */
+  lastOf(roomId: string): Promise<number>;
 }
 
 /** Keeps logs in memory: for unit tests and a service that needs no durability. */
@@ -81,6 +83,10 @@ export class MemoryRoomLog implements RoomLog {
     this.batches.push({ streamSeq, batch: { v: 1, roomId, seq: at.seq + 1, events: [...events] } });
     this.last.set(roomId, streamSeq);
     return Promise.resolve(streamSeq);
+  }
+
+  lastOf(roomId: string): Promise<number> {
+    return Promise.resolve(this.last.get(roomId) ?? 0);
   }
 
   readRoom(roomId: string, after: number): Promise<StoredBatch[]> {
@@ -214,6 +220,10 @@ export class JetStreamRoomLog implements RoomLog {
         onBatch(b);
       });
     });
+  }
+
+  lastOf(roomId: string): Promise<number> {
+    return this.lastSeq(subjects.roomEvents(roomId));
   }
 
   /** The stream sequence of the last message `filter` matches (0: none), as the leader has it. */

@@ -116,6 +116,26 @@ export async function loadRooms(
   return rooms;
 }
 
+/**
+ * One room, from its snapshot and the tail of its log after it; undefined when its
+ * log has nothing. Two lookups for a room whose snapshot is current (an ended room
+ * let go: room.retired.ts), never a read of the log from its start: a filtered read
+ * from sequence 1 makes nats-server search the whole stream for the room's first batch.
+ */
+export async function loadRoom(
+  log: RoomLog,
+  snapshots: SnapshotStore,
+  roomId: string,
+): Promise<RoomEntry | undefined> {
+  const [snap, last] = await Promise.all([snapshots.load(roomId), log.lastOf(roomId)]);
+  if (last === 0) return undefined;
+  let entry =
+    snap !== undefined && RoomActor.restorable(snap.snapshot) ? fromSnapshot(snap) : undefined;
+  if (entry !== undefined && entry.streamSeq >= last) return entry;
+  for (const b of await log.readRoom(roomId, entry?.streamSeq ?? 0)) entry = applyBatch(entry, b);
+  return entry;
+}
+
 /** A room rebuilt from its whole log (operators' rebuild check). */
 export async function rebuildRoom(
   log: RoomLog,

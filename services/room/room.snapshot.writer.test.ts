@@ -36,6 +36,7 @@ t.test(
         return Promise.reject(new Error('maximum payload exceeded'));
       },
       loadAll: () => Promise.resolve(new Map()),
+      load: () => Promise.resolve(undefined),
     };
     const other = new Map([['r1', entryOf()]]);
     await new SnapshotWriter(other, failing, () => false, logger).snapshot('r1');

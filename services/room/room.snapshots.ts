@@ -26,6 +26,8 @@ export interface SnapshotStore {
   save(record: SnapshotRecord): Promise<void>;
   /** Every room's latest snapshot. */
   loadAll(): Promise<Map<string, SnapshotRecord>>;
+  /** One room's latest snapshot (undefined: none, or its parts are not all there). */
+  load(roomId: string): Promise<SnapshotRecord | undefined>;
 }
 
 export class MemorySnapshotStore implements SnapshotStore {
@@ -37,6 +39,9 @@ export class MemorySnapshotStore implements SnapshotStore {
   }
   loadAll(): Promise<Map<string, SnapshotRecord>> {
     return Promise.resolve(new Map(this.records));
+  }
+  load(roomId: string): Promise<SnapshotRecord | undefined> {
+    return Promise.resolve(this.records.get(roomId));
   }
 }
 
@@ -141,6 +146,21 @@ export class KvSnapshotStore implements SnapshotStore {
         await this.kv.purge(key).catch(() => undefined);
     }
     return out;
+  }
+
+  async load(roomId: string): Promise<SnapshotRecord | undefined> {
+    const entry = await this.kv.get(roomId);
+    // Absent, or deleted/purged (an empty marker).
+    if (entry === null || entry.length === 0) return undefined;
+    const value = decode<SnapshotRecord | PartedHeader>(entry.value);
+    if (!('parts' in value)) return value;
+    const parts = new Map<string, Uint8Array>();
+    for (let i = 0; i < value.parts.count; i++) {
+      const key = partKey(roomId, value.parts.gen, i);
+      const part = await this.kv.get(key);
+      if (part !== null && part.length > 0) parts.set(key, part.value);
+    }
+    return assemble(roomId, value, parts);
   }
 
   private async purgeParts(roomId: string, gen: number, count: number): Promise<void> {

@@ -21,14 +21,20 @@ const outcome = async (reply: Promise<AnyRoomReply>): Promise<string> => {
   return r.ok ? 'ok' : r.error.code;
 };
 
-/** A memory log that counts the rooms read from it, and can be made unreadable. */
+/** A memory log that counts whole-room reads and last-sequence lookups, and can be made unreadable. */
 class CountingLog extends MemoryRoomLog {
   reads = 0;
+  lookups = 0;
   broken = false;
   override readRoom(roomId: string, after: number): Promise<StoredBatch[]> {
     this.reads++;
     if (this.broken) return Promise.reject(new Error('NATS went away'));
     return super.readRoom(roomId, after);
+  }
+  override lastOf(roomId: string): Promise<number> {
+    this.lookups++;
+    if (this.broken) return Promise.reject(new Error('NATS went away'));
+    return super.lastOf(roomId);
   }
 }
 
@@ -50,7 +56,7 @@ for (const kept of ['1024', '0']) {
         'its stored snapshot says it ended',
       );
 
-      const readsBefore = log.reads;
+      const [readsBefore, lookupsBefore] = [log.reads, log.lookups];
       t.equal(
         await outcome(service.handle('r', viewerJoin('v2'))),
         'ROOM_ENDED',
@@ -68,9 +74,11 @@ for (const kept of ['1024', '0']) {
         'ROOM_NOT_FOUND',
         'an unknown room',
       );
-      // Kept at hand: read once (then remembered); not kept: read for every command.
-      if (kept === '0') t.ok(log.reads - readsBefore >= 3, 'read from its log each time');
-      else t.equal(log.reads - readsBefore, 1, 'only the unknown room is read from the log');
+      // Kept at hand: looked up once (then remembered); not kept: looked up for every
+      // command, from its snapshot: never a read of its log.
+      if (kept === '0') t.ok(log.lookups - lookupsBefore >= 3, 'looked up each time');
+      else t.equal(log.lookups - lookupsBefore, 1, 'only the unknown room is looked up');
+      t.equal(log.reads - readsBefore, 0, 'its snapshot is current: its log is not read');
       t.equal(service.size, 0, 'and it is not held again');
 
       log.broken = true;

@@ -15,7 +15,7 @@ import { JetStreamRoomLog } from '../room.log.js';
 import { KvSnapshotStore } from '../room.snapshots.js';
 import { RoomService } from '../room.service.js';
 import { stateHash } from '../room.actor.js';
-import { loadRooms } from '../room.recovery.js';
+import { loadRoom, loadRooms } from '../room.recovery.js';
 import { startNats } from '../../../test/helpers/nats.js';
 
 const none = { publish: false, view: false, admin: false };
@@ -96,6 +96,8 @@ t.test('a snapshot larger than a message is stored in parts and comes back whole
   t.equal(stateHash(loaded.get('big')!.actor), live.hash, 'parts + tail equal the live state');
   const fromStore = await (await KvSnapshotStore.open(bus.nc, { replicas: 1 })).loadAll();
   t.ok((fromStore.get('big')?.seq ?? 0) > 50, 'a fresh store reads the parted snapshot back');
+  const one = await loadRoom(log, await KvSnapshotStore.open(bus.nc, { replicas: 1 }), 'big');
+  t.equal(one && stateHash(one.actor), live.hash, 'and so does a read of that one room');
 
   // A part left by a write cut short (no header names it) is purged on load.
   await kv.put('big.999999.0', new TextEncoder().encode('{"partial'));
@@ -107,6 +109,8 @@ t.test('a snapshot larger than a message is stored in parts and comes back whole
   await kv.purge(first!);
   const missing = await (await KvSnapshotStore.open(bus.nc, { replicas: 1 })).loadAll();
   t.notOk(missing.has('big'), 'a snapshot with a part missing is not used');
+  const store = await KvSnapshotStore.open(bus.nc, { replicas: 1 });
+  t.equal(await store.load('big'), undefined, 'by a read of that one room either');
   const rebuilt = await loadRooms(
     log,
     await KvSnapshotStore.open(bus.nc, { replicas: 1 }),
