@@ -50,8 +50,6 @@ export interface RoomHostOptions {
   moved: (commands: number) => void;
   /** A room this replica let go of because it ended (its timers may go). */
   retired: (roomId: string) => void;
-  /** A room not held here but found live in its log: hold it (with its deadlines). */
-  adopt: (roomId: string, entry: RoomEntry) => void;
 }
 
 /** What a room holds for the snapshot cadence (the lead's member structure may change: one place to follow it). */
@@ -72,7 +70,8 @@ export class RoomHost {
   private readonly pipeline: RoomPipeline;
   private readonly stats: RoomStatsPublisher;
   private readonly snapshots: SnapshotWriter;
-  private readonly retiredRooms: RetiredRooms;
+  /** Ended rooms this replica let go of (room.retired.ts). */
+  readonly retiredRooms: RetiredRooms;
 
   constructor(private readonly o: RoomHostOptions) {
     this.retiredRooms = new RetiredRooms(o.config.endedKept);
@@ -116,11 +115,6 @@ export class RoomHost {
   /** Resolves when the rooms `which` selects have nothing unconfirmed. */
   settled(which?: (roomId: string) => boolean): Promise<void> {
     return this.pipeline.settled(which);
-  }
-
-  /** An ended room let go and still at hand (tests, `stateOf`). */
-  retired(roomId: string): RoomEntry | undefined {
-    return this.retiredRooms.peek(roomId);
   }
 
   /** Forgets a room this replica no longer holds. */
@@ -304,18 +298,17 @@ export class RoomHost {
   }
 
   /**
-   * A room this replica does not hold, for a command naming it: an ended room let go
-   * (kept at hand, or read from its snapshot), a room whose create was confirmed after all
-   * (held from now on), or undefined when its log has nothing. Throws when the log
-   * cannot be read.
+   * An ended room this replica let go of, for a command naming it: kept at hand, or
+   * read back from its snapshot; undefined for any other room not held here (a room
+   * whose create was confirmed after all comes back with its partition's next load).
+   * Throws when NATS cannot be read.
    */
   private async notHeld(roomId: string): Promise<RoomEntry | undefined> {
     const kept = this.retiredRooms.get(roomId);
-    if (kept !== undefined) return kept;
+    if (kept !== undefined || !this.retiredRooms.has(roomId)) return kept;
     const entry = await loadRoom(this.o.log, this.o.snapshots, roomId);
-    if (entry === undefined) return undefined;
-    if (entry.actor.ended) this.retiredRooms.add(roomId, entry);
-    else this.o.adopt(roomId, entry);
+    if (entry?.actor.ended !== true) return undefined;
+    this.retiredRooms.add(roomId, entry);
     return entry;
   }
 

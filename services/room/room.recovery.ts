@@ -83,6 +83,8 @@ export async function loadRooms(
   snapshots: SnapshotStore,
   wanted: (roomId: string) => boolean,
   logger?: Logger,
+  /** Told of each wanted room skipped because its snapshot says it ended. */
+  ended?: (roomId: string) => void,
 ): Promise<Map<string, RoomEntry>> {
   const [snaps, counts] = await Promise.all([snapshots.loadAll(), log.batchCounts()]);
   const rooms = new Map<string, RoomEntry>();
@@ -92,7 +94,10 @@ export async function loadRooms(
     const found = snaps.get(roomId);
     const snap = found !== undefined && RoomActor.restorable(found.snapshot) ? found : undefined;
     // Ended, and the snapshot says so: nothing to hold (room.retired.ts).
-    if (snap?.batches === count && RoomActor.endedIn(snap.snapshot)) continue;
+    if (snap?.batches === count && RoomActor.endedIn(snap.snapshot)) {
+      ended?.(roomId);
+      continue;
+    }
     if (snap !== undefined) rooms.set(roomId, fromSnapshot(snap));
     if (snap?.batches !== count) stale.set(roomId, snap?.streamSeq ?? 0);
   }
@@ -118,19 +123,21 @@ export async function loadRooms(
 
 /**
  * One room, from its snapshot and the tail of its log after it; undefined when its
- * log has nothing. Two lookups for a room whose snapshot is current (an ended room
- * let go: room.retired.ts), never a read of the log from its start: a filtered read
- * from sequence 1 makes nats-server search the whole stream for the room's first batch.
+ * log has nothing. A snapshot that says the room ended is its last word (an ended
+ * room takes no command), so it is one read; never a read of the log from its start:
+ * a filtered read from sequence 1 makes nats-server search the whole stream.
  */
 export async function loadRoom(
   log: RoomLog,
   snapshots: SnapshotStore,
   roomId: string,
 ): Promise<RoomEntry | undefined> {
-  const [snap, last] = await Promise.all([snapshots.load(roomId), log.lastOf(roomId)]);
+  const snap = await snapshots.load(roomId);
+  const usable = snap !== undefined && RoomActor.restorable(snap.snapshot) ? snap : undefined;
+  if (usable !== undefined && RoomActor.endedIn(usable.snapshot)) return fromSnapshot(usable);
+  const last = await log.lastOf(roomId);
   if (last === 0) return undefined;
-  let entry =
-    snap !== undefined && RoomActor.restorable(snap.snapshot) ? fromSnapshot(snap) : undefined;
+  let entry = usable === undefined ? undefined : fromSnapshot(usable);
   if (entry !== undefined && entry.streamSeq >= last) return entry;
   for (const b of await log.readRoom(roomId, entry?.streamSeq ?? 0)) entry = applyBatch(entry, b);
   return entry;

@@ -23,7 +23,7 @@ import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
 import type { RoomLog } from './room.log.js';
 import { Mailboxes, type Pending } from './room.mailbox.js';
 import { subscribeCommands, subscribeHeartbeats } from './room.nats.js';
-import { loadRooms, type RoomEntry } from './room.recovery.js';
+import { loadRooms } from './room.recovery.js';
 import { MemorySnapshotStore, type SnapshotStore } from './room.snapshots.js';
 import { streamDeadlines } from './room.stream.js';
 import { ExpiryTimers } from './room.timers.js';
@@ -84,7 +84,6 @@ export class RoomService {
       owns: (roomId) => this.leases.owns(this.partitionOf(roomId)),
       moved: (commands) => (this.commandsMoved += commands),
       retired: (roomId) => this.expiries.clearRoom(roomId),
-      adopt: (roomId, entry) => this.hold(roomId, entry, this.env.now()),
     });
   }
 
@@ -174,7 +173,7 @@ export class RoomService {
 
   /** Read-only view of one room's state, held or ended and still at hand (tests, metrics). */
   stateOf(roomId: string): RoomState | undefined {
-    return (this.host.rooms.get(roomId) ?? this.host.retired(roomId))?.actor.state;
+    return (this.host.rooms.get(roomId) ?? this.host.retiredRooms.peek(roomId))?.actor.state;
   }
 
   /** True while the replica holds the room (an ended room is let go: room.retired.ts). */
@@ -262,6 +261,7 @@ export class RoomService {
         this.host.drop(id);
         this.expiries.clearRoom(id);
       }
+      this.host.retiredRooms.forget((id) => gone.has(this.partitionOf(id)));
     }
     for (const p of lost) this.unloaded.delete(p);
     if (gained.length === 0) return;
@@ -273,12 +273,21 @@ export class RoomService {
         this.snapshots,
         (id) => wanted.has(this.partitionOf(id)),
         this.o.logger,
+        (id) => this.host.retiredRooms.ended(id),
       );
       const now = this.env.now();
       for (const [id, entry] of loaded) {
         // Lost again while loading: not ours to hold.
         if (!this.leases.owns(this.partitionOf(id))) continue;
-        this.hold(id, entry, now);
+        this.host.rooms.set(id, entry);
+        for (const m of membersOf(entry.actor.state)) {
+          // Gateways we have not heard from yet get a full timeout from now.
+          if (!this.gatewaysSeen.has(m.gateway)) this.gatewaysSeen.set(m.gateway, now);
+          if (m.awayUntil !== null) this.expiries.schedule(id, m.awayUntil);
+        }
+        // A stopped stream's "publisher gone" and "room ends" deadlines outlive a restart too.
+        for (const deadline of streamDeadlines(entry.actor.state))
+          this.expiries.schedule(id, deadline);
         // Found ended by reading its tail: its snapshot is written and it is let go.
         if (entry.actor.ended) void this.host.retire(id);
       }
@@ -301,18 +310,6 @@ export class RoomService {
       }, 1000);
       this.timers.push(retry);
     }
-  }
-
-  /** Holds a room loaded from the log, with the deadlines its state carries. */
-  private hold(id: string, entry: RoomEntry, now: number): void {
-    this.host.rooms.set(id, entry);
-    for (const m of membersOf(entry.actor.state)) {
-      // Gateways we have not heard from yet get a full timeout from now.
-      if (!this.gatewaysSeen.has(m.gateway)) this.gatewaysSeen.set(m.gateway, now);
-      if (m.awayUntil !== null) this.expiries.schedule(id, m.awayUntil);
-    }
-    // A stopped stream's "publisher gone" and "room ends" deadlines outlive a restart too.
-    for (const deadline of streamDeadlines(entry.actor.state)) this.expiries.schedule(id, deadline);
   }
 
   /** Members held by a gateway that stopped beaconing are treated as dropped: they get the resume grace. */
