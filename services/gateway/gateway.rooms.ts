@@ -11,10 +11,9 @@
  * - Until the first join reply arrives, broadcasts are held back: the reply is the
  *   baseline, the held ones that are newer are applied on top of it.
  * - Both subscriptions exist before the room is asked to admit anyone (`acquire`
- *   precedes the join command on the same connection), so a peer that learns of a
- *   new member from the broadcast may address it at once: a signal to a member
- *   prepared but not yet granted is buffered and handed over after `joined`. In a
- *   cluster the interest reaches other nodes late: gateway.signal.acks.ts.
+ *   precedes the join command), so a peer that learns of a new member may address it
+ *   at once: a signal to a member prepared but not yet granted is buffered and handed
+ *   over after `joined` (in a cluster, see gateway.signal.acks.ts).
  * - Signals from one sender to one addressee keep their order (one subject, one
  *   subscription; the local fast path delivers synchronously).
  * - What reaches a client is the bytes received from NATS, never re-encoded per member.
@@ -69,8 +68,10 @@ export class Rooms {
       view.sub = this.o.bus.subscribe(subjects.roomBroadcast(room), (msg) =>
         this.onBroadcast(view, msg),
       );
-      view.sigSub = this.o.bus.subscribe(subjects.roomSignalAll(room), (msg) =>
-        this.onSignal(view, msg),
+      view.sigSub = this.o.bus.subscribe(
+        subjects.roomSignalAll(room),
+        (msg) => this.onSignal(view, msg),
+        { consumed: true },
       );
       this.views.set(room, view);
       v = view;

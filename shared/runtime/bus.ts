@@ -251,12 +251,14 @@ export class Bus {
    * Subscribes with a callback (no async iterator on the hot path). With tracing
    * on, a message that carries trace context is handled inside a CONSUMER span
    * (SERVER for a request), child of that context. A throwing handler is logged,
-   * never fatal.
+   * never fatal. `consumed`: a reply subject on these messages asks for an
+   * acknowledgement, not an answer (a first signal: gateway.signal.acks.ts), so they
+   * are consumed (CONSUMER) like the rest.
    */
   subscribe(
     subject: string,
     handler: (msg: Msg) => void,
-    options: { queue?: string } = {},
+    options: { queue?: string; consumed?: boolean } = {},
   ): Subscription {
     return this.nc.subscribe(subject, {
       ...(options.queue === undefined ? {} : { queue: options.queue }),
@@ -274,7 +276,7 @@ export class Bus {
                 template: subjectTemplate(msg.subject),
                 bytes: msg.data.byteLength,
               },
-              msg.reply !== undefined && msg.reply !== '',
+              options.consumed !== true && msg.reply !== undefined && msg.reply !== '',
               traceContextOf(msg),
               () => handler(msg),
             );
