@@ -12,6 +12,27 @@ import { Client, type Frame } from '../../test/helpers/client.js';
 import { TEST_SECRET } from '../../test/helpers/system.js';
 import type { ChaosSystem } from './chaos.system.js';
 
+/**
+ * A client on `url` once the gateway said `authenticated`. A socket closed with 1006
+ * before any frame is the gateway's known open defect (README, "Tests"): connected
+ * again, once, as the test client does (test/helpers/system.ts); any other outcome is
+ * the step's to see.
+ */
+async function connectAuthenticated(url: string): Promise<Client> {
+  for (let attempt = 1; ; attempt++) {
+    const c = await Client.connect(url);
+    const closed = await Promise.race([
+      c.nextOf('authenticated', 10_000).then(
+        () => undefined,
+        () => ({ code: 0 }),
+      ),
+      c.whenClosed,
+    ]);
+    if (closed === undefined || attempt > 1 || closed.code !== 1006 || c.frames.length > 0)
+      return c;
+  }
+}
+
 /** One step a session tried. */
 export interface Op {
   op: 'create' | 'join' | 'relay' | 'publish' | 'leave' | 'end' | 'resume';
@@ -145,7 +166,7 @@ export async function runLoad(
     const start = Date.now();
     let c: Client | undefined;
     const r = await step('resume', async () => {
-      c = await Client.connect(`${gwUrl(other)}?access_token=${await token(m.user)}`);
+      c = await connectAuthenticated(`${gwUrl(other)}?access_token=${await token(m.user)}`);
       return reply(
         await orClosed(c, c.call({ type: 'resume', room: roomId, resume: m.resume }, 10_000)),
         'resumed',
@@ -162,7 +183,7 @@ export async function runLoad(
     if (typeof r.resume === 'string') m.resume = r.resume;
   };
   const join = async (gw: number, roomId: string, user: string, role: string) => {
-    const c = await Client.connect(
+    const c = await connectAuthenticated(
       `${gwUrl(gw)}?access_token=${await token(user, { view: [roomId], publish: [roomId] })}`,
     );
     const j = await step('join', async () =>

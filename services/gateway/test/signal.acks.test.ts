@@ -107,6 +107,7 @@ t.test('signals to a peer nobody holds are dropped after the tries', async (t) =
   other.hold(['someone-else']);
   const seen: Msg[] = [];
   other.bus.subscribe(subjects.roomSignal('r', 'gone'), (m) => seen.push(m));
+  await other.bus.nc.flush();
   a.acks.send('r', 'gone', frame('offer'));
   a.acks.send('r', 'gone', frame('c1'));
   await until(() => seen.length === TRIES, 'sent the configured number of times');
