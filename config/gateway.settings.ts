@@ -124,6 +124,13 @@ export const gatewaySettings = {
     1,
     1000,
   ),
+  signalAckedPerRoom: int(
+    'GATEWAY_SIGNAL_ACKED_PER_ROOM',
+    4096,
+    'Acknowledged addressees a gateway remembers per room; past this the oldest is forgotten and its next signal is acknowledged again.',
+    1,
+    1_000_000,
+  ),
   resumeBufferFrames: int(
     'GATEWAY_RESUME_BUFFER_FRAMES',
     256,

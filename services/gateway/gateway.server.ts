@@ -101,6 +101,7 @@ export class Gateway {
       gatewayId: this.id,
       ackMs: this.cfg.signalAckMs,
       tries: this.cfg.signalAckTries,
+      ackedPerRoom: this.cfg.signalAckedPerRoom,
     });
     this.rooms = new Rooms({
       bus: o.bus,

@@ -36,6 +36,8 @@ export interface SignalAckOptions {
   ackMs: number;
   /** GATEWAY_SIGNAL_ACK_TRIES */
   tries: number;
+  /** GATEWAY_SIGNAL_ACKED_PER_ROOM */
+  ackedPerRoom: number;
 }
 
 /** A first signal waiting for its acknowledgement, and what waits behind it. */
@@ -51,12 +53,6 @@ interface Probe {
 
 const CONFIRMED = 'confirmed';
 type Addressee = Probe | typeof CONFIRMED;
-
-/**
- * Confirmed addressees remembered per room; the oldest is forgotten past this (an
- * audience is never announced leaving). Forgetting one costs one acknowledged signal.
- */
-const CONFIRMED_PER_ROOM = 4096;
 
 export class SignalAcks {
   private readonly rooms = new Map<string, Map<string, Addressee>>();
@@ -107,7 +103,7 @@ export class SignalAcks {
     if (ack === undefined || ack === '') return true;
     // Someone else's member (this gateway holds the room too): theirs to acknowledge.
     if (!here) return false;
-    this.o.bus.publishBytes(ack, EMPTY, undefined);
+    this.o.bus.respond(msg, null);
     const now = Date.now();
     for (const [key, until] of this.delivered) {
       if (until > now) break;
@@ -164,7 +160,9 @@ export class SignalAcks {
     const peers = this.rooms.get(probe.room);
     if (peers === undefined) return;
     peers.delete(probe.to);
-    if (peers.size >= CONFIRMED_PER_ROOM) {
+    // An audience is never announced leaving: past the bound the oldest is forgotten,
+    // which costs it one acknowledged signal later.
+    if (peers.size >= this.o.ackedPerRoom) {
       // Insertion order is age; probes are few, so the first confirmed one is near the front.
       for (const [peer, a] of peers) {
         if (a !== CONFIRMED) continue;
@@ -182,5 +180,3 @@ export class SignalAcks {
     this.probes.delete(probe.ack);
   }
 }
-
-const EMPTY = new Uint8Array(0);

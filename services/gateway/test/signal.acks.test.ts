@@ -27,7 +27,13 @@ async function gateway(t: Test, nats: NatsServer, id: string) {
     requestTimeoutMs: 2000,
     log: createLogger('test', 'error'),
   });
-  const acks = new SignalAcks({ bus, gatewayId: id, ackMs: ACK_MS, tries: TRIES });
+  const acks = new SignalAcks({
+    bus,
+    gatewayId: id,
+    ackMs: ACK_MS,
+    tries: TRIES,
+    ackedPerRoom: 4096,
+  });
   t.teardown(async () => {
     acks.stop();
     await bus.close();
