@@ -47,7 +47,7 @@ export interface Permissions {
 
 /** The inbox prefix of `credential`: its replies arrive there and nowhere else. */
 export function inboxPrefix(credential: Credential): string {
-  return `_INBOX_${credential}`;
+  return subjects.inbox(credential);
 }
 
 const API = '$JS.API';

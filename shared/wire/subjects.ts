@@ -14,7 +14,11 @@ export function isSubjectToken(value: string): boolean {
 /** The regular expression behind `isSubjectToken`, for schemas. */
 export const SUBJECT_TOKEN_PATTERN = TOKEN.source;
 
+/** Where a NATS user's replies arrive (its connections' inbox prefix): `_INBOX_<user>`. */
+const inbox = (user: string): string => `_INBOX_${user}`;
+
 export const subjects = {
+  inbox,
   /**
    * Request/reply: commands a gateway sends for a user it verified (join, kick, …).
    * Room commands go on one of three subjects by who may send them (see
@@ -41,10 +45,11 @@ export const subjects = {
   roomSignalAll: (roomId: string): string => `room.${roomId}.sig.*`,
   /**
    * Core: where a gateway hears that its first signal to an addressee arrived
-   * (gateway.signal.acks.ts); under the gateway user's inbox prefix (`_INBOX_gateway`).
+   * (gateway.signal.acks.ts); under the gateway user's inbox prefix.
    */
-  signalAck: (gatewayId: string, n: number): string => `_INBOX_gateway.sigack.${gatewayId}.${n}`,
-  signalAcks: (gatewayId: string): string => `_INBOX_gateway.sigack.${gatewayId}.*`,
+  signalAck: (gatewayId: string, n: number): string =>
+    `${inbox('gateway')}.sigack.${gatewayId}.${n}`,
+  signalAcks: (gatewayId: string): string => `${inbox('gateway')}.sigack.${gatewayId}.*`,
   /**
    * JetStream ROOM_EVENTS: the durable log of one room. One subject per room (not
    * per event type, as first designed) because appends are fenced with the
