@@ -81,7 +81,7 @@ export const roomSettings = {
   endedKept: int(
     'ROOM_ENDED_KEPT',
     1024,
-    'Ended rooms a replica keeps at hand after letting them go (the most recently ended or asked for); any other ended room is read from its log when a command names it.',
+    'Ended rooms a replica keeps at hand after letting them go (the most recently ended or asked for); any other ended room is read back from its snapshot when a command names it.',
     0,
     1_000_000,
   ),
