@@ -18,12 +18,7 @@ import {
   type ServiceProcess,
 } from '../../test/helpers/processes.js';
 import { loadConfig } from '#config/config.js';
-import {
-  TEST_HOOK_SECRET,
-  TEST_SECRET,
-  streamTestEnv,
-  testEnv,
-} from '../../test/helpers/system.js';
+import { TEST_HOOK_SECRET, TEST_SECRET, testEnv } from '../../test/helpers/system.js';
 
 /** What is killed in a round, in this order. */
 export const KINDS = ['nats', 'room', 'gateway', 'stream'] as const;
@@ -116,7 +111,18 @@ export async function startChaosSystem(): Promise<ChaosSystem> {
       NATS_URL: nats.urls[i] ?? nats.url,
     });
   const streamPort = await freePort();
-  await add('stream', 'stream', { ...streamTestEnv(srs), STREAM_PORT: String(streamPort) });
+  // The stream service as it ships: the tests' settings (streamTestEnv) switch its
+  // reconcile rounds off (a test runs each one), and without them SRS counted as down
+  // for the whole run and no publisher of an ended room was ever kicked.
+  await add('stream', 'stream', {
+    STREAM_HOOK_SECRET: TEST_HOOK_SECRET,
+    STREAM_SRS_API_URL: srs.apiUrl,
+    // The stand-in serves HLS, HTTP-FLV and WHIP/WHEP on its API's port (srs.media.ts).
+    STREAM_PUBLIC_HTTP_URL: srs.apiUrl,
+    STREAM_PUBLIC_RTC_URL: srs.apiUrl,
+    STREAM_HOST: '127.0.0.1',
+    STREAM_PORT: String(streamPort),
+  });
   srs.hookBase = `http://127.0.0.1:${streamPort}/api/srs/hooks/${TEST_HOOK_SECRET}`;
   await add('catalog', 'catalog', {});
   return {
