@@ -18,7 +18,7 @@ import type { ChaosSystem } from './chaos.system.js';
  * again, once, as the test client does (test/helpers/system.ts); any other outcome is
  * the step's to see.
  */
-async function connectAuthenticated(url: string): Promise<Client> {
+async function connectAuthenticated(url: string, rec: LoadRecord): Promise<Client> {
   for (let attempt = 1; ; attempt++) {
     const c = await Client.connect(url);
     const closed = await Promise.race([
@@ -28,6 +28,7 @@ async function connectAuthenticated(url: string): Promise<Client> {
       ),
       c.whenClosed,
     ]);
+    if (closed?.code === 1006) rec.closes1006.push({ at: Date.now(), cause: c.closeCause() });
     if (closed === undefined || attempt > 1 || closed.code !== 1006 || c.frames.length > 0)
       return c;
   }
@@ -68,6 +69,11 @@ export interface LoadRecord {
   acks: Ack[];
   resumes: Resume[];
   rooms: Set<string>;
+  /**
+   * Sockets a step saw close with 1006 (a killed gateway's, and the gateway's known
+   * early 1006: README, "Tests"), with what the client saw (`Client.closeCause`).
+   */
+  closes1006: { at: number; cause: string }[];
 }
 
 /** How often a probe room is created (and ended), in ms. */
@@ -102,7 +108,7 @@ export async function runLoad(
   sys: ChaosSystem,
   o: { workers: number; stopped: () => boolean },
 ): Promise<LoadRecord> {
-  const rec: LoadRecord = { ops: [], acks: [], resumes: [], rooms: new Set() };
+  const rec: LoadRecord = { ops: [], acks: [], resumes: [], rooms: new Set(), closes1006: [] };
   const acked = (a: AckOf) => {
     const key =
       a.type === 'room_created' || a.type === 'ended'
@@ -152,6 +158,7 @@ export async function runLoad(
     Promise.race([
       wait,
       c.whenClosed.then((x) => {
+        if (x.code === 1006) rec.closes1006.push({ at: Date.now(), cause: c.closeCause() });
         throw new Refused(`closed ${x.code}`);
       }),
     ]);
@@ -166,7 +173,7 @@ export async function runLoad(
     const start = Date.now();
     let c: Client | undefined;
     const r = await step('resume', async () => {
-      c = await connectAuthenticated(`${gwUrl(other)}?access_token=${await token(m.user)}`);
+      c = await connectAuthenticated(`${gwUrl(other)}?access_token=${await token(m.user)}`, rec);
       return reply(
         await orClosed(c, c.call({ type: 'resume', room: roomId, resume: m.resume }, 10_000)),
         'resumed',
@@ -185,6 +192,7 @@ export async function runLoad(
   const join = async (gw: number, roomId: string, user: string, role: string) => {
     const c = await connectAuthenticated(
       `${gwUrl(gw)}?access_token=${await token(user, { view: [roomId], publish: [roomId] })}`,
+      rec,
     );
     const j = await step('join', async () =>
       reply(await orClosed(c, c.call({ type: 'join', room: roomId, role }, 10_000)), 'joined'),

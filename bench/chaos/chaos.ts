@@ -245,6 +245,13 @@ function printFailures(rec: LoadRecord, kills: Kill[], print: (line: string) => 
     for (const x of failed)
       print(`    ${x.op} ${(x.code ?? '').slice(0, 40)}: ${x.start - k.at} +${x.end - x.start}`);
   });
+  print('sockets closed 1006 (ms after the last kill: what the client saw)');
+  for (const c of rec.closes1006) {
+    const before = kills.filter((k) => k.at <= c.at).at(-1);
+    print(
+      `  ${before === undefined ? 'before any kill' : `${c.at - before.at} after ${before.label}`}: ${c.cause}`,
+    );
+  }
 }
 
 /** Writes every incarnation's log lines, and the kills, into a new directory; returns it. */

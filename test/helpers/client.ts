@@ -11,6 +11,9 @@ export type Frame = ServerFrame & Record<string, unknown>;
 export class Client {
   readonly frames: Frame[] = [];
   closed: { code: number; reason: string } | undefined;
+  /** The socket's last error: a 1006 that the client itself caused names it. */
+  error: Error | undefined;
+  private closedWire = '';
   private waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
   private closeWaiters: ((c: { code: number; reason: string }) => void)[] = [];
   private cursor = 0;
@@ -30,12 +33,14 @@ export class Client {
       });
     });
     ws.on('close', (code, reason) => {
+      this.closedWire = this.wire();
       this.closed = { code, reason: reason.toString() };
       this.onClosed(this.closed);
       for (const w of this.closeWaiters) w(this.closed);
     });
-    ws.on('error', () => {
-      /* the close event reports it */
+    ws.on('error', (err) => {
+      // The close event reports it (a 1006); kept to say why (`closeCause`).
+      this.error = err;
     });
   }
 
@@ -111,6 +116,17 @@ export class Client {
       });
       this.closeWaiters.push(waiter);
     });
+  }
+
+  /**
+   * Why the socket closed, as far as the client can tell: the code, the socket's last
+   * error (a 1006 the client's own protocol check caused names it; none means the
+   * server's end closed without a close frame), and what the wire carried until then.
+   */
+  closeCause(): string {
+    if (this.closed === undefined) return 'open';
+    const err = this.error === undefined ? 'no client error' : `error: ${this.error.message}`;
+    return `closed ${this.closed.code} (${err}; ${this.closedWire})`;
   }
 
   /**

@@ -165,7 +165,7 @@ export function testTools(t: Test, bus: Bus, config: Config): TestTools {
         // and said; any other close, or a second one, fails.
         if (attempt > 1 || first.code !== 1006 || c.frames.length > 0)
           throw new Error(`${sub}: closed ${first.code} before authenticated`);
-        t.comment(`${sub}: closed 1006 before authenticated; connecting again`);
+        t.comment(`${sub}: ${c.closeCause()} before authenticated; connecting again`);
       }
     },
     async createRoom(roomId, owner, options = {}) {
