@@ -97,7 +97,17 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     const before = processes(sys);
     const beforeRss = new Map([...before].map(([label, pid]) => [label, rssBytes(pid)]));
     const kills: Kill[] = [];
-    if (steady && endAt !== undefined) await sleep(endAt - Date.now());
+    // The soak's memory as it goes, not only its two ends: a store that fills toward a
+    // plateau reads differently from one that grows with every room.
+    for (let at = Date.now(); steady && endAt !== undefined && at < endAt; at = Date.now()) {
+      await sleep(Math.min(60_000, endAt - at));
+      const now = [...before].map(
+        ([label, pid]) => `${label} ${(rssBytes(pid) / 2 ** 20).toFixed(0)}`,
+      );
+      print(
+        `memory at +${((Date.now() - startedAt) / 60_000).toFixed(1)} min (RSS MB): ${now.join(', ')}`,
+      );
+    }
     for (
       let round = 0;
       !steady && (endAt === undefined ? round < (o.rounds ?? 1) : Date.now() < endAt);
