@@ -4,7 +4,7 @@
  * room service.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import { CloseCode, type RoomcastError } from '#shared/wire/errors.js';
+import { CloseCode } from '#shared/wire/errors.js';
 import type { Role, ServerFrame } from '#shared/wire/protocol.js';
 import type { Identity } from '#shared/auth/auth.js';
 import { takeToken } from './gateway.limits.js';
@@ -80,8 +80,8 @@ export class Conn {
   private identified: Identity | undefined;
   /** Gives back this connection's pre-auth slot of its address (gateway.preauth.ts). */
   private preAuthRelease: (() => void) | undefined;
-  /** Set when the `access_token` of the upgrade failed: reported right after open. */
-  authError: RoomcastError | undefined;
+  /** Frames that came while the upgrade's token was verified, in order (FrameDispatch.release). */
+  held: { data: ArrayBuffer; isBinary: boolean; at: number }[] | undefined;
   readonly memberships = new Memberships();
   /** Rooms with a join or resume under way (made when first needed: most connections never hold one). */
   private joiningRooms: Set<string> | undefined;

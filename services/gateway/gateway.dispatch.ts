@@ -62,6 +62,24 @@ export class FrameDispatch {
       return;
     }
     conn.strikes = 0;
+    if (conn.held !== undefined) {
+      // The upgrade's token is being verified: the frame waits its turn, copied (uWS
+      // reuses its buffer) and already counted by the rate limit, which bounds the wait.
+      conn.held.push({ data: data.slice(0), isBinary, at: startedAt });
+      return;
+    }
+    this.handle(conn, data, isBinary, startedAt);
+  }
+
+  /** The frames held while the upgrade's token was verified, now that it is (or was refused). */
+  release(conn: Conn): void {
+    const held = conn.held ?? [];
+    conn.held = undefined;
+    for (const h of held) if (conn.open) this.handle(conn, h.data, h.isBinary, h.at);
+  }
+
+  /** A frame past the rate limit: parsed, then handled by its type. */
+  private handle(conn: Conn, data: ArrayBuffer, isBinary: boolean, startedAt: number): void {
     if (isBinary) {
       this.frames.in(RefusedFrame.invalid);
       this.replies.fail(conn, errorBody(ErrorCode.BINARY_FRAME));

@@ -61,8 +61,6 @@ export class Gateway {
   private listenSocket: us_listen_socket | undefined;
   private readonly conns = new Set<Conn>();
   private connSeq = 0;
-  /** Upgrades waiting for their token to verify: they count against the connection limit. */
-  private upgrading = 0;
   /** Connections not yet authenticated, per remote address. */
   private readonly preAuth: PreAuthLimit;
   private readonly rooms: Rooms;
@@ -204,7 +202,7 @@ export class Gateway {
         // getQuery() is undefined without a query string, whatever the typings say.
         const query = (req.getQuery() as string | undefined) ?? '';
         const token = new URLSearchParams(query).get('access_token');
-        if (this.conns.size + this.upgrading >= this.cfg.maxConnections) {
+        if (this.conns.size >= this.cfg.maxConnections) {
           sendJson(res, errorTable.GATEWAY_FULL.httpStatus, {
             error: errorBody(ErrorCode.GATEWAY_FULL),
           });
@@ -217,8 +215,8 @@ export class Gateway {
         });
         if (token === null) {
           // Without a token a connection costs a slot and proves nothing until its `auth`
-          // frame: one address may hold only so many (a token's upgrade opens authenticated,
-          // or fails and is closed at once). A plain HTTP answer, so that it reads as what it is.
+          // frame: one address may hold only so many (a token's upgrade is verified at once,
+          // then authenticated or closed). A plain HTTP answer, so that it reads as what it is.
           const release = this.preAuth.take(decoder.decode(res.getRemoteAddressAsText()));
           if (release === undefined) {
             sendJson(res, errorTable.RATE_LIMITED.httpStatus, {
@@ -233,26 +231,14 @@ export class Gateway {
           res.upgrade<WsData>({ conn }, key, protocol, extensions, context);
           return;
         }
-        let aborted = false;
-        res.onAborted(() => {
-          aborted = true;
-        });
-        this.upgrading++;
-        this.verify(token)
-          .then(
-            (identity) => {
-              conn.identity = identity;
-            },
-            (err: unknown) => {
-              // Upgrade anyway: a browser cannot read an HTTP status, but it can read an error frame.
-              conn.authError = toAuthError(err);
-            },
-          )
-          .finally(() => {
-            this.upgrading--;
-            if (!aborted)
-              res.cork(() => res.upgrade<WsData>({ conn }, key, protocol, extensions, context));
-          });
+        // Upgraded now and verified after (`verifyUpgrade`): never from a later callback.
+        // uWS's upgrade inside `res.cork` (how an async upgrade must be made) can close
+        // the new socket at once, without a close frame (1006): when the WebSocket lands
+        // at the HTTP socket's address, the end of `cork` takes it for the HTTP response
+        // still and may end it (seen in most CI runs, and in about one chaos run of three).
+        conn.held = [];
+        res.upgrade<WsData>({ conn }, key, protocol, extensions, context);
+        void this.verifyUpgrade(conn, token);
       },
       open: (ws) => this.onOpen(ws),
       message: (ws, data, isBinary) =>
@@ -281,13 +267,21 @@ export class Gateway {
     conn.ws = ws;
     this.conns.add(conn);
     this.frames.opened(this.conns.size);
-    if (conn.authError !== undefined) {
-      this.replies.refuseAuth(conn, conn.authError);
-      return;
+  }
+
+  /**
+   * The `access_token` of an upgrade: `authenticated`, or the refusal and a close
+   * (a browser cannot read an HTTP status, but it can read an error frame). Frames the
+   * client sent meanwhile are handled after, in order.
+   */
+  private async verifyUpgrade(conn: Conn, token: string): Promise<void> {
+    try {
+      conn.identity = await this.verify(token);
+      if (conn.open) this.replies.send(conn, authenticatedFrame(this.o.config, conn.identity));
+    } catch (err) {
+      if (conn.open) this.replies.refuseAuth(conn, toAuthError(err));
     }
-    if (conn.identity !== undefined) {
-      this.replies.send(conn, authenticatedFrame(this.o.config, conn.identity));
-    }
+    this.dispatch.release(conn);
   }
 
   private onClose(conn: Conn, code: number): void {

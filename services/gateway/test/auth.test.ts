@@ -4,8 +4,11 @@
  * expired token ends an open connection; no token ever reaches a log.
  */
 import t from 'tap';
-import { SignJWT, decodeJwt } from 'jose';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import { Client } from '../../../test/helpers/client.js';
+import { Opcode, RawWs } from '../../../test/helpers/rawws.js';
 import { TEST_SECRET, startSystem } from '../../../test/helpers/system.js';
 import { memberOf } from '#shared/room/room.state.js';
 
@@ -211,5 +214,59 @@ t.test(
     t.notOk(saved.closed, 'the refreshed connection lives on past the first token');
     t.equal((await saved.call({ type: 'ping' })).type, 'pong');
     saved.close();
+  },
+);
+
+t.test(
+  'frames sent before `authenticated` wait for the upgrade token: answered after it, in order; none with a bad token',
+  async (t) => {
+    // A JWKS endpoint that answers in 1 s: the first EdDSA token takes that long to verify,
+    // so frames sent as soon as the upgrade is answered come while it is being verified.
+    const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA', use: 'sig' };
+    const jwks = createServer((_req, res) => {
+      setTimeout(() => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ keys: [jwk] }));
+      }, 1000);
+    });
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+    t.teardown(() => jwks.close());
+    const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+    const sys = await startSystem(t, { AUTH_JWKS_URL: jwksUrl });
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+      .setSubject('early')
+      .setIssuer(sys.config.auth.issuer)
+      .setAudience(sys.config.auth.audience)
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    const pings = ['p1', 'p2', 'p3'].map((id) => ({ type: 'ping', id }));
+
+    const good = await RawWs.connect(sys.port, `/signaling?access_token=${token}`);
+    t.teardown(() => good.destroy());
+    for (const p of pings) good.sendJson(p);
+    await good.next((f) => f.opcode === Opcode.text && f.payload.includes('"p3"'));
+    t.same(
+      good.json().map((f) => [f.type, f.id]),
+      [
+        ['authenticated', undefined],
+        ['pong', 'p1'],
+        ['pong', 'p2'],
+        ['pong', 'p3'],
+      ],
+      'authenticated first, then every frame in order: none refused as AUTH_REQUIRED',
+    );
+
+    const bad = await RawWs.connect(sys.port, '/signaling?access_token=not-a-token');
+    for (const p of pings) bad.sendJson(p);
+    await bad.waitEnd();
+    t.same(
+      bad.json().map((f) => [f.type, f.code]),
+      [['error', 'TOKEN_INVALID']],
+      'a bad token: its refusal only, none of the frames is answered',
+    );
+    t.equal(bad.closeCode, 4401);
   },
 );
