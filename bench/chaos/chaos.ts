@@ -222,7 +222,7 @@ function printReport(r: ChaosReport, print: (line: string) => void): void {
   );
   for (const k of [...i.lost, ...i.duplicated].slice(0, 10)) print(`  ${k}`);
   print(
-    `rooms whose log has a gap or a foreign batch: ${i.gaps.length}; live ≠ replay: ${i.diverged.length}; two publishers: ${i.twoPublishers.length}`,
+    `rooms whose log has a gap or a foreign batch: ${i.gaps.length}; live ≠ replay: ${i.diverged.length} (${i.movedOn} had moved on since the pass over the log); two publishers: ${i.twoPublishers.length}`,
   );
   if (i.diverged.length > 0) print(`  live ≠ replay: ${i.diverged.slice(0, 10).join(', ')}`);
   print(`refusals outside a failover window: ${i.outside}`);
