@@ -2,7 +2,10 @@
  * A TCP proxy on a free loopback port in front of a server, for network faults:
  * `drop()` resets every connection through it at once (no WebSocket close frame,
  * no FIN: what a client sees when its network goes away), while new connections
- * keep working.
+ * keep working. Any other close is passed on as a close: the client's FIN becomes a FIN
+ * upstream after what it sent, never a reset. A reset lets uWS close the socket on the
+ * error without reading what it had not read yet: a `leave` and close frame sent as a
+ * tab closed were lost that way whenever the gateway was busy (proxy.test.ts).
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -16,8 +19,8 @@ export interface Proxy {
 }
 
 export function startProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<Proxy> {
-  /** Client sides of the open connections; each one's upstream goes with it. */
-  const clients = new Set<Socket>();
+  /** The open connections: client side → upstream side. */
+  const pairs = new Map<Socket, Socket>();
   let accepted = 0;
   const ignoreErrors = (s: Socket) =>
     s.on('error', () => {
@@ -26,16 +29,22 @@ export function startProxy(targetPort: number, targetHost = '127.0.0.1'): Promis
   const server: Server = createServer((client) => {
     accepted++;
     const upstream = connect(targetPort, targetHost);
-    clients.add(client);
+    pairs.set(client, upstream);
     ignoreErrors(client);
     ignoreErrors(upstream);
+    // pipe() ends each side after the other's end, once what it carried is written.
     client.pipe(upstream);
     upstream.pipe(client);
-    client.once('close', () => {
-      clients.delete(client);
-      upstream.resetAndDestroy();
+    // A side that broke (not ended) breaks the other: what a network failure does.
+    client.once('close', (hadError) => {
+      pairs.delete(client);
+      if (hadError) upstream.resetAndDestroy();
+      else upstream.end();
     });
-    upstream.once('close', () => client.destroy());
+    upstream.once('close', (hadError) => {
+      if (hadError) client.resetAndDestroy();
+      else client.end();
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -51,12 +60,19 @@ export function startProxy(targetPort: number, targetHost = '127.0.0.1'): Promis
           return accepted;
         },
         drop() {
-          const n = clients.size;
-          for (const s of [...clients]) s.resetAndDestroy();
+          const n = pairs.size;
+          for (const [client, upstream] of [...pairs]) {
+            pairs.delete(client);
+            client.resetAndDestroy();
+            upstream.resetAndDestroy();
+          }
           return n;
         },
         close() {
-          for (const s of [...clients]) s.destroy();
+          for (const [client, upstream] of [...pairs]) {
+            client.destroy();
+            upstream.destroy();
+          }
           return new Promise((r) => server.close(() => r()));
         },
       });
