@@ -104,8 +104,10 @@ export async function startNpmStart(
   const gatewayPort = Number(extra.GATEWAY_PORT ?? (await freePort()));
   // Every port npm start would take by default is a free one here: a developer's own
   // npm start (or another test) may hold the defaults.
-  const metricsPorts: Record<string, string> = {};
-  for (const name of ['GATEWAY', 'ROOM', 'STREAM', 'ALERT', 'CATALOG'])
+  // The gateway's workers take the port and the ones 100 apart (start.workers.ts), which no
+  // free port found here reserves: 0 lets each take any free port.
+  const metricsPorts: Record<string, string> = { GATEWAY_METRICS_PORT: '0' };
+  for (const name of ['ROOM', 'STREAM', 'ALERT', 'CATALOG'])
     metricsPorts[`${name}_METRICS_PORT`] = String(await freePort());
   const env: NodeJS.ProcessEnv = {
     ...Object.fromEntries(
