@@ -36,6 +36,8 @@ export class ProcessSampler {
     const mem = process.memoryUsage();
     m.residentMemory.set(mem.rss);
     m.heapUsed.set(mem.heapUsed);
+    m.heapTotal.set(mem.heapTotal);
+    m.externalMemory.set(mem.external);
     const now = this.clock();
     const cpu = process.cpuUsage();
     const usedUs = cpu.user - this.lastCpu.user + (cpu.system - this.lastCpu.system);

@@ -171,6 +171,20 @@ export const instrumentSpecs = {
     unit: 'By',
     labels: [],
   },
+  heapTotal: {
+    kind: 'gauge',
+    name: 'process_heap_total_bytes',
+    help: 'V8 heap reserved: in use, garbage not collected yet, and room to grow into.',
+    unit: 'By',
+    labels: [],
+  },
+  externalMemory: {
+    kind: 'gauge',
+    name: 'process_external_memory_bytes',
+    help: 'Memory of objects outside the V8 heap that JavaScript holds (Buffers and other ArrayBuffers).',
+    unit: 'By',
+    labels: [],
+  },
   cpuSeconds: {
     kind: 'counter',
     name: 'process_cpu_seconds',
