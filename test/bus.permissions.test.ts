@@ -87,9 +87,20 @@ const publishTable: Row[] = [
   $SYS.REQ.SERVER.PING                                           -
   anything.else                                                  -
 `),
-  // Each service its own metric samples only; no one publishes into anyone's inbox.
+  // Each service its own metric samples only.
   ...[gateway, room, stream, alert, catalog].map((c): Row => [`metric.${c}.sample`, [c]]),
-  ...services.map((c): Row => [`${inboxPrefix(c)}.x`, []]),
+  // Answers go into the inboxes of those who ask, and nowhere else: the room service
+  // answers gateways, the stream service, operators' `events` and its own healthcheck;
+  // the catalogue answers gateways and its own healthcheck; a gateway acknowledges
+  // another's first signal; every answering service answers the test-only operator.
+  [`${inboxPrefix(gateway)}.x`, [room, stream, alert, catalog]],
+  [`${inboxPrefix(gateway)}.sigack.g1.1`, [gateway, room, stream, alert, catalog]],
+  [`${inboxPrefix(room)}.x`, [room]],
+  [`${inboxPrefix(stream)}.x`, [room]],
+  [`${inboxPrefix(alert)}.x`, []],
+  [`${inboxPrefix(catalog)}.x`, [catalog]],
+  [`${inboxPrefix(events)}.x`, [room]],
+  [`${inboxPrefix(Credential.operator)}.x`, [gateway, room, stream, alert, catalog]],
 ];
 
 /** Who may subscribe to each subject. */

@@ -7,8 +7,16 @@
  *
  * Everything not listed is refused by the server. Each credential reads replies only
  * on its own inbox prefix (`_INBOX_<credential>`), so no one reads another's answers;
- * services that answer requests get `allow_responses` (they may publish to the reply
- * subject of a request they received, once) rather than a publish right on inboxes.
+ * a service that answers requests may publish into the inboxes of those that ask it,
+ * and no others.
+ *
+ * Not `allow_responses`, which was the rule until 2026-12-05: nats-server then notes
+ * every message delivered to the user that carries a reply subject (every JetStream
+ * message does: its ack subject) for two minutes, and nats-server 2.9 walks all of
+ * those notes on each delivery once there are 4,096 of them. Reading 20,000 messages
+ * of ROOM_EVENTS on one connection took 2.6 s, then 9.2 s, then 23.8 s for the same
+ * read again, where a user without it took 0.1–0.2 s each time: a room replica's
+ * takeover, the catalogue's and the alert service's reading of the log all paid it.
  */
 import { subjects } from '../wire/subjects.js';
 import { bucketNames, streamNames } from './streams.js';
@@ -41,8 +49,6 @@ export const shippedCredentials: readonly Credential[] = [
 export interface Permissions {
   publish: { allow: string[] };
   subscribe: { allow: string[] };
-  /** May answer the requests it receives (publish once to their reply subject). */
-  allow_responses?: boolean;
 }
 
 /** The inbox prefix of `credential`: its replies arrive there and nowhere else. */
@@ -111,16 +117,17 @@ const ownBucket = (bucket: string): string[] => [...ownStream(kvStream(bucket)),
 /** Every service publishes its own metric samples, and only its own. */
 const metrics = (service: string): string => subjects.metric(service, '>');
 
-function build(
-  credential: Credential,
-  publish: string[],
-  subscribe: string[],
-  answers: boolean,
-): Permissions {
+/**
+ * Where a service's answers go: the inboxes of the credentials that ask it. The
+ * test-only `operator` asks every service; no shipped user reads its inbox.
+ */
+const answering = (...askers: Credential[]): string[] =>
+  [...askers, Credential.operator].map((c) => `${inboxPrefix(c)}.>`);
+
+function build(credential: Credential, publish: string[], subscribe: string[]): Permissions {
   return {
     publish: { allow: publish },
     subscribe: { allow: [...subscribe, `${inboxPrefix(credential)}.>`] },
-    ...(answers ? { allow_responses: true } : {}),
   };
 }
 
@@ -140,10 +147,11 @@ const table: Record<Credential, () => Permissions> = {
         metrics('gateway'),
         ...JS_INFO,
         ...ownBucket(bucketNames.revocations),
+        // Acknowledges another gateway's first signal to a member here (gateway.signal.acks.ts).
+        subjects.signalAcks('*'),
+        ...answering(),
       ],
       [subjects.roomBroadcast('*'), subjects.roomSignalAll('*')],
-      // Answers: acknowledges another gateway's first signal to a member here (gateway.signal.acks.ts).
-      true,
     ),
   // The only writer of ROOM_EVENTS, snapshots and leases, and of what members hear.
   room: () =>
@@ -159,6 +167,8 @@ const table: Record<Credential, () => Permissions> = {
         ...ownStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.roomSnapshots),
         ...ownBucket(bucketNames.roomLeases),
+        // Answers user, service and operators' commands (and its own healthcheck).
+        ...answering(Credential.gateway, Credential.stream, Credential.events, Credential.room),
       ],
       [
         subjects.roomCommandAll,
@@ -166,7 +176,6 @@ const table: Record<Credential, () => Permissions> = {
         subjects.roomOpsCommandAll,
         subjects.gatewayHeartbeatAll,
       ],
-      true,
     ),
   // The only sender of the stream commands (SRS's view); answers stream status.
   stream: () =>
@@ -177,9 +186,9 @@ const table: Record<Credential, () => Permissions> = {
         metrics('stream'),
         ...JS_INFO,
         ...readBucket(bucketNames.revocations),
+        ...answering(Credential.gateway),
       ],
       [subjects.streamStatusAll],
-      true,
     ),
   // Reads metric samples and the room log; owns ALERTS and its own buckets.
   alert: () =>
@@ -194,9 +203,9 @@ const table: Record<Credential, () => Permissions> = {
         ...consumeStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.alertState),
         ...ownBucket(bucketNames.alertLeader),
+        ...answering(Credential.gateway),
       ],
       [subjects.metricAll, subjects.alertsQuery],
-      true,
     ),
   // Reads the room log; writes only its own buckets; answers catalogue queries.
   catalog: () =>
@@ -211,9 +220,9 @@ const table: Record<Credential, () => Permissions> = {
         ...consumeStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.catalog),
         ...ownBucket(bucketNames.catalogEvents),
+        ...answering(Credential.gateway, Credential.catalog),
       ],
       [subjects.catalogQuery],
-      true,
     ),
   // `npm run events`: reads the log, and asks a room for its state (read-only).
   events: () =>
@@ -221,9 +230,8 @@ const table: Record<Credential, () => Permissions> = {
       Credential.events,
       [subjects.roomOpsCommandAll, ...JS_INFO, ...readStream(streamNames.roomEvents)],
       [],
-      false,
     ),
-  operator: () => build(Credential.operator, ['>'], ['>'], true),
+  operator: () => build(Credential.operator, ['>'], ['>']),
 };
 
 /** The permissions of `credential`. */

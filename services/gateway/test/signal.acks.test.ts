@@ -99,8 +99,8 @@ t.test('a repeat of a first signal already delivered is acknowledged, not delive
   await until(() => acked.length > 0 && delivered.length === 2, 'acknowledged and delivered');
   await new Promise((r) => setTimeout(r, ACK_MS));
   t.same(delivered, ['offer', 'c1'], 'the offer is delivered once');
-  // Each copy is answered; nats-server lets one answer per reply subject through
-  // (allow_responses), which is all the sender needs.
+  // Each copy is answered (the same ack subject): the sender takes the first and
+  // ignores the rest.
   t.ok(
     acked.every((s) => s === first),
     'acknowledged; nothing for a peer not held here',
