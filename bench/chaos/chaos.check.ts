@@ -27,7 +27,9 @@ export interface Invariants {
   gaps: string[];
   /** Rooms whose live state differs from the state replayed from the log. */
   diverged: string[];
-  /** Rooms compared whose log had grown since the pass over it (read again from there). */
+  /** How long getting rooms' live states took (ms), open and ended rooms apart; asks repeated. */
+  stateAsks: { open: Spread; ended: Spread; retries: number };
+  /** Rooms whose live state was not the one first replayed: checked again on the log's tail after the pass. */
   movedOn: number;
   /** Rooms whose log ever had two publishers at once. */
   twoPublishers: string[];
@@ -46,6 +48,8 @@ export async function checkInvariants(
   rec: LoadRecord,
   kills: Kill[],
   windowMs: number,
+  /** Told how the check goes every 30 s (a long soak's takes minutes). */
+  progress: (line: string) => void = () => undefined,
 ): Promise<Invariants> {
   const log = await JetStreamRoomLog.open(bus.nc, {
     writer: 'chaos',
@@ -104,14 +108,24 @@ export async function checkInvariants(
     })
     .map(([id]) => id);
   const rooms = new RoomClient(bus);
-  const diverged: string[] = [];
+  // How long each room's live state took to get, open and ended rooms apart (where a
+  // slow check spends its time), and how many asks failed and were repeated.
+  const took = { open: [] as number[], ended: [] as number[], retries: 0 };
   const liveHash = async (roomId: string): Promise<string | undefined> => {
+    const started = Date.now();
+    const done = () =>
+      took[replayed.get(roomId)?.actor.ended === true ? 'ended' : 'open'].push(
+        Date.now() - started,
+      );
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        return (await rooms.send(roomId, { type: 'state' })).hash;
+        const { hash } = await rooms.send(roomId, { type: 'state' });
+        done();
+        return hash;
       } catch (err) {
         // A room whose create was never confirmed is in no replica: nothing to compare.
         if (err instanceof RoomRefusedError && err.body.code === 'ROOM_NOT_FOUND') return undefined;
+        took.retries++;
       }
     }
     return undefined;
@@ -124,25 +138,41 @@ export async function checkInvariants(
     ...[...rec.rooms].filter((id) => replayed.get(id)?.actor.ended !== true),
     ...ended.filter((_, i) => i % Math.ceil(ended.length / ENDED_SAMPLE) === 0),
   ];
-  let movedOn = 0;
+  // Rooms whose live state was not the one replayed: the room's live hash.
+  const behind = new Map<string, string | undefined>();
   // A few rooms at a time: a long run has tens of thousands.
   const compare = async () => {
     for (let roomId = ids.pop(); roomId !== undefined; roomId = ids.pop()) {
       const hash = await liveHash(roomId);
-      let entry = replayed.get(roomId);
+      const entry = replayed.get(roomId);
       if (entry === undefined && hash === undefined) continue;
-      // A room may have moved on since the pass over the log (a grace period running
-      // out): what its log gained since, after the live state was asked. Only that: a
-      // read of one room's whole log is a search of the stream on nats-server 2.9, and
-      // a soak's check that did it for every such room ran for many minutes.
-      if (entry === undefined || stateHash(entry.actor) !== hash) {
-        movedOn++;
-        for (const b of await log.readRoom(roomId, scannedTo)) entry = applyBatch(entry, b);
-      }
-      if (entry === undefined || stateHash(entry.actor) !== hash) diverged.push(roomId);
+      if (entry === undefined || stateHash(entry.actor) !== hash) behind.set(roomId, hash);
     }
   };
-  await Promise.all(Array.from({ length: 16 }, compare));
+  const total = ids.length;
+  const ticker = setInterval(() => {
+    const sp = (ms: number[]) => `${ms.length} (p50 ${percentile(ms, 50)} ms)`;
+    progress(
+      `live states: ${total - ids.length} of ${total} asked; open rooms ${sp(took.open)}, ended ${sp(took.ended)}, repeated ${took.retries}`,
+    );
+  }, 30_000);
+  await Promise.all(Array.from({ length: 16 }, compare)).finally(() => clearInterval(ticker));
+  // A room may have moved on since the pass over the log (a grace period running out
+  // as the load stopped): it matches if its live state is one its log passed through
+  // after the pass. One more pass over what the log gained since, for all of them: a
+  // read of each such room's log is a search of the stream on nats-server 2.9, and a
+  // soak's check that did it for thousands of rooms ran for many minutes.
+  const movedOn = behind.size;
+  if (behind.size > 0)
+    await log.scan(scannedTo, (b) => {
+      const roomId = b.batch.roomId;
+      if (!behind.has(roomId)) return;
+      const entry = applyBatch(replayed.get(roomId), b);
+      replayed.set(roomId, entry);
+      if (entry !== undefined && stateHash(entry.actor) === behind.get(roomId))
+        behind.delete(roomId);
+    });
+  const diverged = [...behind.keys()];
   const inside = (t: number) => kills.some((k) => t >= k.at && t <= k.back + windowMs);
   const outsideOps = rec.ops.filter((o) => !o.ok && !inside(o.start) && !inside(o.end));
   const outside = outsideOps.length;
@@ -161,6 +191,7 @@ export async function checkInvariants(
     gaps,
     diverged,
     movedOn,
+    stateAsks: { open: spread(took.open), ended: spread(took.ended), retries: took.retries },
     twoPublishers: [...twoPublishers],
     outside,
     outsideSamples,
@@ -222,4 +253,14 @@ export function windows(rec: LoadRecord, kills: Kill[]): Map<string, number[]> {
 export function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
+}
+
+export interface Spread {
+  n: number;
+  p50: number;
+  max: number;
+}
+
+function spread(ms: number[]): Spread {
+  return { n: ms.length, p50: percentile(ms, 50), max: ms.reduce((a, b) => Math.max(a, b), 0) };
 }

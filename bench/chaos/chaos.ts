@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { rssBytes } from '../bench.procs.js';
+import { MemoryParts } from './chaos.memory.js';
 import {
   checkInvariants,
   percentile,
@@ -27,6 +28,7 @@ import {
   windows,
   type Invariants,
   type Kill,
+  type Spread,
 } from './chaos.check.js';
 import { runLoad, type LoadRecord } from './chaos.load.js';
 import {
@@ -99,15 +101,18 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     const kills: Kill[] = [];
     // The soak's memory as it goes, not only its two ends: a store that fills toward a
     // plateau reads differently from one that grows with every room.
+    const parts = new MemoryParts(bus);
     for (let at = Date.now(); steady && endAt !== undefined && at < endAt; at = Date.now()) {
       await sleep(Math.min(60_000, endAt - at));
-      const now = [...before].map(
-        ([label, pid]) => `${label} ${(rssBytes(pid) / 2 ** 20).toFixed(0)}`,
-      );
+      const now = [...before].map(([label, pid]) => {
+        const of = parts.of(label);
+        return `${label} ${(rssBytes(pid) / 2 ** 20).toFixed(0)}${of === '' ? '' : ` (${of})`}`;
+      });
       print(
         `memory at +${((Date.now() - startedAt) / 60_000).toFixed(1)} min (RSS MB): ${now.join(', ')}`,
       );
     }
+    parts.close();
     for (
       let round = 0;
       !steady && (endAt === undefined ? round < (o.rounds ?? 1) : Date.now() < endAt);
@@ -143,7 +148,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     );
     // A failover window lasts at most a lease (a dead replica's rooms move) plus slack.
     const checking = Date.now();
-    const invariants = await checkInvariants(bus, rec, kills, ROOM_LEASE_MS + 5000);
+    const invariants = await checkInvariants(bus, rec, kills, ROOM_LEASE_MS + 5000, print);
     print(`checked in ${((Date.now() - checking) / 1000).toFixed(1)} s`);
     for (const key of [...invariants.lost, ...invariants.duplicated])
       print(`  ${key}: ${whereStored(sys, key, rec, kills)}`);
@@ -223,6 +228,11 @@ function printReport(r: ChaosReport, print: (line: string) => void): void {
   for (const k of [...i.lost, ...i.duplicated].slice(0, 10)) print(`  ${k}`);
   print(
     `rooms whose log has a gap or a foreign batch: ${i.gaps.length}; live ≠ replay: ${i.diverged.length} (${i.movedOn} had moved on since the pass over the log); two publishers: ${i.twoPublishers.length}`,
+  );
+  const asks = i.stateAsks;
+  const spreadOf = (s: Spread) => `${s.n} (p50 ${s.p50} ms, max ${s.max} ms)`;
+  print(
+    `live states asked: open rooms ${spreadOf(asks.open)}, ended ${spreadOf(asks.ended)}; asks repeated: ${asks.retries}`,
   );
   if (i.diverged.length > 0) print(`  live ≠ replay: ${i.diverged.slice(0, 10).join(', ')}`);
   print(`refusals outside a failover window: ${i.outside}`);

@@ -1,0 +1,47 @@
+/**
+ * What a soak's services say their memory is made of: the V8 heap in use and
+ * reserved, and Buffers outside it, from the metric events every service publishes
+ * (`metric.<service>.<name>`). Beside the resident size each minute, it tells a
+ * growing heap (ours to find) from a resident size that grows with neither (the
+ * allocator's).
+ */
+import type { Subscription } from '@nats-io/nats-core';
+import { decode, type Bus } from '#shared/runtime/bus.js';
+import type { MetricEvent } from '#shared/runtime/metrics.events.js';
+import { subjects } from '#shared/wire/subjects.js';
+
+const PARTS = {
+  process_heap_used_bytes: 'heap',
+  process_heap_total_bytes: 'of',
+  process_external_memory_bytes: 'buffers',
+} as const;
+type Part = (typeof PARTS)[keyof typeof PARTS];
+
+export class MemoryParts {
+  /** The latest figures of each instance (the chaos system names instances by label). */
+  private readonly latest = new Map<string, Partial<Record<Part, number>>>();
+  private readonly subs: Subscription[];
+
+  constructor(bus: Bus) {
+    this.subs = Object.entries(PARTS).map(([name, part]) =>
+      bus.subscribe(subjects.metric('*', name), (msg) => {
+        const e = decode<MetricEvent>(msg.data);
+        const value = e.points[0]?.value;
+        if (typeof value !== 'number') return;
+        this.latest.set(e.instance, { ...this.latest.get(e.instance), [part]: value });
+      }),
+    );
+  }
+
+  /** `heap 23/41 MB, buffers 3 MB` for `label`, or '' before its first sample. */
+  of(label: string): string {
+    const p = this.latest.get(label);
+    if (p?.heap === undefined || p.of === undefined || p.buffers === undefined) return '';
+    const mb = (n: number) => (n / 2 ** 20).toFixed(0);
+    return `heap ${mb(p.heap)}/${mb(p.of)} MB, buffers ${mb(p.buffers)} MB`;
+  }
+
+  close(): void {
+    for (const s of this.subs) s.unsubscribe();
+  }
+}
