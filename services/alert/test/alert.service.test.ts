@@ -115,7 +115,11 @@ async function harness(t: Test, env: Record<string, string> = {}): Promise<Harne
         if (i > 0) clock.now += 1000;
         if (sample !== undefined) {
           h.metric(...sample);
-          await h.query();
+          // A barrier for `svc` itself (a query is answered by whichever instance is
+          // first): the server has the sample once this connection's PING is answered,
+          // and `svc` has taken it once a PING on its own connection is.
+          await bus.flush();
+          await running.find((r) => r.svc === svc)?.bus.flush();
         }
         const events = await svc.evaluate();
         if (i > 0) return events;
