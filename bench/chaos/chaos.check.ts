@@ -159,9 +159,9 @@ export async function checkInvariants(
   await Promise.all(Array.from({ length: 16 }, compare)).finally(() => clearInterval(ticker));
   // A room may have moved on since the pass over the log (a grace period running out
   // as the load stopped): it matches if its live state is one its log passed through
-  // after the pass. One more pass over what the log gained since, for all of them: a
-  // read of each such room's log is a search of the stream on nats-server 2.9, and a
-  // soak's check that did it for thousands of rooms ran for many minutes.
+  // after the pass. One more pass over what the log gained since serves them all,
+  // where a read of each such room's log would be a search of the stream each on
+  // nats-server 2.9.
   const movedOn = behind.size;
   if (behind.size > 0)
     await log.scan(scannedTo, (b) => {
