@@ -18,7 +18,7 @@ const PARTS = {
 type Part = (typeof PARTS)[keyof typeof PARTS];
 
 export class MemoryParts {
-  /** The latest figures of each instance (the chaos system names instances by label). */
+  /** The latest figures of each instance. */
   private readonly latest = new Map<string, Partial<Record<Part, number>>>();
   private readonly subs: Subscription[];
 
@@ -33,9 +33,15 @@ export class MemoryParts {
     );
   }
 
-  /** `heap 23/41 MB, buffers 3 MB` for `label`, or '' before its first sample. */
-  of(label: string): string {
-    const p = this.latest.get(label);
+  /**
+   * `heap 23/41 MB, buffers 3 MB` for the process named `label` (room replicas and
+   * gateways are) or whose instance is host-`pid` (the others), or '' before its
+   * first sample.
+   */
+  of(label: string, pid: number): string {
+    const p =
+      this.latest.get(label) ??
+      [...this.latest].find(([instance]) => instance.endsWith(`-${String(pid)}`))?.[1];
     if (p?.heap === undefined || p.of === undefined || p.buffers === undefined) return '';
     const mb = (n: number) => (n / 2 ** 20).toFixed(0);
     return `heap ${mb(p.heap)}/${mb(p.of)} MB, buffers ${mb(p.buffers)} MB`;

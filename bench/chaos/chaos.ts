@@ -105,7 +105,7 @@ export async function runChaos(o: ChaosOptions = {}): Promise<ChaosReport> {
     for (let at = Date.now(); steady && endAt !== undefined && at < endAt; at = Date.now()) {
       await sleep(Math.min(60_000, endAt - at));
       const now = [...before].map(([label, pid]) => {
-        const of = parts.of(label);
+        const of = parts.of(label, pid);
         return `${label} ${(rssBytes(pid) / 2 ** 20).toFixed(0)}${of === '' ? '' : ` (${of})`}`;
       });
       print(
