@@ -8,14 +8,15 @@
 import type { Subscription } from '@nats-io/nats-core';
 import { decode, type Bus } from '#shared/runtime/bus.js';
 import type { MetricEvent } from '#shared/runtime/metrics.events.js';
+import { instrumentSpecs } from '#shared/runtime/metrics.specs.js';
 import { subjects } from '#shared/wire/subjects.js';
 
 const PARTS = {
-  process_heap_used_bytes: 'heap',
-  process_heap_total_bytes: 'of',
-  process_external_memory_bytes: 'buffers',
+  heap: instrumentSpecs.heapUsed.name,
+  of: instrumentSpecs.heapTotal.name,
+  buffers: instrumentSpecs.externalMemory.name,
 } as const;
-type Part = (typeof PARTS)[keyof typeof PARTS];
+type Part = keyof typeof PARTS;
 
 export class MemoryParts {
   /** The latest figures of each instance. */
@@ -23,8 +24,8 @@ export class MemoryParts {
   private readonly subs: Subscription[];
 
   constructor(bus: Bus) {
-    this.subs = Object.entries(PARTS).map(([name, part]) =>
-      bus.subscribe(subjects.metric('*', name), (msg) => {
+    this.subs = (Object.keys(PARTS) as Part[]).map((part) =>
+      bus.subscribe(subjects.metric('*', PARTS[part]), (msg) => {
         const e = decode<MetricEvent>(msg.data);
         const value = e.points[0]?.value;
         if (typeof value !== 'number') return;

@@ -23,12 +23,12 @@ import { rssBytes } from '../bench.procs.js';
 import { MemoryParts } from './chaos.memory.js';
 import {
   checkInvariants,
+  describeAsks,
   percentile,
   refusedByKill,
   windows,
   type Invariants,
   type Kill,
-  type Spread,
 } from './chaos.check.js';
 import { runLoad, type LoadRecord } from './chaos.load.js';
 import {
@@ -229,11 +229,7 @@ function printReport(r: ChaosReport, print: (line: string) => void): void {
   print(
     `rooms whose log has a gap or a foreign batch: ${i.gaps.length}; live ≠ replay: ${i.diverged.length} (${i.movedOn} had moved on since the pass over the log); two publishers: ${i.twoPublishers.length}`,
   );
-  const asks = i.stateAsks;
-  const spreadOf = (s: Spread) => `${s.n} (p50 ${s.p50} ms, max ${s.max} ms)`;
-  print(
-    `live states asked: open rooms ${spreadOf(asks.open)}, ended ${spreadOf(asks.ended)}; asks repeated: ${asks.retries}`,
-  );
+  print(`live states asked: ${describeAsks(i.stateAsks)}`);
   if (i.diverged.length > 0) print(`  live ≠ replay: ${i.diverged.slice(0, 10).join(', ')}`);
   print(`refusals outside a failover window: ${i.outside}`);
   for (const line of i.outsideSamples) print(`  ${line}`);
