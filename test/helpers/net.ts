@@ -2,8 +2,24 @@ import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import type { Test } from 'tap';
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/** Ports this process handed out: bind(0) can offer a port it just offered again. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1, and not handed out before by
+ * this process (two calls in a row once gave one test's NATS node the same port for
+ * its monitor and its routes).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
