@@ -97,6 +97,19 @@ export async function startNpmStart(
   t: Test,
   extra: Record<string, string> = {},
 ): Promise<NpmStart> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(t, extra);
+    } catch (err) {
+      // A port found free here can be taken before npm start binds it (by another test's
+      // connection, say): new ports, unless the test chose the port itself.
+      const portTaken = /cannot listen on|EADDRINUSE|address already in use/.test(String(err));
+      if (!portTaken || extra.GATEWAY_PORT !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(t: Test, extra: Record<string, string>): Promise<NpmStart> {
   const dataDir = mkdtempSync(join(tmpdir(), 'roomcast-demo-'));
   const natsPort = await freePort();
   const streamPort = await freePort();
