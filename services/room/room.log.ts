@@ -11,13 +11,12 @@
  *   drops it by its `Nats-Msg-Id` and answers with the original's position.
  */
 import {
-  DeliverPolicy,
   jetstream,
   jetstreamManager,
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import { TimeoutError, type NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
@@ -26,8 +25,8 @@ import {
   isWrongLastSequence,
   roomEventsConfig,
   streamNames,
-  retryOrderedRead,
 } from '#shared/runtime/streams.js';
+import { lastLogSeq, readLog } from '#shared/runtime/room.log.read.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { JetStreamPublisher } from '#shared/runtime/jetstream.publisher.js';
 
@@ -201,75 +200,22 @@ export class JetStreamRoomLog implements RoomLog {
     return counts;
   }
 
-  /**
-   * Reads with an ordered consumer until it has caught up with the stream; a read
-   * that timed out resumes after the last batch seen (`retryOrderedRead`).
-   */
-  private async read(
+  /** Reads with an ordered consumer up to the leader's last batch (shared/runtime/room.log.read.ts). */
+  private read(
     o: { filter: string; after: number },
     onBatch: (b: StoredBatch) => void,
   ): Promise<void> {
-    let after = o.after;
-    await retryOrderedRead(async () => {
-      // Where the read must get to, from the stream's leader: a consumer on a replica
-      // that is still catching up (a node just restarted) reports nothing pending at
-      // its own end, which is not the log's end.
-      const last = await this.lastSeq(o.filter);
-      await this.readFrom({ filter: o.filter, after, last }, (b) => {
-        after = b.streamSeq;
-        onBatch(b);
+    return readLog(this.js, this.jsm, o, (m) => {
+      onBatch({
+        streamSeq: m.seq,
+        batch: decode<RoomEventBatch>(m.data),
+        msgId: m.headers?.get('Nats-Msg-Id'),
       });
+      return true;
     });
   }
 
   lastOf(roomId: string): Promise<number> {
-    return this.lastSeq(subjects.roomEvents(roomId));
-  }
-
-  /** The stream sequence of the last message `filter` matches (0: none), as the leader has it. */
-  private async lastSeq(filter: string): Promise<number> {
-    if (filter === subjects.roomEventsAll)
-      return (await this.jsm.streams.info(streamNames.roomEvents)).state.last_seq;
-    // null: no message matches (nats.js answers the server's "no message found" so).
-    const m = await this.jsm.streams.getMessage(streamNames.roomEvents, { last_by_subj: filter });
-    return m?.seq ?? 0;
-  }
-
-  private async readFrom(
-    o: { filter: string; after: number; last: number },
-    onBatch: (b: StoredBatch) => void,
-  ): Promise<void> {
-    if (o.last <= o.after) return;
-    const consumer = await this.js.consumers.get(streamNames.roomEvents, {
-      filter_subjects: o.filter,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: o.after + 1,
-    });
-    try {
-      for (;;) {
-        const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000 });
-        let got = 0;
-        let caughtUp = false;
-        for await (const m of msgs) {
-          got++;
-          onBatch({
-            streamSeq: m.seq,
-            batch: decode<RoomEventBatch>(m.data),
-            msgId: m.headers?.get('Nats-Msg-Id'),
-          });
-          if (m.seq >= o.last) {
-            // Leaving the loop ends the fetch now instead of waiting out `expires`.
-            caughtUp = true;
-            break;
-          }
-        }
-        if (caughtUp) return;
-        // Nothing more within `expires` short of the leader's last: this consumer's
-        // replica lags. A new consumer (maybe elsewhere) resumes after what was read.
-        if (got === 0) throw new TimeoutError();
-      }
-    } finally {
-      await consumer.delete().catch(() => undefined);
-    }
+    return lastLogSeq(this.jsm, subjects.roomEvents(roomId));
   }
 }
