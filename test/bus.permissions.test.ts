@@ -63,6 +63,7 @@ const publishTable: Row[] = [
   $JS.API.STREAM.INFO.ROOM_EVENTS                                room alert catalog events
   $JS.API.CONSUMER.CREATE.ROOM_EVENTS.c.evt.room.r1              room alert catalog events
   $JS.API.DIRECT.GET.ROOM_EVENTS                                 room alert catalog events
+  $JS.API.STREAM.MSG.GET.ROOM_EVENTS                             room alert catalog events
   # Durable consumers: the read-only user can neither make one nor delete another's.
   $JS.API.CONSUMER.DURABLE.CREATE.ROOM_EVENTS.d                  room alert catalog
   $JS.API.CONSUMER.DELETE.ROOM_EVENTS.catalog-jetstream          room alert catalog
@@ -74,7 +75,8 @@ const publishTable: Row[] = [
   $JS.API.STREAM.CREATE.KV_room-snapshots                        room
   $JS.API.CONSUMER.CREATE.KV_room-snapshots.c                    room
   $KV.catalog.room.r1                                            catalog
-  $KV.catalog-events.r1.1                                        catalog
+  # The catalogue keeps no copy of the log (it reads ROOM_EVENTS): no one writes its old bucket.
+  $KV.catalog-events.r1.1                                        -
   $JS.API.DIRECT.GET.KV_catalog.$KV.catalog.room.r1              catalog
   $KV.alert-state.rooms                                          alert
   $KV.alert-leader.leader                                        alert

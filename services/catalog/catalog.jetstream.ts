@@ -4,8 +4,7 @@
  * - Bucket `catalog`: `room.<id>` holds a room's record, `meta.position` the
  *   projector's position. Writes are compare-and-set on the key's revision, so the
  *   seq check and the write are one step.
- * - Bucket `catalog-events`: `<roomId>.<seq>` holds one archived event, written
- *   with `create` (put-if-absent), so an event is archived once.
+ * - Archived events: read from ROOM_EVENTS itself (catalog.archive.ts), not copied.
  * - List queries: KV has no secondary index, so each store keeps the records'
  *   LiveRoom parts in memory, in list order, fed by an ordered consumer on the
  *   bucket's stream (every other writer's changes arrive there too) and by its own
@@ -23,7 +22,6 @@ import { decode, encode } from '#shared/runtime/bus.js';
 import type { ArchivedEvent } from '#shared/room/catalog.js';
 import { viewerMaySee } from '#shared/room/room.access.js';
 import type { Logger } from '#shared/runtime/log.js';
-import type { RoomEvent } from '#shared/room/room.events.js';
 import { bucketNames, isWrongLastSequence } from '#shared/runtime/streams.js';
 import {
   compareRooms,
@@ -34,6 +32,7 @@ import {
   type RoomListQuery,
   type RoomListResult,
 } from './catalog.store.js';
+import { RoomLogArchive } from './catalog.archive.js';
 
 export interface JetStreamCatalogOptions {
   js: JetStreamClient;
@@ -41,15 +40,13 @@ export interface JetStreamCatalogOptions {
   /** Replicas of the buckets when they are created. */
   replicas: number;
   log: Logger;
-  /** Bucket names (tests give each store its own). */
-  buckets?: { catalog: string; events: string };
+  /** The bucket's name (tests give each store its own). */
+  bucket?: string;
 }
 
 type ListedRoom = CatalogRoom['room'];
 const ROOM_PREFIX = 'room.';
 const POSITION_KEY = 'meta.position';
-/** Events read from the archive per round of parallel gets. */
-const READ_CHUNK = 32;
 /** Compare-and-set attempts before a write gives up (only contention with another writer retries). */
 const CAS_ATTEMPTS = 16;
 
@@ -125,37 +122,32 @@ export class JetStreamCatalogStore implements CatalogStore {
   private readonly index = new RoomIndex();
   private follower: ConsumerMessages | undefined;
 
+  private readonly archive: RoomLogArchive;
+
   private constructor(
     private readonly o: JetStreamCatalogOptions,
     private readonly rooms: KV,
-    private readonly events: KV,
-    private readonly buckets: { catalog: string; events: string },
-  ) {}
+    private readonly bucket: string,
+  ) {
+    this.archive = new RoomLogArchive(o.js, o.jsm);
+  }
 
-  /** Creates (or binds to) the buckets and loads the list index before resolving. */
+  /** Creates (or binds to) the bucket and loads the list index before resolving. */
   static async open(o: JetStreamCatalogOptions): Promise<JetStreamCatalogStore> {
-    const buckets = o.buckets ?? {
-      catalog: bucketNames.catalog,
-      events: bucketNames.catalogEvents,
-    };
-    const kvm = new Kvm(o.js);
-    const opts = { history: 1, replicas: o.replicas };
-    const [rooms, events] = await Promise.all([
-      kvm.create(buckets.catalog, opts),
-      kvm.create(buckets.events, opts),
-    ]);
-    const store = new JetStreamCatalogStore(o, rooms, events, buckets);
+    const bucket = o.bucket ?? bucketNames.catalog;
+    const rooms = await new Kvm(o.js).create(bucket, { history: 1, replicas: o.replicas });
+    const store = new JetStreamCatalogStore(o, rooms, bucket);
     await store.follow();
     return store;
   }
 
   private get roomsStream(): string {
-    return `KV_${this.buckets.catalog}`;
+    return `KV_${this.bucket}`;
   }
 
   /** Follows every record's latest revision; resolves once the index holds them all. */
   private async follow(): Promise<void> {
-    const prefix = `$KV.${this.buckets.catalog}.${ROOM_PREFIX}`;
+    const prefix = `$KV.${this.bucket}.${ROOM_PREFIX}`;
     const consumer = await this.o.js.consumers.get(this.roomsStream, {
       filter_subjects: `${prefix}>`,
       deliver_policy: DeliverPolicy.LastPerSubject,
@@ -222,36 +214,13 @@ export class JetStreamCatalogStore implements CatalogStore {
     return Promise.resolve(this.index.list(query));
   }
 
-  async appendEvents(
-    roomId: string,
-    firstSeq: number,
-    events: readonly RoomEvent[],
-  ): Promise<void> {
-    await Promise.all(
-      events.map(async (event, i) => {
-        try {
-          await this.events.create(`${roomId}.${firstSeq + i}`, encode(event));
-        } catch (err) {
-          // Already archived: the event at a room sequence never changes.
-          if (!isWrongLastSequence(err)) throw err;
-        }
-      }),
-    );
+  /** Nothing to copy: the log is the archive (catalog.archive.ts). */
+  appendEvents(): Promise<void> {
+    return Promise.resolve();
   }
 
-  async readEvents(roomId: string, fromSeq: number, limit: number): Promise<ArchivedEvent[]> {
-    const out: ArchivedEvent[] = [];
-    for (let seq = Math.max(1, fromSeq); out.length < limit; seq += READ_CHUNK) {
-      const n = Math.min(READ_CHUNK, limit - out.length);
-      const entries = await Promise.all(
-        Array.from({ length: n }, (_, i) => this.events.get(`${roomId}.${seq + i}`)),
-      );
-      for (const [i, e] of entries.entries()) {
-        if (e === null || e.operation !== 'PUT') return out;
-        out.push({ roomId, seq: seq + i, event: e.json<RoomEvent>() });
-      }
-    }
-    return out;
+  readEvents(roomId: string, fromSeq: number, limit: number): Promise<ArchivedEvent[]> {
+    return this.archive.readEvents(roomId, fromSeq, limit);
   }
 
   async position(): Promise<number> {
@@ -276,7 +245,6 @@ export class JetStreamCatalogStore implements CatalogStore {
 
   async clear(): Promise<void> {
     await this.o.jsm.streams.purge(this.roomsStream);
-    await this.o.jsm.streams.purge(`KV_${this.buckets.events}`);
     const info = await this.o.jsm.streams.info(this.roomsStream);
     // The follower may still deliver revisions from before the purge: the floor keeps them out.
     this.index.reset(info.state.last_seq);

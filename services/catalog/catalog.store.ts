@@ -8,7 +8,9 @@
  * - `putRoom` is monotonic in `seq`: a record never replaces one with the same or a
  *   higher sequence, so a redelivered or duplicated batch changes nothing, and two
  *   projectors racing on one room cannot move it backwards.
- * - `appendEvents` is keyed by room and sequence: appending an event again changes nothing.
+ * - The event archive is keyed by room and sequence: appending an event again
+ *   changes nothing. MongoDB keeps a copy of what the projector appends; the
+ *   JetStream store reads ROOM_EVENTS itself (catalog.archive.ts) and appends nothing.
  * - `savePosition` only moves forward.
  */
 import type { ArchivedEvent, RoomViewer } from '#shared/room/catalog.js';
@@ -70,7 +72,11 @@ export interface CatalogStore {
   putRoom(record: CatalogRoom): Promise<boolean>;
   /** One page of rooms the viewer may see, newest first (see `compareRooms`). */
   listRooms(query: RoomListQuery): Promise<RoomListResult>;
-  /** Archives `events`, the first with sequence `firstSeq`; events already there are kept as they are. */
+  /**
+   * Archives `events`, the first with sequence `firstSeq`, as the projector applies
+   * them; events already there are kept as they are. A store whose archive is the
+   * log itself has nothing to do.
+   */
   appendEvents(roomId: string, firstSeq: number, events: readonly RoomEvent[]): Promise<void>;
   /** Archived events of a room from `fromSeq` on, in order, at most `limit`, stopping at the first missing one. */
   readEvents(roomId: string, fromSeq: number, limit: number): Promise<ArchivedEvent[]>;
@@ -78,7 +84,7 @@ export interface CatalogStore {
   position(): Promise<number>;
   /** Moves the position forward to `streamSeq` (never backward). */
   savePosition(streamSeq: number): Promise<void>;
-  /** Removes every record, event and the position (before a rebuild). */
+  /** Removes every record, the position and any archived copy of the log (before a rebuild). */
   clear(): Promise<void>;
   close(): Promise<void>;
 }

@@ -219,7 +219,6 @@ const table: Record<Credential, () => Permissions> = {
         createStream(streamNames.roomEvents),
         ...consumeStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.catalog),
-        ...ownBucket(bucketNames.catalogEvents),
         ...answering(Credential.gateway, Credential.catalog),
       ],
       [subjects.catalogQuery],

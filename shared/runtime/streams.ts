@@ -39,8 +39,6 @@ export const bucketNames = {
   alertLeader: 'alert-leader',
   /** The room catalogue: one record per room (`room.<id>`) and the projector's position (`meta.position`). */
   catalog: 'catalog',
-  /** The catalogue's event archive: one event per key, `<roomId>.<seq>`. */
-  catalogEvents: 'catalog-events',
   /** Revoked sessions and tokens (`user.<id>`, `jti.<id>`); see shared/auth/revocations.ts. */
   revocations: 'revocations',
 } as const;

@@ -10,6 +10,8 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import type { Test } from 'tap';
 import { encode } from '#shared/runtime/bus.js';
 import type { Role, RoomStatus } from '#shared/wire/protocol.js';
 import {
@@ -20,6 +22,7 @@ import {
 } from '#shared/room/room.events.js';
 import { ensureStream, roomEventsConfig } from '#shared/runtime/streams.js';
 import { subjects } from '#shared/wire/subjects.js';
+import { startNats } from './nats.js';
 
 /** JetStream handles with ROOM_EVENTS in place. */
 export async function roomEventsStream(
@@ -28,6 +31,19 @@ export async function roomEventsStream(
   const jsm = await jetstreamManager(nc);
   await ensureStream(jsm, roomEventsConfig(1));
   return { js: jetstream(nc), jsm };
+}
+
+/** A nats-server of the test's own with ROOM_EVENTS in place; stopped when `t` ends. */
+export async function natsWithRoomEvents(
+  t: Test,
+): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager }> {
+  const nats = await startNats();
+  const nc = await connect(nats.connectOptions());
+  t.teardown(async () => {
+    await nc.close();
+    await nats.stop();
+  });
+  return { nc, ...(await roomEventsStream(nc)) };
 }
 
 /** Appends a batch as the room service does; resolves with its ROOM_EVENTS sequence. */

@@ -1,32 +1,34 @@
 /** The catalogue contract against the JetStream KV store (always runs). */
 import t from 'tap';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { createLogger } from '#shared/runtime/log.js';
-import { startNats } from '../../../test/helpers/nats.js';
+import { appendBatch, natsWithRoomEvents } from '../../../test/helpers/events.js';
 import { JetStreamCatalogStore } from '../catalog.jetstream.js';
 import { catalogContract } from './catalog.contract.js';
 
-const nats = await startNats();
-const nc = await connect(nats.connectOptions());
-t.teardown(async () => {
-  await nc.close();
-  await nats.stop();
-});
-const js = jetstream(nc);
-const jsm = await jetstreamManager(nc);
+const { js, jsm } = await natsWithRoomEvents(t);
 let n = 0;
+/** Each room's next sequence in the log. */
+const next = new Map<string, number>();
 
-catalogContract(t, async (t) => {
-  // Buckets of its own for every test: the stores never see each other.
-  const id = ++n;
-  const store = await JetStreamCatalogStore.open({
-    js,
-    jsm,
-    replicas: 1,
-    log: createLogger('test', 'error'),
-    buckets: { catalog: `catalog-t${id}`, events: `catalog-events-t${id}` },
-  });
-  t.teardown(() => store.close());
-  return store;
-});
+catalogContract(
+  t,
+  async (t) => {
+    // A bucket of its own for every test: the stores never see each other.
+    const store = await JetStreamCatalogStore.open({
+      js,
+      jsm,
+      replicas: 1,
+      log: createLogger('test', 'error'),
+      bucket: `catalog-t${++n}`,
+    });
+    t.teardown(() => store.close());
+    return store;
+  },
+  async (batch) => {
+    // The room service's append is fenced on the room's last batch: one that writes a
+    // sequence the log already holds is refused, so it never reaches the log.
+    if (batch.seq < (next.get(batch.roomId) ?? 1)) return;
+    await appendBatch(js, batch);
+    next.set(batch.roomId, batch.seq + batch.events.length);
+  },
+);
