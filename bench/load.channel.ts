@@ -81,7 +81,12 @@ export class Loader<C extends { cmd: string }, R extends { ok: string } | Failur
         },
         reject,
       });
-      this.process.send({ seq, ...c } satisfies Envelope<C>);
+      // With a callback a failed send (the process has just exited: EPIPE) rejects
+      // this call; without one it is an 'error' event that takes the whole bench down.
+      this.process.send({ seq, ...c } satisfies Envelope<C>, (err) => {
+        if (err === null || !this.waiting.delete(seq)) return;
+        reject(new Error(`${this.label} ${this.pid}: ${c.cmd} not sent (${err.message})`));
+      });
     });
   }
 }
@@ -106,8 +111,11 @@ export function serveCommands<C extends { cmd: string }, R extends object>(
         error: err instanceof Error ? err.message : String(err),
       }))
       .then((reply: R | Failure) => {
-        process.send?.({ seq: m.seq, ...reply });
-        if (m.cmd === 'close') process.disconnect();
+        // Disconnecting only once the reply is out: with it still queued Node's
+        // channel code throws (node 20: "Cannot set properties of null").
+        process.send?.({ seq: m.seq, ...reply }, () => {
+          if (m.cmd === 'close') process.disconnect();
+        });
       })
       .catch(() => process.exit(1));
   });
