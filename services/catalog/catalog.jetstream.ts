@@ -37,7 +37,7 @@ import { RoomLogArchive } from './catalog.archive.js';
 export interface JetStreamCatalogOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
-  /** Replicas of the buckets when they are created. */
+  /** Replicas of the bucket when it is created. */
   replicas: number;
   log: Logger;
   /** The bucket's name (tests give each store its own). */
