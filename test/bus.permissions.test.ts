@@ -74,6 +74,10 @@ const publishTable: Row[] = [
   $KV.room-leases.p0                                             room
   $JS.API.STREAM.CREATE.KV_room-snapshots                        room
   $JS.API.CONSUMER.CREATE.KV_room-snapshots.c                    room
+  $KV.room-ended.r1                                              room
+  # An ended room's live snapshot is purged whole; no other stream may be purged.
+  $JS.API.STREAM.PURGE.KV_room-snapshots                         room
+  $JS.API.STREAM.PURGE.KV_room-ended                             -
   $KV.catalog.room.r1                                            catalog
   # The catalogue keeps no copy of the log (it reads ROOM_EVENTS): no one writes its old bucket.
   $KV.catalog-events.r1.1                                        -

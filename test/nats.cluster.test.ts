@@ -33,6 +33,7 @@ t.test('a 3-node cluster loses the ROOM_EVENTS leader under traffic', async (t) 
   t.equal(info.config.num_replicas, 3, 'ROOM_EVENTS has three replicas');
   for (const bucket of [
     bucketNames.roomSnapshots,
+    bucketNames.roomEnded,
     bucketNames.roomLeases,
     bucketNames.revocations,
   ]) {

@@ -86,14 +86,23 @@ export async function loadRooms(
   /** Told of each wanted room skipped because its snapshot says it ended. */
   ended?: (roomId: string) => void,
 ): Promise<Map<string, RoomEntry>> {
-  const [snaps, counts] = await Promise.all([snapshots.loadAll(), log.batchCounts()]);
+  const [snaps, counts, endedRooms] = await Promise.all([
+    snapshots.loadAll(),
+    log.batchCounts(),
+    snapshots.endedRooms(),
+  ]);
   const rooms = new Map<string, RoomEntry>();
   const stale = new Map<string, number>(); // room → stream sequence its tail starts after
   for (const [roomId, count] of counts) {
     if (!wanted(roomId)) continue;
+    // Its last snapshot is kept with the ended rooms: nothing more can happen to it.
+    if (endedRooms.has(roomId)) {
+      ended?.(roomId);
+      continue;
+    }
     const found = snaps.get(roomId);
     const snap = found !== undefined && RoomActor.restorable(found.snapshot) ? found : undefined;
-    // Ended, and the snapshot says so: nothing to hold (room.retired.ts).
+    // Ended, and its snapshot (stored before ended rooms were kept apart) says so.
     if (snap?.batches === count && RoomActor.endedIn(snap.snapshot)) {
       ended?.(roomId);
       continue;

@@ -36,6 +36,7 @@ t.test(
         return Promise.reject(new Error('maximum payload exceeded'));
       },
       loadAll: () => Promise.resolve(new Map()),
+      endedRooms: () => Promise.resolve(new Set()),
       load: () => Promise.resolve(undefined),
     };
     const other = new Map([['r1', entryOf()]]);

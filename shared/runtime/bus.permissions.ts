@@ -166,6 +166,9 @@ const table: Record<Credential, () => Permissions> = {
         ...JS_INFO,
         ...ownStream(streamNames.roomEvents),
         ...ownBucket(bucketNames.roomSnapshots),
+        // An ended room's live snapshot is purged whole, leaving no marker (room.snapshots.ts).
+        `${API}.STREAM.PURGE.${kvStream(bucketNames.roomSnapshots)}`,
+        ...ownBucket(bucketNames.roomEnded),
         ...ownBucket(bucketNames.roomLeases),
         // Answers user, service and operators' commands (and its own healthcheck).
         ...answering(Credential.gateway, Credential.stream, Credential.events, Credential.room),

@@ -29,8 +29,10 @@ export const streamNames = {
 } as const;
 
 export const bucketNames = {
-  /** Persisted actor snapshots, keyed by room id: fast restart. */
+  /** Persisted actor snapshots of live rooms, keyed by room id: fast restart and takeover. */
   roomSnapshots: 'room-snapshots',
+  /** The last snapshot of each ended room, keyed by room id: never read by a takeover. */
+  roomEnded: 'room-ended',
   /** Partition ownership leases of room-service replicas. */
   roomLeases: 'room-leases',
   /** The alert service's saved state: rooms it watches and the alerts raised now. */

@@ -58,11 +58,12 @@ for (const kept of ['1024', '0']) {
       await service.handle('r', end);
       await until(() => !service.holds('r'), 'the ended room is let go');
       t.equal(service.size, 0, 'the replica holds no room');
-      const snap = snapshots.records.get('r');
+      const snap = snapshots.ended.get('r');
       t.ok(
         snap !== undefined && RoomActor.endedIn(snap.snapshot),
-        'its stored snapshot says it ended',
+        'its last snapshot, kept with the ended rooms, says it ended',
       );
+      t.notOk(snapshots.records.has('r'), 'no live snapshot of it is left for takeovers to read');
 
       const [readsBefore, lookupsBefore] = [log.reads, log.lookups];
       t.equal(
@@ -116,6 +117,8 @@ t.test(
     await first.service.handle('behind', end);
     await until(() => first.service.size === 1, 'both ended rooms are let go');
     await first.service.stop();
+    // As if the ended snapshot's write had failed: only the one from before is there.
+    snapshots.ended.delete('behind');
     if (before !== undefined) await snapshots.save(before);
 
     const loaded = await loadRooms(log, snapshots, () => true);
@@ -128,8 +131,9 @@ t.test(
     const second = await serviceUnderTest(t, { log, snapshots });
     await until(() => second.service.size === 1, 'the room found ended is retired');
     t.equal(second.service.stateOf('live')?.status, 'preparing', 'the live room is held');
-    const snap = snapshots.records.get('behind');
+    const snap = snapshots.ended.get('behind');
     t.ok(snap !== undefined && RoomActor.endedIn(snap.snapshot), 'its snapshot now says it ended');
+    t.same([...snapshots.records.keys()], ['live'], 'only the live room has a live snapshot');
     t.same(
       [...(await loadRooms(log, snapshots, () => true)).keys()],
       ['live'],

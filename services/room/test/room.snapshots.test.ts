@@ -4,7 +4,8 @@
  * header names are purged, and a snapshot with a part missing is passed over (the
  * room then comes back from its log).
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { Bus } from '#shared/runtime/bus.js';
 import { Credential } from '#shared/runtime/bus.permissions.js';
@@ -14,13 +15,14 @@ import { loadConfig } from '#config/config.js';
 import { JetStreamRoomLog } from '../room.log.js';
 import { KvSnapshotStore } from '../room.snapshots.js';
 import { RoomService } from '../room.service.js';
-import { stateHash } from '../room.actor.js';
+import { RoomActor, stateHash } from '../room.actor.js';
 import { loadRoom, loadRooms } from '../room.recovery.js';
 import { startNats } from '../../../test/helpers/nats.js';
 
 const none = { publish: false, view: false, admin: false };
 
-t.test('a snapshot larger than a message is stored in parts and comes back whole', async (t) => {
+/** A room service with snapshots in parts of 4 KiB, as the room user, and an operator connection. */
+async function system(t: Test) {
   const nats = await startNats();
   const logger = createLogger('test', 'error');
   const config = loadConfig({
@@ -51,22 +53,20 @@ t.test('a snapshot larger than a message is stored in parts and comes back whole
     await bus.close();
     await nats.stop();
   });
-  const kv = await new Kvm(operator.nc).open(bucketNames.roomSnapshots);
-  const keys = async () => {
-    const out: string[] = [];
-    for await (const k of await kv.keys()) out.push(k);
-    return out.sort();
-  };
+  return { service, snapshots, log, bus, operator };
+}
 
-  await service.handle('big', {
+/** Creates `roomId` with `viewers` members (300 make a snapshot of several 4 KiB parts). */
+async function roomOf(service: RoomService, roomId: string, viewers: number): Promise<void> {
+  await service.handle(roomId, {
     type: 'create',
     userId: 'owner',
-    title: 'big',
+    title: roomId,
     isPrivate: false,
     maxViewers: 1000,
   });
-  for (let i = 0; i < 300; i++) {
-    const reply = await service.handle('big', {
+  for (let i = 0; i < viewers; i++) {
+    const reply = await service.handle(roomId, {
       type: 'join',
       peerId: `peer-${i}`,
       userId: `user-${i}`,
@@ -75,8 +75,20 @@ t.test('a snapshot larger than a message is stored in parts and comes back whole
       gateway: 'g',
       conn: `c${i}`,
     });
-    if (!reply.ok) t.fail(`join ${i}`);
+    if (!reply.ok) throw new Error(`join ${i}`);
   }
+}
+
+t.test('a snapshot larger than a message is stored in parts and comes back whole', async (t) => {
+  const { service, snapshots, log, bus, operator } = await system(t);
+  const kv = await new Kvm(operator.nc).open(bucketNames.roomSnapshots);
+  const keys = async () => {
+    const out: string[] = [];
+    for await (const k of await kv.keys()) out.push(k);
+    return out.sort();
+  };
+
+  await roomOf(service, 'big', 300);
   // Let the fire-and-forget snapshot writes land.
   await bus.flush();
   await new Promise((r) => setTimeout(r, 500));
@@ -118,3 +130,67 @@ t.test('a snapshot larger than a message is stored in parts and comes back whole
   );
   t.equal(stateHash(rebuilt.get('big')!.actor), live.hash, 'the log alone gives the same room');
 });
+
+t.test(
+  "an ended room's last snapshot is kept apart, and its live keys are purged whole",
+  async (t) => {
+    const { service, snapshots, log, bus, operator } = await system(t);
+    await roomOf(service, 'big', 300);
+    await roomOf(service, 'small', 1);
+    await bus.flush();
+    await new Promise((r) => setTimeout(r, 500));
+    const ended = await service.handle('big', {
+      type: 'set_status',
+      status: 'ended',
+      userId: 'owner',
+      perms: none,
+    });
+    t.ok(ended.ok, 'the big room ends');
+    const deadline = Date.now() + 5000;
+    while (service.holds('big') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    t.notOk(service.holds('big'), 'and is let go once its last snapshot is stored');
+
+    const jsm = await jetstreamManager(operator.nc);
+    const subjectsOf = async (stream: string, filter: string) =>
+      Object.keys(
+        (await jsm.streams.info(stream, { subjects_filter: filter })).state.subjects ?? {},
+      );
+    t.same(
+      await subjectsOf(`KV_${bucketNames.roomSnapshots}`, `$KV.${bucketNames.roomSnapshots}.big.>`),
+      [],
+      'its parts are gone, markers and all',
+    );
+    t.same(
+      await subjectsOf(`KV_${bucketNames.roomSnapshots}`, `$KV.${bucketNames.roomSnapshots}.big`),
+      [],
+      'so is its own key',
+    );
+    t.same(
+      await subjectsOf(`KV_${bucketNames.roomEnded}`, '>'),
+      [`$KV.${bucketNames.roomEnded}.big`],
+      'its last snapshot is with the ended rooms',
+    );
+
+    const fresh = await KvSnapshotStore.open(bus.nc, { replicas: 1 });
+    t.same([...(await fresh.loadAll()).keys()], ['small'], 'a takeover reads live rooms only');
+    t.same([...(await fresh.endedRooms())], ['big'], 'and the ended ones by name');
+    const last = await fresh.load('big');
+    t.ok(last !== undefined && RoomActor.endedIn(last.snapshot), 'one read brings it back ended');
+    const skipped: string[] = [];
+    const loaded = await loadRooms(
+      log,
+      snapshots,
+      () => true,
+      undefined,
+      (id) => skipped.push(id),
+    );
+    t.same([[...loaded.keys()], skipped], [['small'], ['big']], 'recovery skips it by name');
+    const answer = await service.handle('big', { type: 'get' });
+    t.equal(
+      answer.ok && 'room' in answer ? answer.room.status : undefined,
+      'ended',
+      '`get` still answers',
+    );
+  },
+);
