@@ -56,6 +56,8 @@ export class RoomService {
   /** Commands dropped because their partition moved before their turn: counted, and reported as a delta. */
   private commandsMoved = 0;
   private commandsMovedReported = 0;
+  /** Partition loads (s) since the last metrics sample; at most 64 (leases flapping). */
+  private readonly partitionLoads: number[] = [];
   private readonly subs: Subscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly env: RoomEnvironment;
@@ -169,6 +171,7 @@ export class RoomService {
     m.roomPartitions.set(owned);
     m.roomCommandsMoved.add(this.commandsMoved - this.commandsMovedReported);
     this.commandsMovedReported = this.commandsMoved;
+    for (const seconds of this.partitionLoads.splice(0)) m.roomPartitionLoad.record(seconds);
   }
 
   /** Read-only view of one room's state, held or ended and still at hand (tests, metrics). */
@@ -291,11 +294,9 @@ export class RoomService {
         // Found ended by reading its tail: its snapshot is written and it is let go.
         if (entry.actor.ended) void this.host.retire(id);
       }
-      this.o.logger.info('partitions loaded', {
-        partitions: gained,
-        rooms: loaded.size,
-        ms: now - started,
-      });
+      const ms = now - started;
+      this.o.logger.info('partitions loaded', { partitions: gained, rooms: loaded.size, ms });
+      if (this.partitionLoads.length < 64) this.partitionLoads.push(ms / 1000);
       for (const p of gained) this.unloaded.delete(p);
     } catch (err) {
       // Owned but not loaded (NATS unreachable?): answer UNAVAILABLE, never "not found", and retry.

@@ -99,6 +99,14 @@ export const instrumentSpecs = {
     help: 'Room partitions this replica owns now (its leases).',
     labels: [],
   },
+  roomPartitionLoad: {
+    kind: 'histogram',
+    name: 'room_partition_load_seconds',
+    help: 'Time a replica took to load the rooms of the partitions it gained (at its start, or taking over from a replica that went away). It lists every room ever held by name, so it grows slowly with them.',
+    unit: 's',
+    labels: [],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  },
   roomCommandsMoved: {
     kind: 'counter',
     name: 'room_commands_moved',

@@ -145,6 +145,11 @@ t.test('room gauges: rooms by status, members by role, publishers by kind', asyn
   t.same(read('rooms'), { preparing: 1, live: 1, ended: 0 });
   t.same(read('room_members'), { publisher: 1, cohost: 0, viewer: 1 });
   t.same(read('room_publishers'), { peer: 1, stream: 0 });
+  const loads = () =>
+    m.snapshot().find((s) => s.spec.name === 'room_partition_load_seconds')?.points[0]?.count;
+  t.equal(loads(), 1, "the start's load of every partition is timed once");
+  service.reportMetrics(m);
+  t.equal(loads(), 1, 'and not again at the next sample');
 });
 
 t.test('a snapshot never holds a transition its log does not (append in flight)', async (t) => {
