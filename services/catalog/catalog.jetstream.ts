@@ -22,7 +22,7 @@ import { decode, encode } from '#shared/runtime/bus.js';
 import type { ArchivedEvent } from '#shared/room/catalog.js';
 import { viewerMaySee } from '#shared/room/room.access.js';
 import type { Logger } from '#shared/runtime/log.js';
-import { bucketNames, isWrongLastSequence } from '#shared/runtime/streams.js';
+import { bucketNames, isWrongLastSequence, kvStream, kvSubject } from '#shared/runtime/streams.js';
 import {
   compareRooms,
   positionOf,
@@ -142,12 +142,12 @@ export class JetStreamCatalogStore implements CatalogStore {
   }
 
   private get roomsStream(): string {
-    return `KV_${this.bucket}`;
+    return kvStream(this.bucket);
   }
 
   /** Follows every record's latest revision; resolves once the index holds them all. */
   private async follow(): Promise<void> {
-    const prefix = `$KV.${this.bucket}.${ROOM_PREFIX}`;
+    const prefix = kvSubject(this.bucket, ROOM_PREFIX);
     const consumer = await this.o.js.consumers.get(this.roomsStream, {
       filter_subjects: `${prefix}>`,
       deliver_policy: DeliverPolicy.LastPerSubject,

@@ -14,6 +14,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { performance } from 'node:perf_hooks';
 import {
   bucketNames,
+  kvKeys,
   isWrongLastSequence,
   leaseRenewMs,
   openLeaseBucket,
@@ -229,21 +230,15 @@ export class KvLeases implements Leases {
 
   /**
    * Live replicas, from their presence keys (which expire with the same TTL); the last
-   * count when the bucket cannot say. The keys are found by one stream-info request
-   * with a subject filter, not by listing them through a consumer: a consumer per tick
-   * per replica is heavy, and when a node died its setup could wait with no deadline
-   * (ticks run one at a time, so one that never ended would stop every renewal).
+   * count when the bucket cannot say. The keys come from `kvKeys` (one stream-info
+   * request, never a consumer): ticks run one at a time, so a consumer setup that
+   * waited forever on a dead node would stop every renewal.
    */
   private async liveReplicas(): Promise<number> {
     try {
       await this.kv.put(replicaKey(this.o.replicaId), '1');
-      const prefix = `$KV.${bucketNames.roomLeases}.`;
-      const info = await this.jsm.streams.info(`KV_${bucketNames.roomLeases}`, {
-        subjects_filter: `${prefix}${replicaKey('*')}`,
-      });
       let n = 0;
-      for (const subject of Object.keys(info.state.subjects ?? {})) {
-        const key = subject.slice(prefix.length);
+      for (const key of await kvKeys(this.jsm, bucketNames.roomLeases, replicaKey('*'))) {
         // A stopped replica leaves its key deleted (a marker), not gone.
         const entry = key === replicaKey(this.o.replicaId) ? undefined : await this.kv.get(key);
         if (entry !== undefined && entry?.operation !== 'PUT') continue;

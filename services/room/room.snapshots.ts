@@ -19,7 +19,13 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Snapshot } from 'xstate';
 import { decode, encode } from '#shared/runtime/bus.js';
-import { bucketNames, retryOrderedRead } from '#shared/runtime/streams.js';
+import {
+  bucketNames,
+  kvKeys,
+  kvStream,
+  kvSubject,
+  retryOrderedRead,
+} from '#shared/runtime/streams.js';
 import { RoomActor } from './room.actor.js';
 
 export interface SnapshotRecord {
@@ -132,8 +138,8 @@ export class KvSnapshotStore implements SnapshotStore {
       await this.ended.put(record.roomId, data);
       // Until this purge is done the live key holds an older snapshot too: the ended
       // one wins wherever both are read (`load`, and recovery through `endedRooms`).
-      const stream = `KV_${bucketNames.roomSnapshots}`;
-      const key = `$KV.${bucketNames.roomSnapshots}.${record.roomId}`;
+      const stream = kvStream(bucketNames.roomSnapshots);
+      const key = kvSubject(bucketNames.roomSnapshots, record.roomId);
       await this.jsm.streams.purge(stream, { filter: key });
       if (old !== undefined) await this.jsm.streams.purge(stream, { filter: `${key}.>` });
       this.partGen.delete(record.roomId);
@@ -196,12 +202,7 @@ export class KvSnapshotStore implements SnapshotStore {
   }
 
   async endedRooms(): Promise<Set<string>> {
-    // Names only: one (paged) stream info request, never the values.
-    const info = await this.jsm.streams.info(`KV_${bucketNames.roomEnded}`, {
-      subjects_filter: '>',
-    });
-    const prefix = `$KV.${bucketNames.roomEnded}.`.length;
-    return new Set(Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix)));
+    return new Set(await kvKeys(this.jsm, bucketNames.roomEnded));
   }
 
   async load(roomId: string): Promise<SnapshotRecord | undefined> {
@@ -232,10 +233,10 @@ export class KvSnapshotStore implements SnapshotStore {
 
   private async readLastOnce(onValue: (key: string, data: Uint8Array) => void): Promise<void> {
     const js = jetstream(this.nc);
-    const consumer = await js.consumers.get(`KV_${bucketNames.roomSnapshots}`, {
+    const consumer = await js.consumers.get(kvStream(bucketNames.roomSnapshots), {
       deliver_policy: DeliverPolicy.LastPerSubject,
     });
-    const prefix = `$KV.${bucketNames.roomSnapshots}.`;
+    const prefix = kvSubject(bucketNames.roomSnapshots, '');
     try {
       for (;;) {
         const msgs = await consumer.fetch({ max_messages: 1000, expires: 1000 });

@@ -19,7 +19,7 @@
  * takeover, the catalogue's and the alert service's reading of the log all paid it.
  */
 import { subjects } from '../wire/subjects.js';
-import { bucketNames, streamNames } from './streams.js';
+import { bucketNames, kvStream, kvSubject, streamNames } from './streams.js';
 
 /** The NATS users. `operator` is for tests only and never shipped by start or compose. */
 export const Credential = {
@@ -108,11 +108,13 @@ function ownStream(stream: string): string[] {
   ];
 }
 
-const kvStream = (bucket: string): string => `KV_${bucket}`;
 /** Get and watch a KV bucket. */
 const readBucket = (bucket: string): string[] => consumeStream(kvStream(bucket));
 /** Create, read and write a KV bucket (its owner only). */
-const ownBucket = (bucket: string): string[] => [...ownStream(kvStream(bucket)), `$KV.${bucket}.>`];
+const ownBucket = (bucket: string): string[] => [
+  ...ownStream(kvStream(bucket)),
+  kvSubject(bucket, '>'),
+];
 
 /** Every service publishes its own metric samples, and only its own. */
 const metrics = (service: string): string => subjects.metric(service, '>');

@@ -45,6 +45,30 @@ export const bucketNames = {
   revocations: 'revocations',
 } as const;
 
+/** The JetStream stream that holds a KV bucket. */
+export const kvStream = (bucket: string): string => `KV_${bucket}`;
+
+/** The subject a KV key (or key pattern: `*`, `>`) is stored under. */
+export const kvSubject = (bucket: string, key: string): string => `$KV.${bucket}.${key}`;
+
+/**
+ * The keys of `bucket` matching `pattern`, names only, from one (paged) stream-info
+ * request: no values are read and no consumer is made (one per call is heavy, and
+ * with a node dead its setup can wait with no deadline). A deleted key is listed
+ * too: its marker is its last message.
+ */
+export async function kvKeys(
+  jsm: JetStreamManager,
+  bucket: string,
+  pattern = '>',
+): Promise<string[]> {
+  const info = await jsm.streams.info(kvStream(bucket), {
+    subjects_filter: kvSubject(bucket, pattern),
+  });
+  const prefix = kvSubject(bucket, '').length;
+  return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix));
+}
+
 /** ROOM_EVENTS: kept forever, file storage, two minutes of `Nats-Msg-Id` dedupe. */
 export function roomEventsConfig(
   replicas: number,
