@@ -41,7 +41,12 @@ export async function createRoom(
   o: { config: Config['room']; env: RoomEnvironment; log: RoomLog },
   roomId: string,
   cmd: Extract<RoomCommand, { type: 'create' }>,
-): Promise<{ reply: AnyRoomReply; entry?: RoomEntry }> {
+): Promise<{
+  reply: AnyRoomReply;
+  entry?: RoomEntry;
+  /** Refused although the room may be in the log (its write not confirmed either way). */
+  unsure?: true;
+}> {
   const created = roomCreated(o.config, o.env, roomId, cmd);
   if (!('type' in created)) return { reply: created };
   let streamSeq: number;
@@ -59,6 +64,7 @@ export async function createRoom(
     // that ended the process).
     return {
       reply: fail(ErrorCode.UNAVAILABLE, 'the room log did not confirm the write; try again'),
+      unsure: true,
     };
   }
   return holding({ actor: RoomActor.create(created), streamSeq, batches: 1, snapSeq: 0 });

@@ -18,7 +18,6 @@ import type { Logger } from '#shared/runtime/log.js';
 import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
 import { isSubjectToken, subjects } from '#shared/wire/subjects.js';
 import { isTracing, setSpanAttributes, withSpan } from '#shared/runtime/telemetry.js';
-import type { RoomState } from '#shared/room/room.state.js';
 import type { Decision } from './room.actor.js';
 import { createRoom } from './room.create.js';
 import { decideCommand, type Committed, type MachineCommand } from './room.decide.js';
@@ -26,7 +25,7 @@ import type { RoomEnvironment } from './room.environment.js';
 import type { RoomLog } from './room.log.js';
 import type { Pending } from './room.mailbox.js';
 import { RoomPipeline, type Outcome } from './room.pipeline.js';
-import { loadRoom, rebuildRoom, type RoomEntry } from './room.recovery.js';
+import { rebuildRoom, type RoomEntry } from './room.recovery.js';
 import { fail } from './room.replies.js';
 import { SnapshotWriter } from './room.snapshot.writer.js';
 import type { SnapshotStore } from './room.snapshots.js';
@@ -52,16 +51,11 @@ export interface RoomHostOptions {
   retired: (roomId: string) => void;
 }
 
-/** What a room holds for the snapshot cadence (the lead's member structure may change: one place to follow it). */
-export function roomSize(state: RoomState): number {
-  return state.members.size;
-}
-
 export class RoomHost {
   /** The rooms this replica holds. */
   readonly rooms = new Map<string, RoomEntry>();
-  /** Rooms dropped because their log could not be read: reloaded on their next command. */
-  private readonly failedRooms = new Set<string>();
+  /** Rooms whose log is not known for sure, with where it is known to reach: read back before use. */
+  private readonly failedRooms = new Map<string, number>();
   /**
    * The rooms' appends. A room with decided events the log has not confirmed is
    * `busy`: its state is ahead of the log, so no snapshot of it then, or a crash
@@ -87,11 +81,7 @@ export class RoomHost {
           return;
         }
         this.stats.changed(roomId, batch.before, batch.after);
-        const s = entry.actor.state;
-        // Amortized: a snapshot costs the room's size, so it is written at most once per that many events.
-        const every = Math.max(this.o.config.snapshotEvery, Math.ceil(roomSize(s) / 2));
-        const last = Math.max(entry.snapSeq, entry.snapFailedSeq ?? 0);
-        if (s.seq - last >= every) void this.snapshot(roomId);
+        if (this.snapshots.due(entry, this.o.config.snapshotEvery)) void this.snapshot(roomId);
       },
       failed: async (roomId, err, commands, moved) => {
         if (moved) this.o.moved(commands);
@@ -145,7 +135,9 @@ export class RoomHost {
     // From here on nothing waits: the command is decided against the room as it is now.
     if (cmd.type === 'create') {
       if (this.rooms.has(roomId)) return this.after(roomId, fail(ErrorCode.ROOM_EXISTS));
-      const { reply, entry } = await createRoom(this.o, roomId, cmd);
+      const { reply, entry, unsure } = await createRoom(this.o, roomId, cmd);
+      // Maybe in the log after all: read back at its next command (a retried create finds it).
+      if (unsure) this.failedRooms.set(roomId, 0);
       if (entry !== undefined) {
         this.rooms.set(roomId, entry);
         // A first snapshot right away: a restart then finds the room without scanning the log.
@@ -156,7 +148,7 @@ export class RoomHost {
     let entry = this.rooms.get(roomId);
     if (entry === undefined) {
       try {
-        entry = await this.notHeld(roomId);
+        entry = await this.retiredRooms.find(roomId, this.o.log, this.o.snapshots);
       } catch {
         return now(fail(ErrorCode.UNAVAILABLE, 'the room log cannot be read; try again'));
       }
@@ -181,9 +173,10 @@ export class RoomHost {
    */
   private async ready(roomId: string): Promise<Pending | undefined> {
     for (;;) {
-      if (this.failedRooms.has(roomId)) {
+      const reaches = this.failedRooms.get(roomId);
+      if (reaches !== undefined) {
         this.failedRooms.delete(roomId);
-        await this.reload(roomId);
+        await this.reload(roomId, reaches);
         if (this.failedRooms.has(roomId))
           return now(fail(ErrorCode.UNAVAILABLE, 'the room log cannot be read; try again'));
       }
@@ -261,22 +254,29 @@ export class RoomHost {
   }
 
   /** Replaces the room with what its log says; if the log cannot be read, drops it until it can. */
-  private async reload(roomId: string): Promise<void> {
+  private async reload(roomId: string, reaches = 0): Promise<void> {
     const old = this.rooms.get(roomId);
+    // What the log is known to hold: a read that ends short of it is stale (a NATS
+    // node just elected answering from a store that has not caught up), never the room.
+    const known = Math.max(reaches, old?.streamSeq ?? 0);
     try {
       const { entry } = await rebuildRoom(this.o.log, roomId);
+      if ((entry?.streamSeq ?? 0) < known) throw new Error(`log read ends before ${known}`);
       // Its room_stats go on: they only ever held confirmed numbers.
-      if (entry !== undefined) this.rooms.set(roomId, entry);
-      else {
+      if (entry !== undefined) {
+        this.rooms.set(roomId, entry);
+        if (entry.actor.ended) void this.retire(roomId);
+      } else {
         this.rooms.delete(roomId);
         this.stats.clear(roomId);
       }
     } catch (err) {
-      // Unreadable now (NATS down): forget it; the next load of its partition brings it back.
+      // Unreadable now (NATS down): forget it; it is read back at its next command, or
+      // with its partition's next load.
       this.o.logger.error('room reload failed', { roomId, err });
       this.rooms.delete(roomId);
       this.stats.clear(roomId);
-      this.failedRooms.add(roomId);
+      this.failedRooms.set(roomId, known);
     }
     old?.actor.stop();
   }
@@ -295,21 +295,6 @@ export class RoomHost {
     this.stats.clear(roomId);
     this.retiredRooms.add(roomId, entry);
     this.o.retired(roomId);
-  }
-
-  /**
-   * An ended room this replica let go of, for a command naming it: kept at hand, or
-   * read back from its snapshot; undefined for any other room not held here (a room
-   * whose create was confirmed after all comes back with its partition's next load).
-   * Throws when NATS cannot be read.
-   */
-  private async notHeld(roomId: string): Promise<RoomEntry | undefined> {
-    const kept = this.retiredRooms.get(roomId);
-    if (kept !== undefined || !this.retiredRooms.has(roomId)) return kept;
-    const entry = await loadRoom(this.o.log, this.o.snapshots, roomId);
-    if (entry?.actor.ended !== true) return undefined;
-    this.retiredRooms.add(roomId, entry);
-    return entry;
   }
 
   /** Writes the room's snapshot, unless it has unconfirmed events (see room.snapshot.writer.ts). */

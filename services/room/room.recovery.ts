@@ -64,7 +64,8 @@ export function applyBatch(
   return entry;
 }
 
-function fromSnapshot(r: SnapshotRecord): RoomEntry {
+/** A room as its stored snapshot holds it. */
+export function fromSnapshot(r: SnapshotRecord): RoomEntry {
   return {
     actor: RoomActor.restore(r.snapshot),
     streamSeq: r.streamSeq,
@@ -83,8 +84,6 @@ export async function loadRooms(
   snapshots: SnapshotStore,
   wanted: (roomId: string) => boolean,
   logger?: Logger,
-  /** Told of each wanted room skipped because its snapshot says it ended. */
-  ended?: (roomId: string) => void,
 ): Promise<Map<string, RoomEntry>> {
   const [snaps, counts, endedRooms] = await Promise.all([
     snapshots.loadAll(),
@@ -96,17 +95,11 @@ export async function loadRooms(
   for (const [roomId, count] of counts) {
     if (!wanted(roomId)) continue;
     // Its last snapshot is kept with the ended rooms: nothing more can happen to it.
-    if (endedRooms.has(roomId)) {
-      ended?.(roomId);
-      continue;
-    }
+    if (endedRooms.has(roomId)) continue;
     const found = snaps.get(roomId);
     const snap = found !== undefined && RoomActor.restorable(found.snapshot) ? found : undefined;
     // Ended, and its snapshot (stored before ended rooms were kept apart) says so.
-    if (snap?.batches === count && RoomActor.endedIn(snap.snapshot)) {
-      ended?.(roomId);
-      continue;
-    }
+    if (snap?.batches === count && RoomActor.endedIn(snap.snapshot)) continue;
     if (snap !== undefined) rooms.set(roomId, fromSnapshot(snap));
     if (snap?.batches !== count) stale.set(roomId, snap?.streamSeq ?? 0);
   }

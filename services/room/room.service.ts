@@ -16,13 +16,15 @@ import type { Logger } from '#shared/runtime/log.js';
 import type { AnyRoomReply, RoomCommand } from '#shared/room/room.commands.js';
 import type { Metrics } from '#shared/runtime/metrics.js';
 import { withSpan } from '#shared/runtime/telemetry.js';
-import { memberOf, membersOf, type RoomState } from '#shared/room/room.state.js';
+import { membersOf, type RoomState } from '#shared/room/room.state.js';
 import { systemEnvironment, type RoomEnvironment } from './room.environment.js';
 import { RoomHost } from './room.host.js';
 import { SoleOwner, partitionOf, type Leases } from './room.leases.js';
 import type { RoomLog } from './room.log.js';
 import { Mailboxes, type Pending } from './room.mailbox.js';
 import { subscribeCommands, subscribeHeartbeats } from './room.nats.js';
+import { GatewayWatch } from './room.gateways.js';
+import { reportRooms } from './room.gauges.js';
 import { loadRooms } from './room.recovery.js';
 import { MemorySnapshotStore, type SnapshotStore } from './room.snapshots.js';
 import { streamDeadlines } from './room.stream.js';
@@ -52,7 +54,7 @@ export class RoomService {
   private leaseChanges: Promise<void> = Promise.resolve();
   /** Owned partitions whose rooms could not be loaded yet. */
   private readonly unloaded = new Set<number>();
-  private readonly gatewaysSeen = new Map<string, number>();
+  private readonly gateways: GatewayWatch;
   /** Commands dropped because their partition moved before their turn: counted, and reported as a delta. */
   private commandsMoved = 0;
   private commandsMovedReported = 0;
@@ -69,6 +71,11 @@ export class RoomService {
     this.leases = o.leases ?? new SoleOwner();
     this.snapshots = o.snapshots ?? new MemorySnapshotStore();
     this.mailboxes = new Mailboxes(o.logger);
+    this.gateways = new GatewayWatch({
+      timeoutMs: o.config.gatewayTimeoutMs,
+      now: () => this.env.now(),
+      logger: o.logger,
+    });
     this.expiries = new ExpiryTimers(
       (roomId, deadline) =>
         void this.mailboxes.enqueue(roomId, () => this.host.expire(roomId, deadline)),
@@ -99,9 +106,7 @@ export class RoomService {
         run: (roomId, cmd) => this.run(roomId, cmd),
       }),
     );
-    this.subs.push(
-      subscribeHeartbeats(this.o.bus, (gateway) => this.gatewaysSeen.set(gateway, this.env.now())),
-    );
+    this.subs.push(subscribeHeartbeats(this.o.bus, (gateway) => this.gateways.heard(gateway)));
     // Registered with the server before the first lease: the owner of a room hears its commands.
     await this.o.bus.flush();
     await this.leases.start((gained, lost) => this.onLeases(gained, lost));
@@ -149,23 +154,7 @@ export class RoomService {
 
   /** Sets the room gauges from the rooms this replica holds (called before each metrics sample). */
   reportMetrics(m: Metrics): void {
-    const byStatus = { preparing: 0, live: 0, ended: 0 };
-    const byRole = { publisher: 0, cohost: 0, viewer: 0 };
-    const byKind = { peer: 0, stream: 0 };
-    for (const { actor } of this.host.rooms.values()) {
-      const s = actor.state;
-      byStatus[s.status]++;
-      // The audience is a count; only the stage is walked (a sample never grows with the room).
-      byRole.viewer += s.audience;
-      for (const id of s.stage) {
-        const member = memberOf(s, id);
-        if (member !== undefined) byRole[member.role]++;
-      }
-      if (s.publisher !== null) byKind[s.publisher.kind]++;
-    }
-    for (const [status, n] of Object.entries(byStatus)) m.rooms.set(n, { status });
-    for (const [role, n] of Object.entries(byRole)) m.members.set(n, { role });
-    for (const [kind, n] of Object.entries(byKind)) m.publishers.set(n, { kind });
+    reportRooms(m, this.host.rooms.values());
     let owned = 0;
     for (let p = 0; p < this.leases.partitions; p++) if (this.leases.owns(p)) owned++;
     m.roomPartitions.set(owned);
@@ -276,16 +265,14 @@ export class RoomService {
         this.snapshots,
         (id) => wanted.has(this.partitionOf(id)),
         this.o.logger,
-        (id) => this.host.retiredRooms.ended(id),
       );
-      const now = this.env.now();
       for (const [id, entry] of loaded) {
-        // Lost again while loading: not ours to hold.
-        if (!this.leases.owns(this.partitionOf(id))) continue;
+        // Held even when the lease looks lapsed now: a partition really lost is a change of
+        // its own, after this one, that drops them; one only late to renew keeps them.
         this.host.rooms.set(id, entry);
         for (const m of membersOf(entry.actor.state)) {
           // Gateways we have not heard from yet get a full timeout from now.
-          if (!this.gatewaysSeen.has(m.gateway)) this.gatewaysSeen.set(m.gateway, now);
+          this.gateways.named(m.gateway);
           if (m.awayUntil !== null) this.expiries.schedule(id, m.awayUntil);
         }
         // A stopped stream's "publisher gone" and "room ends" deadlines outlive a restart too.
@@ -294,7 +281,7 @@ export class RoomService {
         // Found ended by reading its tail: its snapshot is written and it is let go.
         if (entry.actor.ended) void this.host.retire(id);
       }
-      const ms = now - started;
+      const ms = this.env.now() - started;
       this.o.logger.info('partitions loaded', { partitions: gained, rooms: loaded.size, ms });
       if (this.partitionLoads.length < 64) this.partitionLoads.push(ms / 1000);
       for (const p of gained) this.unloaded.delete(p);
@@ -315,27 +302,11 @@ export class RoomService {
 
   /** Members held by a gateway that stopped beaconing are treated as dropped: they get the resume grace. */
   private sweepGateways(): void {
-    const now = this.env.now();
-    const dead = new Set<string>();
-    for (const [gateway, seen] of this.gatewaysSeen) {
-      if (now - seen > this.o.config.gatewayTimeoutMs) dead.add(gateway);
-    }
-    if (dead.size === 0) return;
-    for (const g of dead) this.gatewaysSeen.delete(g);
-    this.o.logger.warn('gateways presumed dead', { gateways: [...dead] });
-    for (const [roomId, { actor }] of this.host.rooms) {
-      if (actor.ended) continue;
-      for (const m of membersOf(actor.state)) {
-        if (!dead.has(m.gateway) || m.awayUntil !== null) continue;
-        void this.mailboxes.enqueue(roomId, () =>
-          this.host.decide(roomId, {
-            type: 'disconnect',
-            peerId: m.peerId,
-            gateway: m.gateway,
-            conn: m.conn,
-          }),
-        );
-      }
+    for (const [roomId, m] of this.gateways.dropped(this.host.rooms)) {
+      const { peerId, gateway, conn } = m;
+      void this.mailboxes.enqueue(roomId, () =>
+        this.host.decide(roomId, { type: 'disconnect', peerId, gateway, conn }),
+      );
     }
   }
 }

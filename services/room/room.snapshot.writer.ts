@@ -44,6 +44,17 @@ export class SnapshotWriter {
     }
   }
 
+  /**
+   * True when a room's confirmed events call for a snapshot: `every` events, or half
+   * its member count if that is more (a snapshot costs the room's size, so it is
+   * written at most once per that many events: a constant cost per event).
+   */
+  due(entry: RoomEntry, every: number): boolean {
+    const s = entry.actor.state;
+    const last = Math.max(entry.snapSeq, entry.snapFailedSeq ?? 0);
+    return s.seq - last >= Math.max(every, Math.ceil(s.members.size / 2));
+  }
+
   /** Snapshots every room with events not in its snapshot yet. */
   async dirty(): Promise<void> {
     const dirty = [...this.rooms]
