@@ -7,6 +7,9 @@ import type { RoomEventBatch } from '#shared/room/room.events.js';
 import type { Bus } from '#shared/runtime/bus.js';
 import { stateHash } from '../../services/room/room.actor.js';
 import { JetStreamRoomLog } from '../../services/room/room.log.js';
+import { partitionOf } from '../../services/room/room.leases.js';
+import { KvSnapshotStore } from '../../services/room/room.snapshots.js';
+import { loadConfig } from '#config/config.js';
 import { applyBatch, type RoomEntry } from '../../services/room/room.recovery.js';
 import type { Kind } from './chaos.system.js';
 import type { LoadRecord, Op } from './chaos.load.js';
@@ -115,6 +118,8 @@ export async function checkInvariants(
     ended: spread(took.ended),
     retries: took.retries,
   });
+  /** What each room's replica answered (for the rooms whose state differs). */
+  const answers = new Map<string, string>();
   const liveHash = async (roomId: string): Promise<string | undefined> => {
     const started = Date.now();
     const done = () =>
@@ -123,12 +128,16 @@ export async function checkInvariants(
       );
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        const { hash } = await rooms.send(roomId, { type: 'state' });
+        const { hash, seq, status } = await rooms.send(roomId, { type: 'state' });
         done();
+        answers.set(roomId, `live ${status} at ${seq}`);
         return hash;
       } catch (err) {
         // A room whose create was never confirmed is in no replica: nothing to compare.
-        if (err instanceof RoomRefusedError && err.body.code === 'ROOM_NOT_FOUND') return undefined;
+        if (err instanceof RoomRefusedError && err.body.code === 'ROOM_NOT_FOUND') {
+          answers.set(roomId, 'not found');
+          return undefined;
+        }
         took.retries++;
       }
     }
@@ -173,7 +182,26 @@ export async function checkInvariants(
       if (entry !== undefined && stateHash(entry.actor) === behind.get(roomId))
         behind.delete(roomId);
     });
-  const diverged = [...behind.keys()];
+  // The first few told in full: where the room's batches are, its stored snapshot and
+  // its partition (what a takeover reads it from).
+  const store = await KvSnapshotStore.open(bus.nc, { replicas: 1 });
+  const partitions = loadConfig().room.partitions;
+  const diverged = await Promise.all(
+    [...behind.keys()].map(async (roomId, i) => {
+      const s = replayed.get(roomId)?.actor.state;
+      const told = s === undefined ? 'not in the log' : `log ${s.status} at ${s.seq}`;
+      let more = '';
+      if (i < 10) {
+        const batches = (await log.readRoom(roomId, 0)).map((b) => b.streamSeq);
+        const snap = await store.load(roomId);
+        more =
+          `; batches at ${batches.join(',')}; snapshot ` +
+          (snap === undefined ? 'none' : `of ${snap.seq} at ${snap.streamSeq}`) +
+          `; partition ${partitionOf(roomId, partitions)}`;
+      }
+      return `${roomId} (${answers.get(roomId) ?? 'no answer'}; ${told}${more})`;
+    }),
+  );
   const inside = (t: number) => kills.some((k) => t >= k.at && t <= k.back + windowMs);
   const outsideOps = rec.ops.filter((o) => !o.ok && !inside(o.start) && !inside(o.end));
   const outside = outsideOps.length;
