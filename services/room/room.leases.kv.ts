@@ -164,10 +164,16 @@ export class KvLeases implements Leases {
     const taken = new Map<number, Held>();
     for (let p = 0; p < this.partitions; p++) {
       if (this.held.has(p)) continue;
+      // Beyond our share, a key still ours (from before a restart, or a lease that lapsed
+      // here while renewals failed) is freed for the others, not taken: taking it and
+      // giving it back in the same tick had the service load the partition's rooms only
+      // to drop them (seen after a NATS node returned: leases flapping for a second).
+      if (this.held.size + taken.size >= share) {
+        await this.freeOurs(p);
+        continue;
+      }
       const taking = now();
-      // Beyond our share we only take back what is ours from before a restart (and
-      // give the excess back below at once, rather than leaving it to lapse).
-      const revision = await this.take(p, this.held.size + taken.size < share);
+      const revision = await this.take(p, true);
       if (revision !== undefined) {
         taken.set(p, { revision, validUntil: taking + this.o.leaseMs - this.renewMs / 2 });
         gained.push(p);
@@ -225,6 +231,22 @@ export class KvLeases implements Leases {
         this.retrySoon = true;
         return undefined;
       }
+    }
+  }
+
+  /** Deletes the partition's key if it is still ours (compare-and-delete); best effort. */
+  private async freeOurs(p: number): Promise<void> {
+    try {
+      const entry = await this.kv.get(partitionKey(p));
+      if (entry?.operation !== 'PUT') return;
+      if (entry.string() !== this.o.replicaId) {
+        this.othersExpire(entry.created);
+        return;
+      }
+      await this.kv.delete(partitionKey(p), { previousSeq: entry.revision });
+    } catch {
+      // Not freed now (a lagging read, an election): it lapses, or the next tick frees it.
+      this.retrySoon = true;
     }
   }
 

@@ -8,7 +8,7 @@ import { Kvm } from '@nats-io/kv';
 import { bucketNames } from '#shared/runtime/streams.js';
 import { startNats } from '../../../test/helpers/nats.js';
 import { startNatsCluster } from '../../../test/helpers/nats.cluster.js';
-import { waitUntil } from '../../../test/helpers/deadline.js';
+import { until, waitUntil } from '../../../test/helpers/deadline.js';
 
 const log = createLogger('test', 'error');
 
@@ -62,13 +62,19 @@ t.test(
 
     // `stable` crashes (no release); a new process with the same id comes back.
     const again = await open('stable');
-    t.same(
-      (await gains(again)).sort(),
-      [0, 1, 2, 3],
-      'its own partitions come back at once, without waiting 60 s',
+    t.equal(
+      (await gains(again)).length,
+      2,
+      'its share of its own partitions comes back at once, without waiting 60 s',
+    );
+    // The rest are freed, not taken (taking them only to give them back had the service
+    // load their rooms and drop them): the other replica takes them at once.
+    await until(
+      () => [0, 1, 2, 3].filter((p) => other.owns(p)).length === 2,
+      'the other replica takes the rest',
     );
     const mine = [0, 1, 2, 3].filter((p) => again.owns(p));
-    t.equal(mine.length, 2, 'it keeps its fair share of two live replicas and gives the rest back');
+    t.equal(mine.length, 2, 'it keeps its fair share of two live replicas');
     t.notOk(
       mine.some((p) => other.owns(p)),
       'never two owners',
