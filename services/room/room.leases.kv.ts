@@ -214,39 +214,41 @@ export class KvLeases implements Leases {
   private async take(p: number, mayCreate: boolean): Promise<number | undefined> {
     try {
       if (mayCreate) return await this.kv.create(partitionKey(p), this.o.replicaId);
-      throw new Error('only our own');
     } catch {
-      try {
-        const entry = await this.kv.get(partitionKey(p));
-        if (entry?.operation !== 'PUT') return undefined;
-        if (entry.string() !== this.o.replicaId) {
-          this.othersExpire(entry.created);
-          return undefined;
-        }
-        return await this.kv.update(partitionKey(p), this.o.replicaId, entry.revision);
-      } catch {
-        // Our own key not taken back: the read may have come from a replica of the
-        // bucket that lags (KV reads are direct gets, answered by any replica), or the
-        // bucket is electing. Soon again, rather than a renewal period later.
-        this.retrySoon = true;
-        return undefined;
-      }
+      // Not free: maybe still ours.
     }
+    return this.ifOurs(p, (revision) =>
+      this.kv.update(partitionKey(p), this.o.replicaId, revision),
+    );
   }
 
   /** Deletes the partition's key if it is still ours (compare-and-delete); best effort. */
   private async freeOurs(p: number): Promise<void> {
+    await this.ifOurs(p, (revision) => this.kv.delete(partitionKey(p), { previousSeq: revision }));
+  }
+
+  /**
+   * Runs `act` with the revision of the partition's key when this replica id holds it;
+   * undefined otherwise (noting when another's lease lapses) or when it failed.
+   */
+  private async ifOurs<T>(
+    p: number,
+    act: (revision: number) => Promise<T>,
+  ): Promise<T | undefined> {
     try {
       const entry = await this.kv.get(partitionKey(p));
-      if (entry?.operation !== 'PUT') return;
+      if (entry?.operation !== 'PUT') return undefined;
       if (entry.string() !== this.o.replicaId) {
         this.othersExpire(entry.created);
-        return;
+        return undefined;
       }
-      await this.kv.delete(partitionKey(p), { previousSeq: entry.revision });
+      return await act(entry.revision);
     } catch {
-      // Not freed now (a lagging read, an election): it lapses, or the next tick frees it.
+      // Our own key not taken back or freed: the read may have come from a replica of
+      // the bucket that lags (KV reads are direct gets, answered by any replica), or the
+      // bucket is electing. Soon again, rather than a renewal period later.
       this.retrySoon = true;
+      return undefined;
     }
   }
 
