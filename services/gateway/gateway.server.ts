@@ -85,7 +85,10 @@ export class Gateway {
     this.preAuth = new PreAuthLimit(this.cfg.preAuthPerAddress);
     this.frames = new FrameMetrics(o.metrics);
     this.replies = new ClientReplies(this.frames, o.log);
-    this.roomClient = new RoomClient(o.bus);
+    this.roomClient = new RoomClient(o.bus, {
+      inFlight: this.cfg.roomCommandsInFlight,
+      queued: this.cfg.roomCommandsQueued,
+    });
     this.revocations = new GatewayRevocations({
       nc: o.bus.nc,
       auth: o.config.auth,

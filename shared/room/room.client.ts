@@ -4,14 +4,23 @@
  * method per command, each resolving with the command's reply and rejecting with a
  * `RoomcastError` whose `code` is the room's refusal (`ROOM_FULL`,
  * `PUBLISHER_TAKEN`, …). Transport failures keep their own classes from the bus:
- * `NoRespondersError` (nothing owns the room's commands) and `RequestTimeoutError`
- * (no answer in time; the command may have run), both `UNAVAILABLE` on the wire.
+ * `NoRespondersError` (nothing owns the room's commands), `RequestTimeoutError`
+ * (no answer in time; the command may have run) and `RoomBusyError` (too many
+ * waiting for the room here; not sent), all `UNAVAILABLE` on the wire.
  *
  * Every service, script and test that talks to a room goes through this class, so
  * a reply becomes an error in exactly one place.
  */
 import type { Bus } from '../runtime/bus.js';
-import { ErrorCode, RoomcastError, isErrorCode, type ErrorBody } from '../wire/errors.js';
+import {
+  ErrorCode,
+  NoRespondersError,
+  RequestTimeoutError,
+  RoomcastError,
+  isErrorCode,
+  type ErrorBody,
+} from '../wire/errors.js';
+import { RoomLanes, type LaneLimits } from './room.client.lanes.js';
 import { commandSubject } from './room.command.channels.js';
 import type { RoomCommand, RoomCommandType, RoomReplies, RoomReply } from './room.commands.js';
 
@@ -36,15 +45,42 @@ export class RoomRefusedError extends RoomcastError {
   }
 }
 
-/** Typed commands to any room; stateless, so one instance per process is enough. */
+/**
+ * Typed commands to any room; one instance per process. With `lanes`, at most
+ * `inFlight` commands per room are sent and unanswered at a time, the rest wait their
+ * turn in order (room.client.lanes.ts); without, every command is sent at once.
+ */
 export class RoomClient {
-  constructor(private readonly bus: Bus) {}
+  private readonly lanes: RoomLanes | undefined;
+
+  constructor(
+    private readonly bus: Bus,
+    lanes?: LaneLimits,
+  ) {
+    this.lanes =
+      lanes === undefined
+        ? undefined
+        : new RoomLanes(
+            lanes,
+            (err) => err instanceof RequestTimeoutError || err instanceof NoRespondersError,
+          );
+  }
 
   /** Sends any command and returns its reply, refusals thrown as `RoomRefusedError`. */
-  async send<K extends RoomCommandType>(
+  send<K extends RoomCommandType>(
     roomId: string,
     command: Extract<RoomCommand, { type: K }>,
     options: CallOptions = {},
+  ): Promise<RoomReplies[K]> {
+    return this.lanes === undefined
+      ? this.sendNow(roomId, command, options)
+      : this.lanes.run(roomId, () => this.sendNow(roomId, command, options));
+  }
+
+  private async sendNow<K extends RoomCommandType>(
+    roomId: string,
+    command: Extract<RoomCommand, { type: K }>,
+    options: CallOptions,
   ): Promise<RoomReplies[K]> {
     const reply = await this.bus.request<RoomReply<RoomReplies[K]>>(
       // Tests send malformed commands too: those go to the user subject, to be refused there.

@@ -163,6 +163,22 @@ export class RequestTimeoutError extends RoomcastError {
   }
 }
 
+/**
+ * More commands wait for one room in this process than its bound allows
+ * (`GATEWAY_ROOM_COMMANDS_QUEUED`): nothing was sent, and trying again later is safe.
+ * `UNAVAILABLE` on the wire.
+ */
+export class RoomBusyError extends RoomcastError {
+  readonly reason = 'busy';
+  constructor(roomId: string, queued: number, options?: { cause?: unknown }) {
+    super(
+      ErrorCode.UNAVAILABLE,
+      `room ${roomId} has ${queued} commands waiting here already`,
+      options,
+    );
+  }
+}
+
 /** Builds the wire error body for a code, with the table's message unless one is given. */
 export function errorBody(code: ErrorCode, message?: string): ErrorBody {
   return { code, message: message ?? errorTable[code].message };
