@@ -89,20 +89,6 @@ export const gatewaySettings = {
     1,
     1000,
   ),
-  roomCommandsInFlight: int(
-    'GATEWAY_ROOM_COMMANDS_IN_FLIGHT',
-    64,
-    'Commands to one room this gateway process has sent and not had answered, at most; the rest wait their turn in order, and their NATS_REQUEST_TIMEOUT_MS starts when they are sent (a leave storm of a 20,000-viewer room is answered, not timed out).',
-    1,
-    100_000,
-  ),
-  roomCommandsQueued: int(
-    'GATEWAY_ROOM_COMMANDS_QUEUED',
-    100_000,
-    'Commands to one room waiting in this gateway process for a slot, at most; one more is refused at once with UNAVAILABLE. A command that finds the room service not answering (timeout, no responders) fails those waiting too.',
-    0,
-    10_000_000,
-  ),
   maxBackpressureBytes: int(
     'GATEWAY_MAX_BACKPRESSURE_BYTES',
     1_048_576,

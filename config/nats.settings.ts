@@ -19,6 +19,20 @@ export const natsSettings = {
     50,
     60_000,
   ),
+  roomCommandsInFlight: int(
+    'ROOM_COMMANDS_IN_FLIGHT',
+    256,
+    'Commands to one room that a process sending them (each gateway process, the stream service) has sent and not had answered, at most; the rest wait their turn in that process, in order, and their NATS_REQUEST_TIMEOUT_MS starts when they are sent: a leave storm of a 20,000-viewer room is answered, not timed out. Keep it × the processes sending to one room under what a room replica answers within NATS_REQUEST_TIMEOUT_MS (about 5,000 commands a second on the benchmark machine).',
+    1,
+    100_000,
+  ),
+  roomCommandsQueued: int(
+    'ROOM_COMMANDS_QUEUED',
+    100_000,
+    'Commands to one room waiting for a slot in one process, at most; one more is refused at once with UNAVAILABLE. A command that finds the room service not answering (timeout, no responders) fails the ones waiting behind it at once.',
+    0,
+    10_000_000,
+  ),
   replicas: int(
     'NATS_REPLICAS',
     1,

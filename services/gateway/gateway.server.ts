@@ -22,7 +22,7 @@ import { CloseCode, ErrorCode, errorBody, errorTable } from '#shared/wire/errors
 import type { Logger } from '#shared/runtime/log.js';
 import { closeReason, type Metrics } from '#shared/runtime/metrics.js';
 import { compileFrameParser } from '#shared/wire/protocol.js';
-import { RoomClient } from '#shared/room/room.client.js';
+import { RoomClient, roomLanes } from '#shared/room/room.client.js';
 import { encodeGatewayBeacon } from '#shared/wire/gateway.beacon.js';
 import { toAuthError, type Verify } from '#shared/auth/auth.js';
 import type { Uws } from '#shared/runtime/uws.js';
@@ -85,10 +85,7 @@ export class Gateway {
     this.preAuth = new PreAuthLimit(this.cfg.preAuthPerAddress);
     this.frames = new FrameMetrics(o.metrics);
     this.replies = new ClientReplies(this.frames, o.log);
-    this.roomClient = new RoomClient(o.bus, {
-      inFlight: this.cfg.roomCommandsInFlight,
-      queued: this.cfg.roomCommandsQueued,
-    });
+    this.roomClient = new RoomClient(o.bus, roomLanes(o.config.nats));
     this.revocations = new GatewayRevocations({
       nc: o.bus.nc,
       auth: o.config.auth,

@@ -5,6 +5,7 @@
 import { revocationMaxAgeS } from '#shared/auth/revocations.js';
 import { createStreamVerifier, type VerifyStream } from '#shared/auth/stream.token.js';
 import { ErrorCode, RoomcastError } from '#shared/wire/errors.js';
+import { roomLanes } from '#shared/room/room.client.js';
 import { ExitCode } from '#shared/runtime/exit.js';
 import { ServiceName, createMetrics, startMetrics } from '#shared/runtime/metrics.js';
 import { processInstanceId } from '#shared/runtime/telemetry.js';
@@ -38,6 +39,7 @@ const service = new StreamService({
   srs,
   logger,
   metrics: registry,
+  roomLanes: roomLanes(config.nats),
 });
 let server: HookServer;
 try {

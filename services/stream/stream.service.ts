@@ -10,6 +10,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
 import type { VerifyStream } from '#shared/auth/stream.token.js';
 import { RoomClient } from '#shared/room/room.client.js';
+import type { LaneLimits } from '#shared/room/room.client.lanes.js';
 import type { Bus } from '#shared/runtime/bus.js';
 import type { Logger } from '#shared/runtime/log.js';
 import { createMetrics, type Metrics } from '#shared/runtime/metrics.js';
@@ -44,6 +45,8 @@ export interface StreamServiceOptions {
   metrics?: Metrics;
   /** The clock, ms since the epoch (tests may move it). */
   now?: () => number;
+  /** Room commands in flight and waiting per room (ROOM_COMMANDS_*); unbounded without. */
+  roomLanes?: LaneLimits;
 }
 
 export class StreamService {
@@ -66,7 +69,7 @@ export class StreamService {
     this.svc = {
       cfg: o.config,
       now: o.now ?? Date.now,
-      rooms: new RoomClient(o.bus),
+      rooms: new RoomClient(o.bus, o.roomLanes),
       srs: o.srs,
       logger: o.logger,
       metrics: this.metrics,

@@ -45,6 +45,14 @@ export class RoomRefusedError extends RoomcastError {
   }
 }
 
+/** The lanes' limits from a process's NATS settings (ROOM_COMMANDS_IN_FLIGHT, ROOM_COMMANDS_QUEUED). */
+export function roomLanes(nats: {
+  roomCommandsInFlight: number;
+  roomCommandsQueued: number;
+}): LaneLimits {
+  return { inFlight: nats.roomCommandsInFlight, queued: nats.roomCommandsQueued };
+}
+
 /**
  * Typed commands to any room; one instance per process. With `lanes`, at most
  * `inFlight` commands per room are sent and unanswered at a time, the rest wait their

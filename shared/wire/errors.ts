@@ -165,7 +165,7 @@ export class RequestTimeoutError extends RoomcastError {
 
 /**
  * More commands wait for one room in this process than its bound allows
- * (`GATEWAY_ROOM_COMMANDS_QUEUED`): nothing was sent, and trying again later is safe.
+ * (`ROOM_COMMANDS_QUEUED`): nothing was sent, and trying again later is safe.
  * `UNAVAILABLE` on the wire.
  */
 export class RoomBusyError extends RoomcastError {
