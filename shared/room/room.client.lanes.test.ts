@@ -179,3 +179,27 @@ t.test('any interleaving: per room, never more than inFlight sent, sent in order
     { numRuns: 200 },
   );
 });
+
+t.test('a queue that never empties does not grow with the commands it handed out', async (t) => {
+  const h = harness(1, 100_000);
+  let open = h.give('r1');
+  for (let i = 0; i < 10; i++) h.give('r1');
+  await tick();
+  // 5,000 answers, each followed by one more command: always 10 waiting.
+  for (let i = 0; i < 5000; i++) {
+    open.answer();
+    h.give('r1');
+    await tick();
+    open = h.cmds.find((c) => c.started && c.settled === undefined)!;
+  }
+  t.equal(h.lanes.waiting('r1'), 10, 'ten waiting all along');
+  t.ok(
+    h.lanes.held('r1') <= 2 * 1024 + 10,
+    `the queue holds ${h.lanes.held('r1')} entries after 5,010 commands`,
+  );
+  t.same(
+    h.order,
+    Array.from({ length: h.order.length }, (_, i) => i),
+    'sent in the order given',
+  );
+});

@@ -33,6 +33,9 @@ export interface LaneLimits {
   queued: number;
 }
 
+/** Handed-out entries at the head of a queue kept before they are dropped. */
+const COMPACT_AFTER = 1024;
+
 interface Waiter {
   go: () => void;
   fail: (err: unknown) => void;
@@ -57,6 +60,11 @@ export class RoomLanes {
   /** Rooms with commands in flight or waiting. */
   get rooms(): number {
     return this.lanes.size;
+  }
+
+  /** Entries a room's queue holds, handed out or not (to show compaction in tests). */
+  held(roomId: string): number {
+    return this.lanes.get(roomId)?.waiting.length ?? 0;
   }
 
   /** Commands of `roomId` waiting for a slot (not counting those in flight). */
@@ -94,8 +102,13 @@ export class RoomLanes {
     const next = lane.waiting[lane.head];
     if (next !== undefined) {
       lane.waiting[lane.head++] = undefined as unknown as Waiter;
+      // Drop what was handed out: at once when none wait, else once it is half the
+      // array, so a queue that never empties does not grow for ever (amortized O(1)).
       if (lane.head === lane.waiting.length) {
         lane.waiting = [];
+        lane.head = 0;
+      } else if (lane.head >= COMPACT_AFTER && lane.head * 2 >= lane.waiting.length) {
+        lane.waiting = lane.waiting.slice(lane.head);
         lane.head = 0;
       }
       next.go();
