@@ -142,6 +142,11 @@ export class Gateway {
     return this.conns.size;
   }
 
+  /** Room commands waiting here for a slot (the `room_commands_waiting` gauge). */
+  get roomCommandsWaiting(): number {
+    return this.roomClient.waiting;
+  }
+
   /** Loads the revocations, then starts listening; resolves with the bound port. */
   async listen(): Promise<number> {
     // Before the first connection: a revoked token is refused from the start.

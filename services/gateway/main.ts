@@ -31,6 +31,7 @@ const metrics = await startMetrics({
   log,
   bus,
   metrics: registry,
+  onSample: (m) => m.roomCommandsWaiting.set(gateway.roomCommandsWaiting),
 });
 const port = await gateway.listen();
 await logReady(boot, 'gateway', metrics, {

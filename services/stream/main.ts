@@ -59,6 +59,7 @@ const metrics = await startMetrics({
   log: logger,
   bus,
   metrics: registry,
+  onSample: (m) => m.roomCommandsWaiting.set(service.roomCommandsWaiting),
 });
 await logReady(boot, 'stream service', metrics, {
   hooks: `http://${s.host}:${port}/api/srs/hooks/${s.hookSecret === undefined ? '' : '<secret>/'}on_publish`,

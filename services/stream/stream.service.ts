@@ -136,6 +136,11 @@ export class StreamService {
     this.stats.close();
   }
 
+  /** Room commands waiting here for a slot (the `room_commands_waiting` gauge). */
+  get roomCommandsWaiting(): number {
+    return this.svc.rooms.waiting;
+  }
+
   /** The SRS process id the last complete round saw. */
   get srsServiceId(): string | null {
     return this.reconciler.srsServiceId;

@@ -161,6 +161,7 @@ t.test('any interleaving: per room, never more than inFlight sent, sent in order
           else settleOne(o.timeout, 'timeout');
           await tick();
           for (const room of ['a', 'b']) if (h.inFlight(room) > cap) return false;
+          if (h.lanes.waitingTotal !== h.lanes.waiting('a') + h.lanes.waiting('b')) return false;
         }
         // Answer everything still open: every command ends, and the lanes empty.
         for (let i = 0; i < h.cmds.length + 2; i++) {
@@ -202,4 +203,23 @@ t.test('a queue that never empties does not grow with the commands it handed out
     Array.from({ length: h.order.length }, (_, i) => i),
     'sent in the order given',
   );
+});
+
+t.test('waitingTotal counts the commands waiting over all rooms', async (t) => {
+  const h = harness(1, 100);
+  const a = [h.give('a'), h.give('a'), h.give('a')];
+  const b = [h.give('b'), h.give('b')];
+  await tick();
+  t.equal(h.lanes.waitingTotal, 3, 'two wait for a, one for b');
+  a[0]!.answer();
+  await tick();
+  t.equal(h.lanes.waitingTotal, 2, 'one handed a slot');
+  b[0]!.fail(new RequestTimeoutError('room', 1));
+  await tick();
+  t.equal(h.lanes.waitingTotal, 1, "b's waiting one failed with it");
+  a[1]!.answer();
+  await tick();
+  a[2]!.answer();
+  await tick();
+  t.equal(h.lanes.waitingTotal, 0);
 });

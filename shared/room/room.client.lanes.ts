@@ -50,12 +50,19 @@ interface Lane {
 
 export class RoomLanes {
   private readonly lanes = new Map<string, Lane>();
+  /** Commands waiting for a slot, over all rooms. */
+  private waitingNow = 0;
 
   constructor(
     private readonly limits: LaneLimits,
     /** True for an error that says the room service did not answer (not a refusal). */
     private readonly isTransportFailure: (err: unknown) => boolean,
   ) {}
+
+  /** Commands waiting for a slot, over all rooms (the `room_commands_waiting` gauge). */
+  get waitingTotal(): number {
+    return this.waitingNow;
+  }
 
   /** Rooms with commands in flight or waiting. */
   get rooms(): number {
@@ -85,6 +92,7 @@ export class RoomLanes {
       if (lane.waiting.length - lane.head >= this.limits.queued)
         throw new RoomBusyError(roomId, this.limits.queued);
       const l = lane;
+      this.waitingNow++;
       // The slot is handed over by `release`: `inFlight` already counts this command.
       await new Promise<void>((go, fail) => l.waiting.push({ go, fail }));
     }
@@ -111,6 +119,7 @@ export class RoomLanes {
         lane.waiting = lane.waiting.slice(lane.head);
         lane.head = 0;
       }
+      this.waitingNow--;
       next.go();
       return;
     }
@@ -122,6 +131,7 @@ export class RoomLanes {
     const waiting = lane.waiting.slice(lane.head);
     lane.waiting = [];
     lane.head = 0;
+    this.waitingNow -= waiting.length;
     for (const w of waiting) w.fail(err);
   }
 }

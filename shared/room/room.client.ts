@@ -74,6 +74,11 @@ export class RoomClient {
           );
   }
 
+  /** Commands waiting for a slot in this process, over all rooms (0 without lanes). */
+  get waiting(): number {
+    return this.lanes?.waitingTotal ?? 0;
+  }
+
   /** Sends any command and returns its reply, refusals thrown as `RoomRefusedError`. */
   send<K extends RoomCommandType>(
     roomId: string,

@@ -42,6 +42,12 @@ export const instrumentSpecs = {
     help: 'WebSocket connections open now.',
     labels: [],
   },
+  roomCommandsWaiting: {
+    kind: 'gauge',
+    name: 'room_commands_waiting',
+    help: 'Room commands waiting in this process for a slot (ROOM_COMMANDS_IN_FLIGHT per room), over all rooms: a storm being answered, or a room service slow to answer.',
+    labels: [],
+  },
   wsOpened: {
     kind: 'counter',
     name: 'ws_connections_opened',
