@@ -1,9 +1,9 @@
 /**
  * Scenario `audience` (issue 10): one publisher and N viewers in one room, served
  * by two gateway processes on the same port, N = 1,000, 5,000 and 20,000 (1,000 and
- * 5,000 with --quick). Per N: the viewers connect (not timed), join as fast as the
- * load processes can (a bounded number in flight each), sit idle, then all leave at
- * once. Measured: time until all joined, joins/s, join latency, bytes and frames
+ * 5,000 with --quick). Per N: the viewers connect (timed on its own: connections/s
+ * and the gateways' CPU per connection), join as fast as the load processes can (a
+ * bounded number in flight each), sit idle, then all leave at once. Measured: time until all joined, joins/s, join latency, bytes and frames
  * the clients received per join, the size of `joined`, CPU per join in each gateway,
  * the room service and nats-server, memory per idle audience connection, errors,
  * and how the leave storm was answered.
@@ -67,6 +67,9 @@ export interface AudienceRun {
   connected: number;
   connectFailures: number;
   lastConnectFailure: string | undefined;
+  /** The connect phase: connections per second, and the gateways' CPU per connection (µs). */
+  connectPerS: number;
+  connectGatewayUs: number;
   joined: number;
   joinRefused: Tally;
   joinPending: number;
@@ -195,6 +198,8 @@ async function runOnce(ctx: BenchContext, n: number): Promise<AudienceRun> {
       Array.from({ length: n }, (_, i) => i),
       loaderCount,
     ).map((s) => s.length);
+    const gatewayPids = sys.gateways.map((g) => g.pid);
+    const c0 = markCpu(gatewayPids);
     const connected = await Promise.all(
       loaders.map((l, i) =>
         l.call(
@@ -212,6 +217,11 @@ async function runOnce(ctx: BenchContext, n: number): Promise<AudienceRun> {
       ),
     );
     const connectedCount = connected.reduce((a, c) => a + c.connected, 0);
+    // Each connection's token is verified at the upgrade: this is mostly that.
+    const c1 = markCpu(gatewayPids);
+    const connectPerS = connectedCount / ((c1.at - c0.at) / 1000);
+    const connectGatewayUs =
+      connectedCount > 0 ? (cpuBetween(c0, c1, gatewayPids).seconds * 1e6) / connectedCount : NaN;
     ctx.log(`audience: ${fmt(connectedCount)} of ${fmt(n)} viewers connected; joining`);
 
     const pids = [
@@ -260,6 +270,8 @@ async function runOnce(ctx: BenchContext, n: number): Promise<AudienceRun> {
       connected: connectedCount,
       connectFailures: connected.reduce((x, c) => x + c.failed, 0),
       lastConnectFailure: connected.find((c) => c.lastFailure !== undefined)?.lastFailure,
+      connectPerS,
+      connectGatewayUs,
       joined,
       joinRefused: merge(joins.map((j) => j.refused)),
       joinPending,
@@ -360,6 +372,12 @@ function table(runs: AudienceRun[], n: number): Table {
       big ? `≥ ${fmt(GOAL.joinsPerS)}` : '',
       big ? yes(m(joinsPerS) >= GOAL.joinsPerS && joinedAll) : '',
     ),
+    row(
+      'connections per second (connect phase, 100 in flight per load process)',
+      (r) => r.connectPerS,
+      (x) => fmt(x),
+    ),
+    row('CPU per connection, gateways (connect phase)', (r) => r.connectGatewayUs, us),
     row('join latency p50', (r) => r.p50Ms, ms),
     row('join latency p99', (r) => r.p99Ms, ms),
     row(
@@ -562,7 +580,7 @@ export const audience: Scenario = {
       tables: sizes.map((n) => table(runs, n)),
       goals,
       notes: [
-        `Viewers connect first (not timed), then join with ${JOINS_IN_FLIGHT} joins in flight per load process (${PER_LOADER.toLocaleString('en-US')} sockets at most each, two 127.0.0.x source addresses each). Every phase is capped at ${PHASE_CAP_MS / 1000} s.`,
+        `Viewers connect first (timed apart from the joins: connections per second and the gateways' CPU per connection, mostly the token check), then join with ${JOINS_IN_FLIGHT} joins in flight per load process (${PER_LOADER.toLocaleString('en-US')} sockets at most each, two 127.0.0.x source addresses each). Every phase is capped at ${PHASE_CAP_MS / 1000} s.`,
         'Bytes and frames per join: everything the clients (publisher included) read from the first join until no frame arrived for 1 s, WebSocket headers included, divided by the viewers joined; CPU per join is over the same window.',
         'Idle memory: RSS after the joins and 2 s idle, minus RSS before the viewers connected, per viewer connection (when not all joined, that mixes members and mere connections); the Node processes after a memory-reducing GC (bench/server.hook.ts), "as is" without.',
         'CPU, bytes and frames "per join" are divided by the joins that succeeded; when some were refused (UNAVAILABLE), their work is in the numerator too.',
