@@ -8,6 +8,7 @@
  * AUTH_JWT_SECRET, EdDSA / ES256 with AUTH_JWKS_URL; `none` and everything else is
  * refused by jose before any signature work.
  */
+import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '#config/config.js';
 import { ErrorCode, RoomcastError } from '../wire/errors.js';
@@ -44,8 +45,19 @@ export function createCoreVerifier(cfg: Config['auth'], now: () => number = Date
     throw new Error('no token key configured: set AUTH_JWT_SECRET or AUTH_JWKS_URL');
   }
   const algorithms = [...(secret ? ['HS256'] : []), ...(jwks ? ['EdDSA', 'ES256'] : [])];
+  // Imported into WebCrypto once: jose imports raw secret bytes again on every
+  // verification, about a third of an HS256 check's CPU (a gateway verifies a token
+  // per connection, and a reconnect storm is thousands at once).
+  let hmacKey: Promise<webcrypto.CryptoKey> | undefined;
   const key: JWTVerifyGetKey = async (header, token) => {
-    if (header.alg === 'HS256' && secret !== undefined) return secret;
+    if (header.alg === 'HS256' && secret !== undefined)
+      return (hmacKey ??= webcrypto.subtle.importKey(
+        'raw',
+        secret,
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      ));
     if (jwks !== undefined) return jwks(header, token);
     throw new errors.JOSEAlgNotAllowed('algorithm not allowed');
   };
