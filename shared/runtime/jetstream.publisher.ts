@@ -1,7 +1,6 @@
 /**
- * JetStream publishes for a hot path: one inbox subscription for every
- * acknowledgement, instead of a request (with its own subscription token, timer
- * and error object) per publish as `jetstream().publish` does.
+ * JetStream publishes for a hot path: the acknowledgements come to one inbox
+ * (reply.inbox.ts), instead of a request per publish as `jetstream().publish` does.
  *
  * Why: the room service appends a batch for nearly every command it answers. A
  * profile of the rooms benchmark had nats.js building and throwing away an Error
@@ -9,18 +8,14 @@
  * more in garbage collection. The acknowledgement protocol is small and stable
  * (JetStream's PubAck, or an API error, or a 503 status when no stream holds the
  * subject), so it is read here.
- *
- * Timeouts are swept every quarter of `timeoutMs` rather than timed one by one: an
- * acknowledgement that never comes is refused within 1.25 × `timeoutMs`.
  */
 import {
-  createInbox,
   headers as natsHeaders,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
-  type Subscription,
 } from '@nats-io/nats-core';
+import { ReplyInbox } from './reply.inbox.js';
 
 /** What JetStream answers a stored (or deduplicated) publish with. */
 export interface PubAck {
@@ -63,12 +58,6 @@ function inboxPrefixOf(nc: NatsConnection): string | undefined {
   return typeof options.inboxPrefix === 'string' ? options.inboxPrefix : undefined;
 }
 
-interface Waiting {
-  resolve: (ack: PubAck) => void;
-  reject: (err: Error) => void;
-  deadline: number;
-}
-
 /** What a publish asks JetStream to check before it stores. */
 export interface PublishExpect {
   /** Stored only into this stream. */
@@ -78,24 +67,17 @@ export interface PublishExpect {
 }
 
 export class JetStreamPublisher {
-  private readonly prefix: string;
-  private readonly waiting = new Map<string, Waiting>();
-  private next = 0;
-  private readonly sub: Subscription;
-  private readonly sweep: NodeJS.Timeout;
+  private readonly inbox: ReplyInbox;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
   ) {
-    this.prefix = `${createInbox(inboxPrefixOf(nc))}.`;
-    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (_err, msg) => this.acked(msg) });
-    this.sweep = setInterval(() => this.expire(), Math.max(25, timeoutMs / 4));
-    this.sweep.unref();
+    this.inbox = new ReplyInbox(nc, inboxPrefixOf(nc));
   }
 
   /** Publishes `data` to a stream's subject; resolves once JetStream has stored it. */
-  publish(
+  async publish(
     subject: string,
     data: Uint8Array,
     o: { msgId?: string; expect?: PublishExpect; headers?: MsgHdrs } = {},
@@ -105,73 +87,51 @@ export class JetStreamPublisher {
     if (o.expect?.stream !== undefined) h.set('Nats-Expected-Stream', o.expect.stream);
     if (o.expect?.lastSubjectSequence !== undefined)
       h.set('Nats-Expected-Last-Subject-Sequence', String(o.expect.lastSubjectSequence));
-    const token = (this.next++).toString(36);
-    return new Promise<PubAck>((resolve, reject) => {
-      this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
-      try {
-        this.nc.publish(subject, data, { reply: this.prefix + token, headers: h });
-      } catch (err) {
-        this.waiting.delete(token);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
+    const { subject: reply, reply: ack } = this.inbox.expect(
+      this.timeoutMs,
+      () => new JetStreamAckTimeoutError(`no acknowledgement within ${this.timeoutMs} ms`),
+    );
+    try {
+      this.nc.publish(subject, data, { reply, headers: h });
+    } catch (err) {
+      this.inbox.fail(reply, err instanceof Error ? err : new Error(String(err)));
+    }
+    return pubAckOf(await ack);
   }
 
   /** Refuses everything still waiting and stops listening. */
   close(): void {
-    clearInterval(this.sweep);
-    this.sub.unsubscribe();
-    for (const w of this.waiting.values())
-      w.reject(new JetStreamAckTimeoutError('publisher closed'));
-    this.waiting.clear();
+    this.inbox.close(() => new JetStreamAckTimeoutError('publisher closed'));
   }
+}
 
-  private acked(msg: Msg): void {
-    const token = msg.subject.slice(this.prefix.length);
-    const w = this.waiting.get(token);
-    if (w === undefined) return; // late, after its timeout
-    this.waiting.delete(token);
-    // A status message: 503 when no stream listens on the subject.
-    const status = msg.headers?.code ?? 0;
-    if (status >= 300 || msg.data.length === 0) {
-      w.reject(
-        new JetStreamPublishError(
-          msg.headers?.description || `no acknowledgement (status ${status})`,
-          0,
-          status,
-        ),
-      );
-      return;
-    }
-    try {
-      const body = JSON.parse(Buffer.from(msg.data).toString('utf8')) as {
-        stream?: string;
-        seq?: number;
-        duplicate?: boolean;
-        error?: { code?: number; err_code?: number; description?: string };
-      };
-      if (body.error !== undefined) {
-        const e = body.error;
-        w.reject(
-          new JetStreamPublishError(e.description ?? 'refused', e.err_code ?? 0, e.code ?? 0),
-        );
-      } else if (typeof body.seq === 'number' && typeof body.stream === 'string') {
-        w.resolve({ stream: body.stream, seq: body.seq, duplicate: body.duplicate === true });
-      } else {
-        w.reject(new JetStreamPublishError('malformed acknowledgement', 0, 0));
-      }
-    } catch {
-      w.reject(new JetStreamPublishError('malformed acknowledgement', 0, 0));
-    }
+/** The acknowledgement in `msg`, or JetStream's refusal thrown. */
+function pubAckOf(msg: Msg): PubAck {
+  // A status message: 503 when no stream listens on the subject.
+  const status = msg.headers?.code ?? 0;
+  if (status >= 300 || msg.data.length === 0) {
+    throw new JetStreamPublishError(
+      msg.headers?.description || `no acknowledgement (status ${status})`,
+      0,
+      status,
+    );
   }
-
-  private expire(): void {
-    const now = Date.now();
-    for (const [token, w] of this.waiting) {
-      // Deadlines grow with insertion order: the first one not due ends the sweep.
-      if (w.deadline > now) break;
-      this.waiting.delete(token);
-      w.reject(new JetStreamAckTimeoutError(`no acknowledgement within ${this.timeoutMs} ms`));
-    }
+  let body: {
+    stream?: string;
+    seq?: number;
+    duplicate?: boolean;
+    error?: { code?: number; err_code?: number; description?: string };
+  };
+  try {
+    body = JSON.parse(Buffer.from(msg.data).toString('utf8')) as typeof body;
+  } catch {
+    throw new JetStreamPublishError('malformed acknowledgement', 0, 0);
   }
+  if (body.error !== undefined) {
+    const e = body.error;
+    throw new JetStreamPublishError(e.description ?? 'refused', e.err_code ?? 0, e.code ?? 0);
+  }
+  if (typeof body.seq === 'number' && typeof body.stream === 'string')
+    return { stream: body.stream, seq: body.seq, duplicate: body.duplicate === true };
+  throw new JetStreamPublishError('malformed acknowledgement', 0, 0);
 }
