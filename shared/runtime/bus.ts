@@ -111,6 +111,12 @@ function outgoingHeaders(subject: string, bytes: number): MsgHdrs | undefined {
   return traceHeaders(send.ctx);
 }
 
+/** The service a request's subject names (its first token), for error messages. */
+function serviceOf(subject: string): string {
+  const dot = subject.indexOf('.');
+  return dot === -1 ? subject : subject.slice(0, dot);
+}
+
 /** The bus: one NATS connection with the codec, batching and tracing we agreed on. */
 export class Bus {
   private queue: Pending[] = [];
@@ -232,17 +238,17 @@ export class Bus {
         })
       : undefined;
     const headers = send === undefined ? traceHeaders() : traceHeaders(send.ctx);
-    const service = subject.split('.')[0] ?? '';
     const { subject: inbox, reply } = this.replies.expect(
       timeoutMs,
-      () => new RequestTimeoutError(service, timeoutMs),
+      () => new RequestTimeoutError(serviceOf(subject), timeoutMs),
     );
     // Queued behind whatever this turn published before it, so it arrives after them.
     this.enqueue(subject, data, headers, inbox);
     try {
       const msg = await reply;
       // The server's answer when nobody subscribes: a 503 status and no payload.
-      if (msg.data.length === 0 && msg.headers?.code === 503) throw new NoRespondersError(service);
+      if (msg.data.length === 0 && msg.headers?.code === 503)
+        throw new NoRespondersError(serviceOf(subject));
       const decoded = decode<Reply>(msg.data);
       send?.span.end();
       return decoded;
@@ -252,7 +258,7 @@ export class Bus {
         send.span.end();
       }
       if (err instanceof NoRespondersError || err instanceof RequestTimeoutError) throw err;
-      throw new RequestTimeoutError(service, timeoutMs, { cause: err });
+      throw new RequestTimeoutError(serviceOf(subject), timeoutMs, { cause: err });
     }
   }
 

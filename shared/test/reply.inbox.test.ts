@@ -22,9 +22,9 @@ t.test('ReplyInbox: replies, timeouts per timeout, late replies, fail and close'
   t.equal(inbox.size, 0, 'and nothing waits any more');
 
   // A long timeout first, then a short one: the short one expires, the long one still waits.
+  const started = Date.now();
   const long = inbox.expect(2_000, expired('long'));
   const short = inbox.expect(100, expired('short'));
-  const started = Date.now();
   const shortErr = await short.reply.catch((e: unknown) => e);
   t.ok(shortErr instanceof Expired && shortErr.message === 'short', 'the short timeout expired');
   t.ok(Date.now() - started >= 100, 'not before its time');
