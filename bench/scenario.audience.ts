@@ -3,8 +3,9 @@
  * by two gateway processes on the same port, N = 1,000, 5,000 and 20,000 (1,000 and
  * 5,000 with --quick). Per N: the viewers connect (timed on its own: connections/s
  * and the gateways' CPU per connection), join as fast as the load processes can (a
- * bounded number in flight each), sit idle, then all leave at once. Measured: time until all joined, joins/s, join latency, bytes and frames
- * the clients received per join, the size of `joined`, CPU per join in each gateway,
+ * bounded number in flight each), sit idle, then all leave at once. Measured: time
+ * until all joined, joins/s, join latency, bytes and frames the clients received
+ * per join, the size of `joined`, CPU per join in each gateway,
  * the room service and nats-server, memory per idle audience connection, errors,
  * and how the leave storm was answered.
  *

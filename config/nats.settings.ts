@@ -15,7 +15,7 @@ export const natsSettings = {
   requestTimeoutMs: int(
     'NATS_REQUEST_TIMEOUT_MS',
     2000,
-    'Timeout of a request to another service, in ms (a request unanswered is refused within it plus at most 50 ms: timeouts are swept, not timed one by one).',
+    'Timeout of a request to another service, in ms.',
     50,
     60_000,
   ),

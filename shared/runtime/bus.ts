@@ -143,8 +143,7 @@ export class Bus {
         // One bad publish (closed connection, bad subject) must not drop the rest of the batch.
         this.log.warn('publish failed', { subject: p.subject, err });
         // A request that could not leave is refused now, not at its timeout.
-        if (p.reply !== undefined)
-          this.replies.fail(p.reply, err instanceof Error ? err : new Error(String(err)));
+        if (p.reply !== undefined) this.replies.fail(p.reply, err);
       }
     }
   };
@@ -154,7 +153,7 @@ export class Bus {
     private readonly options: BusOptions,
     private readonly log: Logger,
   ) {
-    this.replies = new ReplyInbox(nc, options.inboxPrefix);
+    this.replies = new ReplyInbox(nc);
   }
 
   /** Connects to NATS, retrying forever on reconnect; the first connect fails fast. */

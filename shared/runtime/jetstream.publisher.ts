@@ -44,20 +44,6 @@ export class JetStreamAckTimeoutError extends Error {
   override readonly name = 'JetStreamAckTimeoutError';
 }
 
-/**
- * The connection's own inbox prefix: a NATS user may subscribe under its prefix
- * only (bus.permissions.ts). nats.js keeps its connect options on the connection
- * object but does not type them on `NatsConnection`.
- */
-function inboxPrefixOf(nc: NatsConnection): string | undefined {
-  if (!('options' in nc)) return undefined;
-  const options: unknown = nc.options;
-  if (typeof options !== 'object' || options === null || !('inboxPrefix' in options)) {
-    return undefined;
-  }
-  return typeof options.inboxPrefix === 'string' ? options.inboxPrefix : undefined;
-}
-
 /** What a publish asks JetStream to check before it stores. */
 export interface PublishExpect {
   /** Stored only into this stream. */
@@ -73,7 +59,7 @@ export class JetStreamPublisher {
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
   ) {
-    this.inbox = new ReplyInbox(nc, inboxPrefixOf(nc));
+    this.inbox = new ReplyInbox(nc);
   }
 
   /** Publishes `data` to a stream's subject; resolves once JetStream has stored it. */
@@ -94,7 +80,7 @@ export class JetStreamPublisher {
     try {
       this.nc.publish(subject, data, { reply, headers: h });
     } catch (err) {
-      this.inbox.fail(reply, err instanceof Error ? err : new Error(String(err)));
+      this.inbox.fail(reply, err);
     }
     return pubAckOf(await ack);
   }

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect } from '@nats-io/transport-node';
 import { ReplyInbox } from '#shared/runtime/reply.inbox.js';
 import { Bus } from '#shared/runtime/bus.js';
@@ -8,12 +8,17 @@ import { startNats } from '../../test/helpers/nats.js';
 
 class Expired extends Error {}
 
-t.test('ReplyInbox: replies, timeouts per timeout, late replies, fail and close', async (t) => {
+/** A nats-server, a connection to it and an inbox on it, all stopped after `t`. */
+async function inboxOnNats(t: Test) {
   const nats = await startNats();
   t.teardown(() => nats.stop());
   const nc = await connect(nats.connectOptions());
   t.teardown(() => nc.close());
-  const inbox = new ReplyInbox(nc, undefined);
+  return { nc, inbox: new ReplyInbox(nc) };
+}
+
+t.test('ReplyInbox: replies, each its own timeout, late replies, fail and close', async (t) => {
+  const { nc, inbox } = await inboxOnNats(t);
   const expired = (label: string) => () => new Expired(label);
 
   const a = inbox.expect(5_000, expired('a'));
@@ -56,11 +61,7 @@ t.test('ReplyInbox: replies, timeouts per timeout, late replies, fail and close'
 });
 
 t.test('ReplyInbox: many waiting with one timeout expire in order, none left', async (t) => {
-  const nats = await startNats();
-  t.teardown(() => nats.stop());
-  const nc = await connect(nats.connectOptions());
-  t.teardown(() => nc.close());
-  const inbox = new ReplyInbox(nc, undefined);
+  const { nc, inbox } = await inboxOnNats(t);
   t.teardown(() => inbox.close());
   const waiting = Array.from({ length: 500 }, (_, i) =>
     inbox.expect(60, () => new Expired(`${i}`)),
