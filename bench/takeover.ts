@@ -1,11 +1,14 @@
 /**
- * `npm run bench:takeover`: what a room-service takeover costs per room ever held.
- * On a private nats-server, N rooms are created, lived and ended, each logged and
- * snapshotted as the room service does; then `loadRooms` takes over one partition
- * of 16 (what a replica does when a peer's lease lapses), several times, each with a
- * fresh snapshot store. Printed: the median and every time, per N.
+ * `npm run bench:takeover`: what a room-service takeover costs, against the rooms
+ * open and the rooms ever held. On a private nats-server, 1,000 rooms are open (a
+ * publisher and two viewers each, a live snapshot each) and N more were created,
+ * lived and ended, each logged and snapshotted as the room service does; then
+ * `loadRooms` takes over one partition of 16 (what a replica does when a peer's
+ * lease lapses), several times, each with a fresh snapshot store. Printed: the
+ * median and every time, per N. A takeover whose cost follows the rooms open takes
+ * the same time at every N.
  *
- *   npm run bench:takeover                    # N = 10,000 and 40,000, 5 loads each
+ *   npm run bench:takeover                    # N = 0, 10,000, 40,000 and 100,000; 5 loads each
  *   npm run bench:takeover -- 100000 3        # N = 100,000, 3 loads
  */
 import { performance } from 'node:perf_hooks';
@@ -19,18 +22,48 @@ import { KvSnapshotStore } from '../services/room/room.snapshots.js';
 import { median } from './bench.scenario.js';
 
 const [nArg, loadsArg] = process.argv.slice(2);
-const sizes = nArg === undefined ? [10_000, 40_000] : [Number(nArg)];
+const sizes = nArg === undefined ? [0, 10_000, 40_000, 100_000] : [Number(nArg)];
 const loads = Number(loadsArg ?? 5);
 const PARTITIONS = 16;
+const OPEN = 1000;
 
-/** One room's whole life (created, three members, live, all gone, ended) in one batch. */
-function endedRoom(id: string) {
+/** A room created, joined by three and live; with `ended`, then left by all and ended. One batch. */
+function roomLife(id: string, ended: boolean) {
   const s = new RoomScript(id, 'owner', 1000);
   const batches = [s.create(), s.join('publisher'), s.join('viewer'), s.join('viewer')];
   batches.push(s.setStatus('live'));
-  for (const p of s.peers) batches.push(s.leave(p));
-  batches.push(s.setStatus('ended'));
+  if (ended) {
+    for (const p of s.peers) batches.push(s.leave(p));
+    batches.push(s.setStatus('ended'));
+  }
   return { v: 1 as const, roomId: id, seq: 1, events: batches.flatMap((b) => b.events) };
+}
+
+/** The room's snapshot record after its one batch. */
+function snapshotOf(batch: ReturnType<typeof roomLife>, streamSeq: number) {
+  const [created, ...rest] = batch.events;
+  const actor = RoomActor.create(created as Parameters<typeof RoomActor.create>[0]);
+  for (const e of rest) actor.replay(e);
+  const seq = batch.events.length;
+  return {
+    v: 1 as const,
+    roomId: batch.roomId,
+    seq,
+    streamSeq,
+    batches: 1,
+    snapshot: actor.persisted(),
+  };
+}
+
+/** Rooms `room<from>`… in batches of 500: `write` each. */
+async function inBatches(from: number, count: number, write: (id: string) => Promise<void>) {
+  for (let base = 0; base < count; base += 500) {
+    const ids = Array.from(
+      { length: Math.min(500, count - base) },
+      (_, k) => `room${from + base + k}`,
+    );
+    await Promise.all(ids.map(write));
+  }
 }
 
 for (const n of sizes) {
@@ -44,32 +77,32 @@ for (const n of sizes) {
       replicas: 1,
       timeoutMs: 10_000,
     });
-    for (let base = 0; base < n; base += 500) {
-      const ids = Array.from({ length: Math.min(500, n - base) }, (_, k) => `room${base + k}`);
-      await Promise.all(
-        ids.map(async (id) => {
-          const batch = endedRoom(id);
-          const streamSeq = await appendBatch(js, batch);
-          const [created, ...rest] = batch.events;
-          const actor = RoomActor.create(created as Parameters<typeof RoomActor.create>[0]);
-          for (const e of rest) actor.replay(e);
-          const seq = batch.events.length;
-          const snapshot = actor.persisted();
-          await snapshots.save({ v: 1, roomId: id, seq, streamSeq, batches: 1, snapshot });
-        }),
-      );
-    }
+    // A new system: its index of open rooms is built, empty (a build before the index has none).
+    await (log as { indexRooms?: (ids: string[]) => Promise<void> }).indexRooms?.([]);
+    // The open rooms, appended as the room service does (entered in the index first).
+    await inBatches(0, OPEN, async (id) => {
+      const batch = roomLife(id, false);
+      const streamSeq = await log.append(id, batch.events, { seq: 0, streamSeq: 0 });
+      await snapshots.save(snapshotOf(batch, streamSeq));
+    });
+    // The ended ones: their logs, and their last snapshots with the ended rooms (so out of the index).
+    await inBatches(OPEN, n, async (id) => {
+      const batch = roomLife(id, true);
+      await snapshots.save(snapshotOf(batch, await appendBatch(js, batch)));
+    });
     const ms: number[] = [];
+    let held = 0;
     for (let i = 0; i < loads; i++) {
       const fresh = await KvSnapshotStore.open(nc, { replicas: 1 });
       const started = performance.now();
-      await loadRooms(log, fresh, (id) => Number(id.slice(4)) % PARTITIONS === 0);
+      const loaded = await loadRooms(log, fresh, (id) => Number(id.slice(4)) % PARTITIONS === 0);
+      held = loaded.size;
       ms.push(Math.round(performance.now() - started));
     }
     const m = median(ms);
     process.stdout.write(
-      `${n.toLocaleString('en-US')} ended rooms: a takeover of 1 partition of ${PARTITIONS} took ` +
-        `${m} ms median (${((m * 1000) / n).toFixed(1)} µs per room ever held); every load: ${ms.join(', ')} ms\n`,
+      `${OPEN.toLocaleString('en-US')} open and ${n.toLocaleString('en-US')} ended rooms: a takeover ` +
+        `of 1 partition of ${PARTITIONS} (${held} rooms held) took ${m} ms median; every load: ${ms.join(', ')} ms\n`,
     );
   } finally {
     await nc.close();

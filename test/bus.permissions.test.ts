@@ -78,6 +78,9 @@ const publishTable: Row[] = [
   # An ended room's live snapshot is purged whole; no other stream may be purged.
   $JS.API.STREAM.PURGE.KV_room-snapshots                         room
   $JS.API.STREAM.PURGE.KV_room-ended                             -
+  # A room leaves the index of open rooms whole (its entry purged).
+  $KV.room-live.r1                                               room
+  $JS.API.STREAM.PURGE.KV_room-live                              room
   $KV.catalog.room.r1                                            catalog
   # The catalogue keeps no copy of the log (it reads ROOM_EVENTS): no one writes its old bucket.
   $KV.catalog-events.r1.1                                        -

@@ -34,6 +34,7 @@ t.test('a 3-node cluster loses the ROOM_EVENTS leader under traffic', async (t) 
   for (const bucket of [
     bucketNames.roomSnapshots,
     bucketNames.roomEnded,
+    bucketNames.roomLive,
     bucketNames.roomLeases,
     bucketNames.revocations,
   ]) {

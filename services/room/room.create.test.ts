@@ -44,6 +44,15 @@ class FaultyLog implements RoomLog {
   lastOf(roomId: string): Promise<number> {
     return this.inner.lastOf(roomId);
   }
+  openRooms(): Promise<string[] | undefined> {
+    return this.inner.openRooms();
+  }
+  indexRooms(roomIds: readonly string[]): Promise<void> {
+    return this.inner.indexRooms(roomIds);
+  }
+  close(roomId: string): Promise<void> {
+    return this.inner.close(roomId);
+  }
 }
 
 t.test('stored but not confirmed: the room is held, and the creator told so', async (t) => {

@@ -282,9 +282,9 @@ export class RoomHost {
   }
 
   /**
-   * Lets an ended room go once a snapshot saying it ended is stored (room.retired.ts).
-   * While that write fails the room stays held; the next takeover of its partition
-   * reads its tail and retires it then.
+   * Lets an ended room go once a snapshot saying it ended is stored (room.retired.ts),
+   * and takes it out of the log's index of open rooms. While that write fails the room
+   * stays held; the next takeover of its partition reads its tail and retires it then.
    */
   async retire(roomId: string): Promise<void> {
     const entry = this.rooms.get(roomId);
@@ -295,6 +295,11 @@ export class RoomHost {
     this.stats.clear(roomId);
     this.retiredRooms.add(roomId, entry);
     this.o.retired(roomId);
+    // Only now: an entry closed before the snapshot is stored could lose an open room.
+    // A close that fails leaves the entry; the next takeover finds the room ended.
+    await this.o.log.close(roomId).catch((err: unknown) => {
+      this.o.logger.warn('closing the room in the index failed', { roomId, err });
+    });
   }
 
   /** Writes the room's snapshot, unless it has unconfirmed events (see room.snapshot.writer.ts). */

@@ -9,6 +9,12 @@
  *   paused), the append is refused with `LogConflictError`, never interleaved.
  * - A retried append (same writer, same room sequence) is stored once: JetStream
  *   drops it by its `Nats-Msg-Id` and answers with the original's position.
+ * - Every room with a batch in the log is in the index of open rooms (`openRooms`)
+ *   until it is closed, which is done once its ended snapshot is stored: a room's
+ *   first append is preceded by its index entry, so an append that lands however late
+ *   (a writer paused, a publish held while reconnecting) finds its entry there. An
+ *   entry whose room has no batch is left alone for the same reason: it costs a
+ *   takeover one read, never a room.
  */
 import {
   jetstream,
@@ -16,13 +22,18 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
 import {
+  bucketNames,
   ensureStream,
   isWrongLastSequence,
+  kvKeys,
+  kvStream,
+  kvSubject,
   roomEventsConfig,
   streamNames,
 } from '#shared/runtime/streams.js';
@@ -67,14 +78,27 @@ export interface RoomLog {
   batchCounts(): Promise<Map<string, number>>;
   /** The stream sequence of the room's last batch (0: the room has none). */
   lastOf(roomId: string): Promise<number>;
+  /**
+   * The index: every room that may be open (each room with a batch in the log not
+   * closed since, and ids whose first append was begun). undefined: never built (a log
+   * written before the index: see `indexRooms`).
+   */
+  openRooms(): Promise<string[] | undefined>;
+  /** Enters rooms in the index, then records it built (for a log written before it). */
+  indexRooms(roomIds: readonly string[]): Promise<void>;
+  /** Takes a room out of the index: only once a snapshot saying it ended is stored. */
+  close(roomId: string): Promise<void>;
 }
 
 /** Keeps logs in memory: for unit tests and a service that needs no durability. */
 export class MemoryRoomLog implements RoomLog {
   private readonly batches: StoredBatch[] = [];
   private readonly last = new Map<string, number>();
+  /** The index of open rooms. */
+  readonly open = new Set<string>();
 
   append(roomId: string, events: readonly RoomEvent[], at: LogPosition): Promise<number> {
+    if (at.streamSeq === 0) this.open.add(roomId);
     if ((this.last.get(roomId) ?? 0) !== at.streamSeq) {
       return Promise.reject(new LogConflictError(`room ${roomId}: last stream sequence moved`));
     }
@@ -104,7 +128,28 @@ export class MemoryRoomLog implements RoomLog {
     for (const b of this.batches) counts.set(b.batch.roomId, (counts.get(b.batch.roomId) ?? 0) + 1);
     return Promise.resolve(counts);
   }
+
+  openRooms(): Promise<string[] | undefined> {
+    return Promise.resolve([...this.open]);
+  }
+
+  indexRooms(roomIds: readonly string[]): Promise<void> {
+    for (const id of roomIds) this.open.add(id);
+    return Promise.resolve();
+  }
+
+  close(roomId: string): Promise<void> {
+    this.open.delete(roomId);
+    return Promise.resolve();
+  }
 }
+
+/** The index's own record that it is whole (no room id holds a dot: isSubjectToken). */
+const INDEX_BUILT = 'index.built';
+/** What an index entry holds: its presence is the whole of it. */
+const ENTRY = new TextEncoder().encode('1');
+/** Index writes in flight at once while an index is built. */
+const INDEX_WRITES = 64;
 
 /** The log in JetStream ROOM_EVENTS, one subject per room. */
 export class JetStreamRoomLog implements RoomLog {
@@ -131,7 +176,10 @@ export class JetStreamRoomLog implements RoomLog {
     },
   ): Promise<JetStreamRoomLog> {
     const jsm = await jetstreamManager(nc);
-    if (o.readOnly !== true) await ensureStream(jsm, roomEventsConfig(o.replicas));
+    if (o.readOnly !== true) {
+      await ensureStream(jsm, roomEventsConfig(o.replicas));
+      await new Kvm(nc).create(bucketNames.roomLive, { history: 1, replicas: o.replicas });
+    }
     return new JetStreamRoomLog(
       jetstream(nc, { timeout: o.timeoutMs }),
       jsm,
@@ -144,6 +192,8 @@ export class JetStreamRoomLog implements RoomLog {
     const seq = at.seq + 1;
     const batch: RoomEventBatch = { v: 1, roomId, seq, events: [...events] };
     try {
+      // A room's first batch: its index entry first (see the top of this file).
+      if (at.streamSeq === 0) await this.enter(roomId);
       const data = encode(batch);
       const ack = await withSpan(
         'append ROOM_EVENTS',
@@ -217,5 +267,30 @@ export class JetStreamRoomLog implements RoomLog {
 
   lastOf(roomId: string): Promise<number> {
     return lastLogSeq(this.jsm, subjects.roomEvents(roomId));
+  }
+
+  /** The index's keys, from the stream leader in one stream-info request (as `batchCounts`). */
+  async openRooms(): Promise<string[] | undefined> {
+    const keys = await kvKeys(this.jsm, bucketNames.roomLive);
+    if (!keys.includes(INDEX_BUILT)) return undefined;
+    return keys.filter((k) => !k.includes('.'));
+  }
+
+  async indexRooms(roomIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < roomIds.length; i += INDEX_WRITES)
+      await Promise.all(roomIds.slice(i, i + INDEX_WRITES).map((id) => this.enter(id)));
+    await this.enter(INDEX_BUILT);
+  }
+
+  /** Purged whole: a KV delete would leave a marker that every takeover lists again. */
+  async close(roomId: string): Promise<void> {
+    await this.jsm.streams.purge(kvStream(bucketNames.roomLive), {
+      filter: kvSubject(bucketNames.roomLive, roomId),
+    });
+  }
+
+  /** Writes an index entry, acknowledged by JetStream. */
+  private async enter(key: string): Promise<void> {
+    await this.appends.publish(kvSubject(bucketNames.roomLive, key), ENTRY);
   }
 }

@@ -1,10 +1,12 @@
 /**
  * Bringing rooms back: from their latest snapshot plus the tail of their log.
  *
- * Which snapshots are current is told by counting: a snapshot records how many
- * batches its room had in the log; the log says how many it has now. Rooms whose
- * counts differ (or that have no snapshot) read their tail — one by one when they
- * are few, with one scan of the stream when they are many.
+ * Which rooms are open is told by the log's index of them (room.log.ts), so a
+ * takeover's cost follows the rooms open, not every room ever held. Which snapshots
+ * are current is told by the log's leader: a snapshot records the stream sequence of
+ * its room's last batch; the leader says where the room's log ends now. Rooms whose
+ * log went on (or that have no snapshot) read their tail — one by one when they are
+ * few, with one scan of the stream when they are many.
  */
 import type { RoomEventBatch } from '#shared/room/room.events.js';
 import type { Logger } from '#shared/runtime/log.js';
@@ -75,9 +77,9 @@ export function fromSnapshot(r: SnapshotRecord): RoomEntry {
 }
 
 /**
- * Loads every room for which `wanted(roomId)` holds, but for those whose current
- * snapshot says they ended. A room found ended only by reading its tail is returned
- * (the caller retires it, writing the snapshot the next load skips it by).
+ * Loads every open room for which `wanted(roomId)` holds. A room found ended (its
+ * index entry outlived it, or its tail says so) is returned: the caller retires it,
+ * which closes its entry.
  */
 export async function loadRooms(
   log: RoomLog,
@@ -85,24 +87,37 @@ export async function loadRooms(
   wanted: (roomId: string) => boolean,
   logger?: Logger,
 ): Promise<Map<string, RoomEntry>> {
-  const [snaps, counts, endedRooms] = await Promise.all([
-    snapshots.loadAll(),
-    log.batchCounts(),
-    snapshots.endedRooms(),
-  ]);
+  const [snaps, open] = await Promise.all([snapshots.loadAll(), openRooms(log, snapshots)]);
+  const ids = open.filter(wanted);
+  const lasts = await each(ids, (id) => log.lastOf(id));
   const rooms = new Map<string, RoomEntry>();
   const stale = new Map<string, number>(); // room → stream sequence its tail starts after
-  for (const [roomId, count] of counts) {
-    if (!wanted(roomId)) continue;
-    // Its last snapshot is kept with the ended rooms: nothing more can happen to it.
-    if (endedRooms.has(roomId)) continue;
+  const unsnapped: string[] = [];
+  ids.forEach((roomId, i) => {
+    const last = lasts[i] ?? 0;
+    // In the index, not in the log: a create that failed after its entry (or has not landed).
+    if (last === 0) return;
     const found = snaps.get(roomId);
     const snap = found !== undefined && RoomActor.restorable(found.snapshot) ? found : undefined;
-    // Ended, and its snapshot (stored before ended rooms were kept apart) says so.
-    if (snap?.batches === count && RoomActor.endedIn(snap.snapshot)) continue;
-    if (snap !== undefined) rooms.set(roomId, fromSnapshot(snap));
-    if (snap?.batches !== count) stale.set(roomId, snap?.streamSeq ?? 0);
-  }
+    if (snap === undefined) unsnapped.push(roomId);
+    else if (snap.streamSeq > last) {
+      // Ahead of the log's leader: not a state the log holds. The log decides.
+      logger?.warn('snapshot ahead of the room log; reading the log', { roomId, last });
+      stale.set(roomId, 0);
+    } else {
+      rooms.set(roomId, fromSnapshot(snap));
+      if (snap.streamSeq < last) stale.set(roomId, snap.streamSeq);
+    }
+  });
+  // In the log with no live snapshot: an ended room whose index entry outlived it (its
+  // last snapshot says so), or a room whose first snapshot failed (its whole log is read).
+  const lastSnaps = await each(unsnapped, (id) => snapshots.load(id));
+  unsnapped.forEach((roomId, i) => {
+    const s = lastSnaps[i];
+    if (s !== undefined && RoomActor.restorable(s.snapshot) && RoomActor.endedIn(s.snapshot))
+      rooms.set(roomId, fromSnapshot(s));
+    else stale.set(roomId, 0);
+  });
   if (stale.size === 0) return rooms;
 
   const apply = (b: StoredBatch) => {
@@ -121,6 +136,35 @@ export async function loadRooms(
     await log.scan(Math.min(...stale.values()), apply);
   }
   return rooms;
+}
+
+/**
+ * The log's index of open rooms. A log written before the index has it built here,
+ * once, from what every takeover read before: the log's room subjects less the rooms
+ * whose ended snapshot is stored (rooms entered twice, or ended meanwhile, cost a
+ * read each and are closed by the load that finds them ended).
+ */
+async function openRooms(log: RoomLog, snapshots: SnapshotStore): Promise<string[]> {
+  const listed = await log.openRooms();
+  if (listed !== undefined) return listed;
+  const [counts, ended] = await Promise.all([log.batchCounts(), snapshots.endedRooms()]);
+  const open = [...counts.keys()].filter((id) => !ended.has(id));
+  await log.indexRooms(open);
+  return open;
+}
+
+/** Reads done at once by a load: enough to fill the round trips, few enough for a busy server. */
+const READS_IN_FLIGHT = 64;
+
+/** `read` of every item, `READS_IN_FLIGHT` at a time, in the items' order. */
+async function each<T, R>(items: readonly T[], read: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await read(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, items.length) }, worker));
+  return out;
 }
 
 /**

@@ -33,6 +33,11 @@ export const bucketNames = {
   roomSnapshots: 'room-snapshots',
   /** The last snapshot of each ended room, keyed by room id: never read by a takeover. */
   roomEnded: 'room-ended',
+  /**
+   * The index of rooms that may be open, keyed by room id (services/room/room.log.ts):
+   * what a takeover lists, so that its cost follows the rooms open, not every room ever.
+   */
+  roomLive: 'room-live',
   /** Partition ownership leases of room-service replicas. */
   roomLeases: 'room-leases',
   /** The alert service's saved state: rooms it watches and the alerts raised now. */

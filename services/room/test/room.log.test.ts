@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { bucketNames, kvStream, kvSubject } from '#shared/runtime/streams.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
 import { JetStreamRoomLog, LogConflictError, MemoryRoomLog, type RoomLog } from '../room.log.js';
 import { startNats } from '../../../test/helpers/nats.js';
@@ -18,6 +20,8 @@ const left = (peerId: string): RoomEvent => ({ type: 'member_left', v: 1, at: 2,
 async function contract(t: Test, open: (writer: string) => Promise<RoomLog>) {
   const a = await open('writer-a');
   const b = await open('writer-b');
+  // As a first load does on a log written before the index: built, here empty.
+  await a.indexRooms([]);
 
   const s1 = await a.append('r1', [created('r1')], { seq: 0, streamSeq: 0 });
   const s2 = await a.append('r2', [created('r2')], { seq: 0, streamSeq: 0 });
@@ -62,6 +66,21 @@ async function contract(t: Test, open: (writer: string) => Promise<RoomLog>) {
     ['r2', 1],
   ]);
   t.same(await a.readRoom('nope', 0), [], 'an unknown room has no batches');
+
+  t.same((await b.openRooms())?.sort(), ['r1', 'r2'], 'each room is in the index once');
+  await a.close('r2');
+  await a.close('never-there');
+  t.same(await b.openRooms(), ['r1'], 'a closed room leaves the index');
+  await t.rejects(
+    b.append('r2', [created('r2')], { seq: 0, streamSeq: 0 }),
+    LogConflictError,
+    "a create of a closed room's id is refused by the log",
+  );
+  t.same(
+    (await b.openRooms())?.sort(),
+    ['r1', 'r2'],
+    'yet its entry is there: an entry is written before its append is tried',
+  );
 }
 
 t.test('memory log', async (t) => {
@@ -79,6 +98,25 @@ t.test('JetStream log', async (t) => {
   await contract(t, (writer) =>
     JetStreamRoomLog.open(nc, { writer, replicas: 1, timeoutMs: 2000 }),
   );
+
+  t.test('the index: unbuilt until built, closed rooms purged whole', async (t) => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.purge(kvStream(bucketNames.roomLive));
+    const log = await JetStreamRoomLog.open(nc, { writer: 'idx', replicas: 1, timeoutMs: 2000 });
+    await log.append('i1', [created('i1')], { seq: 0, streamSeq: 0 });
+    t.equal(await log.openRooms(), undefined, 'a log whose index was never built says so');
+    await log.indexRooms(['i0']);
+    t.same((await log.openRooms())?.sort(), ['i0', 'i1'], 'built: its entries, not its own record');
+    await log.close('i1');
+    const info = await jsm.streams.info(kvStream(bucketNames.roomLive), {
+      subjects_filter: kvSubject(bucketNames.roomLive, '>'),
+    });
+    t.same(
+      Object.keys(info.state.subjects ?? {}).sort(),
+      [kvSubject(bucketNames.roomLive, 'i0'), kvSubject(bucketNames.roomLive, 'index.built')],
+      'no marker of the closed room is left for a takeover to list',
+    );
+  });
 
   t.test('a retried append is stored once', async (t) => {
     const log = await JetStreamRoomLog.open(nc, { writer: 'retry', replicas: 1, timeoutMs: 2000 });

@@ -2,54 +2,17 @@
  * Snapshot + tail = whole log = live state, for rooms whose snapshots are current,
  * behind by a few events, or missing; read room by room and with one scan.
  */
-import t, { type Test } from 'tap';
-import { Bus } from '#shared/runtime/bus.js';
-import { Credential } from '#shared/runtime/bus.permissions.js';
-import { createLogger } from '#shared/runtime/log.js';
-import { loadConfig } from '#config/config.js';
+import t from 'tap';
 import type { AnyRoomReply } from '#shared/room/room.commands.js';
-import { JetStreamRoomLog } from '../room.log.js';
-import { KvSnapshotStore, MemorySnapshotStore, type SnapshotStore } from '../room.snapshots.js';
-import { RoomService } from '../room.service.js';
+import { KvSnapshotStore, MemorySnapshotStore } from '../room.snapshots.js';
 import { stateHash } from '../room.actor.js';
 import { loadRooms, rebuildRoom } from '../room.recovery.js';
-import { startNats } from '../../../test/helpers/nats.js';
+import { durableServiceUnderTest } from './service.harness.js';
 
 const none = { publish: false, view: false, admin: false };
 
-/**
- * A room service on a NATS of its own with a JetStream log and the snapshot store
- * `snapshotsOn` opens, all stopped with the test.
- */
-async function recoveringService<S extends SnapshotStore>(
-  t: Test,
-  name: string,
-  env: Record<string, string>,
-  snapshotsOn: (bus: Bus) => S | Promise<S>,
-): Promise<{ bus: Bus; log: JetStreamRoomLog; snapshots: S; service: RoomService }> {
-  const nats = await startNats();
-  const logger = createLogger('test', 'error');
-  const config = loadConfig({ NATS_URL: nats.url, ...env });
-  const bus = await Bus.connect({
-    ...nats.connectOptions(Credential.room),
-    name,
-    requestTimeoutMs: 2000,
-    log: logger,
-  });
-  const log = await JetStreamRoomLog.open(bus.nc, { writer: 'w1', replicas: 1, timeoutMs: 2000 });
-  const snapshots = await snapshotsOn(bus);
-  const service = new RoomService({ bus, config: config.room, log, snapshots, logger });
-  await service.start();
-  t.teardown(async () => {
-    await service.stop();
-    await bus.close();
-    await nats.stop();
-  });
-  return { bus, log, snapshots, service };
-}
-
 t.test('rooms come back from snapshots and log tails exactly as they were', async (t) => {
-  const { bus, log, snapshots, service } = await recoveringService(
+  const { bus, log, snapshots, service } = await durableServiceUnderTest(
     t,
     'recovery',
     { ROOM_SNAPSHOT_EVERY: '4', ROOM_SNAPSHOT_INTERVAL_MS: '3600000' },
@@ -154,7 +117,7 @@ t.test('rooms come back from snapshots and log tails exactly as they were', asyn
 t.test(
   'a snapshot of an older shape is passed over: the room comes back from its log',
   async (t) => {
-    const { log, snapshots, service } = await recoveringService(
+    const { log, snapshots, service } = await durableServiceUnderTest(
       t,
       'recovery-old',
       {},
