@@ -78,9 +78,10 @@ const publishTable: Row[] = [
   # An ended room's live snapshot is purged whole; no other stream may be purged.
   $JS.API.STREAM.PURGE.KV_room-snapshots                         room
   $JS.API.STREAM.PURGE.KV_room-ended                             -
-  # A room leaves the index of open rooms whole (its entry purged).
-  $KV.room-live.r1                                               room
-  $JS.API.STREAM.PURGE.KV_room-live                              room
+  # The index of open rooms: a closed room's entry removed by its sequence, never purged.
+  live.room.r1                                                   room
+  $JS.API.STREAM.MSG.DELETE.ROOM_LIVE                            room
+  $JS.API.STREAM.PURGE.ROOM_LIVE                                 -
   $KV.catalog.room.r1                                            catalog
   # The catalogue keeps no copy of the log (it reads ROOM_EVENTS): no one writes its old bucket.
   $KV.catalog-events.r1.1                                        -

@@ -31,10 +31,11 @@ t.test('a 3-node cluster loses the ROOM_EVENTS leader under traffic', async (t) 
   const jsm = await jetstreamManager(sys.bus.nc);
   const info = await jsm.streams.info(streamNames.roomEvents);
   t.equal(info.config.num_replicas, 3, 'ROOM_EVENTS has three replicas');
+  const live = await jsm.streams.info(streamNames.roomLive);
+  t.equal(live.config.num_replicas, 3, 'ROOM_LIVE has three replicas');
   for (const bucket of [
     bucketNames.roomSnapshots,
     bucketNames.roomEnded,
-    bucketNames.roomLive,
     bucketNames.roomLeases,
     bucketNames.revocations,
   ]) {

@@ -22,19 +22,16 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
 import {
-  bucketNames,
   ensureStream,
+  isNoMessage,
   isWrongLastSequence,
-  kvKeys,
-  kvStream,
-  kvSubject,
   roomEventsConfig,
+  roomLiveConfig,
   streamNames,
 } from '#shared/runtime/streams.js';
 import { lastLogSeq, readLog } from '#shared/runtime/room.log.read.js';
@@ -144,8 +141,6 @@ export class MemoryRoomLog implements RoomLog {
   }
 }
 
-/** The index's own record that it is whole (no room id holds a dot: isSubjectToken). */
-const INDEX_BUILT = 'index.built';
 /** What an index entry holds: its presence is the whole of it. */
 const ENTRY = new TextEncoder().encode('1');
 /** Index writes in flight at once while an index is built. */
@@ -178,7 +173,7 @@ export class JetStreamRoomLog implements RoomLog {
     const jsm = await jetstreamManager(nc);
     if (o.readOnly !== true) {
       await ensureStream(jsm, roomEventsConfig(o.replicas));
-      await new Kvm(nc).create(bucketNames.roomLive, { history: 1, replicas: o.replicas });
+      await ensureStream(jsm, roomLiveConfig(o.replicas));
     }
     return new JetStreamRoomLog(
       jetstream(nc, { timeout: o.timeoutMs }),
@@ -193,7 +188,7 @@ export class JetStreamRoomLog implements RoomLog {
     const batch: RoomEventBatch = { v: 1, roomId, seq, events: [...events] };
     try {
       // A room's first batch: its index entry first (see the top of this file).
-      if (at.streamSeq === 0) await this.enter(roomId);
+      if (at.streamSeq === 0) await this.enter(subjects.roomLive(roomId));
       const data = encode(batch);
       const ack = await withSpan(
         'append ROOM_EVENTS',
@@ -269,28 +264,43 @@ export class JetStreamRoomLog implements RoomLog {
     return lastLogSeq(this.jsm, subjects.roomEvents(roomId));
   }
 
-  /** The index's keys, from the stream leader in one stream-info request (as `batchCounts`). */
+  /** The index's subjects, from the stream leader in one stream-info request (as `batchCounts`). */
   async openRooms(): Promise<string[] | undefined> {
-    const keys = await kvKeys(this.jsm, bucketNames.roomLive);
-    if (!keys.includes(INDEX_BUILT)) return undefined;
-    return keys.filter((k) => !k.includes('.'));
+    const info = await this.jsm.streams.info(streamNames.roomLive, {
+      subjects_filter: subjects.liveAll,
+    });
+    const listed = Object.keys(info.state.subjects ?? {});
+    if (!listed.includes(subjects.liveIndexBuilt)) return undefined;
+    return listed.filter((s) => s !== subjects.liveIndexBuilt).map(subjects.roomIdOfLive);
   }
 
   async indexRooms(roomIds: readonly string[]): Promise<void> {
-    for (let i = 0; i < roomIds.length; i += INDEX_WRITES)
-      await Promise.all(roomIds.slice(i, i + INDEX_WRITES).map((id) => this.enter(id)));
-    await this.enter(INDEX_BUILT);
+    for (let i = 0; i < roomIds.length; i += INDEX_WRITES) {
+      const some = roomIds.slice(i, i + INDEX_WRITES);
+      await Promise.all(some.map((id) => this.enter(subjects.roomLive(id))));
+    }
+    await this.enter(subjects.liveIndexBuilt);
   }
 
-  /** Purged whole: a KV delete would leave a marker that every takeover lists again. */
+  /**
+   * Removes the room's entry by its sequence, never by a purge filtered to its subject
+   * (see `roomLiveConfig`). An entry written again meanwhile (a create of the ended
+   * room's id) is a newer message and stays: the next takeover finds the room ended.
+   */
   async close(roomId: string): Promise<void> {
-    await this.jsm.streams.purge(kvStream(bucketNames.roomLive), {
-      filter: kvSubject(bucketNames.roomLive, roomId),
+    const entry = await this.jsm.streams.getMessage(streamNames.roomLive, {
+      last_by_subj: subjects.roomLive(roomId),
     });
+    if (entry === null) return;
+    await this.jsm.streams
+      .deleteMessage(streamNames.roomLive, entry.seq, false)
+      .catch((err: unknown) => {
+        if (!isNoMessage(err)) throw err;
+      });
   }
 
   /** Writes an index entry, acknowledged by JetStream. */
-  private async enter(key: string): Promise<void> {
-    await this.appends.publish(kvSubject(bucketNames.roomLive, key), ENTRY);
+  private async enter(subject: string): Promise<void> {
+    await this.appends.publish(subject, ENTRY);
   }
 }

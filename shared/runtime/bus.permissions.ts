@@ -171,9 +171,10 @@ const table: Record<Credential, () => Permissions> = {
         // An ended room's live snapshot is purged whole, leaving no marker (room.snapshots.ts).
         `${API}.STREAM.PURGE.${kvStream(bucketNames.roomSnapshots)}`,
         ...ownBucket(bucketNames.roomEnded),
-        ...ownBucket(bucketNames.roomLive),
-        // An ended room leaves the index whole, leaving no marker (room.log.ts).
-        `${API}.STREAM.PURGE.${kvStream(bucketNames.roomLive)}`,
+        // The index of open rooms; a closed room's entry is removed by its sequence (room.log.ts).
+        subjects.liveAll,
+        ...ownStream(streamNames.roomLive),
+        `${API}.STREAM.MSG.DELETE.${streamNames.roomLive}`,
         ...ownBucket(bucketNames.roomLeases),
         // Answers user, service and operators' commands (and its own healthcheck).
         ...answering(Credential.gateway, Credential.stream, Credential.events, Credential.room),

@@ -24,6 +24,11 @@ import { subjects } from '../wire/subjects.js';
 export const streamNames = {
   /** The durable, replayable log of every room transition. */
   roomEvents: 'ROOM_EVENTS',
+  /**
+   * The index of rooms that may be open (services/room/room.log.ts): what a takeover
+   * lists, so that its cost follows the rooms open, not every room ever held.
+   */
+  roomLive: 'ROOM_LIVE',
   /** Raised and resolved alerts. */
   alerts: 'ALERTS',
 } as const;
@@ -33,11 +38,6 @@ export const bucketNames = {
   roomSnapshots: 'room-snapshots',
   /** The last snapshot of each ended room, keyed by room id: never read by a takeover. */
   roomEnded: 'room-ended',
-  /**
-   * The index of rooms that may be open, keyed by room id (services/room/room.log.ts):
-   * what a takeover lists, so that its cost follows the rooms open, not every room ever.
-   */
-  roomLive: 'room-live',
   /** Partition ownership leases of room-service replicas. */
   roomLeases: 'room-leases',
   /** The alert service's saved state: rooms it watches and the alerts raised now. */
@@ -91,6 +91,31 @@ export function roomEventsConfig(
     deny_delete: true,
     deny_purge: false,
     allow_direct: true,
+  };
+}
+
+/**
+ * ROOM_LIVE: one message per room that may be open, removed by sequence when the room
+ * is closed. Never purged: nats-server 2.9.10 replicates a purge filtered to one
+ * subject wrongly across a node's kill and return (measured: a three-node cluster,
+ * keys written and purged one at a time while nodes were killed in turn, lost every
+ * message below some sequence, thousands of keys never purged); removing messages by
+ * sequence lost none in the same runs. Reads come from the leader (no direct gets).
+ */
+export function roomLiveConfig(
+  replicas: number,
+): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  return {
+    name: streamNames.roomLive,
+    subjects: [subjects.liveAll],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    max_msgs_per_subject: 1,
+    deny_delete: false,
+    deny_purge: true,
+    allow_direct: false,
   };
 }
 
@@ -170,6 +195,11 @@ export function decodeOrTerm<T>(m: JsMsg, log: Logger): T | undefined {
     m.term();
     return undefined;
   }
+}
+
+/** True when JetStream answered that the message asked for is not there (removed, or replaced). */
+export function isNoMessage(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound;
 }
 
 /**

@@ -61,6 +61,16 @@ export const subjects = {
   roomEventsAll: 'evt.room.*',
   /** The room id in a ROOM_EVENTS subject. */
   roomIdOfEvents: (subject: string): string => subject.slice('evt.room.'.length),
+  /**
+   * JetStream ROOM_LIVE: the index of rooms that may be open, one subject per room
+   * (services/room/room.log.ts), and the index's own record that it is whole.
+   */
+  roomLive: (roomId: string): string => `live.room.${roomId}`,
+  /** The room id in a ROOM_LIVE room subject. */
+  roomIdOfLive: (subject: string): string => subject.slice('live.room.'.length),
+  liveIndexBuilt: 'live.index.built',
+  /** Every ROOM_LIVE subject. */
+  liveAll: 'live.>',
   /** Request/reply: a room's stream status (SRS's view), answered by the stream service. */
   streamStatus: (roomId: string): string => `stream.${roomId}.status`,
   /** Wildcard the stream service answers status requests on (queue group `stream`). */

@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { bucketNames, kvStream, kvSubject } from '#shared/runtime/streams.js';
+import { streamNames } from '#shared/runtime/streams.js';
+import { subjects } from '#shared/wire/subjects.js';
 import type { RoomEvent } from '#shared/room/room.events.js';
 import { JetStreamRoomLog, LogConflictError, MemoryRoomLog, type RoomLog } from '../room.log.js';
 import { startNats } from '../../../test/helpers/nats.js';
@@ -99,23 +100,24 @@ t.test('JetStream log', async (t) => {
     JetStreamRoomLog.open(nc, { writer, replicas: 1, timeoutMs: 2000 }),
   );
 
-  t.test('the index: unbuilt until built, closed rooms purged whole', async (t) => {
+  t.test('the index: unbuilt until built; a closed room leaves nothing to list', async (t) => {
     const jsm = await jetstreamManager(nc);
-    await jsm.streams.purge(kvStream(bucketNames.roomLive));
+    await jsm.streams.delete(streamNames.roomLive);
     const log = await JetStreamRoomLog.open(nc, { writer: 'idx', replicas: 1, timeoutMs: 2000 });
     await log.append('i1', [created('i1')], { seq: 0, streamSeq: 0 });
     t.equal(await log.openRooms(), undefined, 'a log whose index was never built says so');
     await log.indexRooms(['i0']);
     t.same((await log.openRooms())?.sort(), ['i0', 'i1'], 'built: its entries, not its own record');
     await log.close('i1');
-    const info = await jsm.streams.info(kvStream(bucketNames.roomLive), {
-      subjects_filter: kvSubject(bucketNames.roomLive, '>'),
+    const info = await jsm.streams.info(streamNames.roomLive, {
+      subjects_filter: subjects.liveAll,
     });
     t.same(
       Object.keys(info.state.subjects ?? {}).sort(),
-      [kvSubject(bucketNames.roomLive, 'i0'), kvSubject(bucketNames.roomLive, 'index.built')],
-      'no marker of the closed room is left for a takeover to list',
+      [subjects.liveIndexBuilt, subjects.roomLive('i0')],
+      'no message of the closed room is left for a takeover to list',
     );
+    t.same(info.config.deny_purge, true, 'and the index is never purged (roomLiveConfig)');
   });
 
   t.test('a retried append is stored once', async (t) => {

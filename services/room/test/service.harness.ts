@@ -61,7 +61,13 @@ export async function durableServiceUnderTest<S extends SnapshotStore>(
   name: string,
   env: Record<string, string>,
   snapshotsOn: (bus: Bus) => S | Promise<S>,
-): Promise<{ bus: Bus; log: JetStreamRoomLog; snapshots: S; service: RoomService }> {
+): Promise<{
+  bus: Bus;
+  log: JetStreamRoomLog;
+  snapshots: S;
+  service: RoomService;
+  nats: NatsServer;
+}> {
   const nats = await startNats();
   const logger = createLogger('test', 'error');
   const config = loadConfig({ NATS_URL: nats.url, ...env });
@@ -80,5 +86,5 @@ export async function durableServiceUnderTest<S extends SnapshotStore>(
     await bus.close();
     await nats.stop();
   });
-  return { bus, log, snapshots, service };
+  return { bus, log, snapshots, service, nats };
 }
