@@ -227,8 +227,9 @@ export class RoomService {
     let opened = () => {};
     const gate = new Promise<void>((r) => (opened = r));
     for (const p of gained) this.loading.set(p, gate);
+    const told = this.env.now();
     const change = this.leaseChanges
-      .then(() => this.changeLeases(gained, lost, queued))
+      .then(() => this.changeLeases(gained, lost, queued, told))
       .finally(() => {
         opened();
         for (const p of gained) if (this.loading.get(p) === gate) this.loading.delete(p);
@@ -237,23 +238,40 @@ export class RoomService {
     return change;
   }
 
-  /** Drops (after a last snapshot) the rooms of lost partitions, then loads those of gained ones. */
+  /**
+   * Drops (after a last snapshot) the rooms of lost partitions, then loads those of
+   * gained ones. How long each step took is logged: a command for a gained partition
+   * waits for all of it (`told` is when the change was reported).
+   */
   private async changeLeases(
     gained: number[],
     lost: number[],
     queued: Promise<unknown>[],
+    told: number,
   ): Promise<void> {
     if (lost.length > 0) {
       const gone = new Set(lost);
       const leaving = [...this.host.rooms.keys()].filter((id) => gone.has(this.partitionOf(id)));
+      const steps = [this.env.now()];
       await Promise.allSettled(queued);
+      steps.push(this.env.now());
       await this.host.settled((id) => gone.has(this.partitionOf(id)));
+      steps.push(this.env.now());
       await Promise.allSettled(leaving.map((id) => this.host.snapshot(id)));
+      steps.push(this.env.now());
       for (const id of leaving) {
         this.host.drop(id);
         this.expiries.clearRoom(id);
       }
       this.host.retiredRooms.forget((id) => gone.has(this.partitionOf(id)));
+      const ms = (i: number) => (steps[i + 1] ?? 0) - (steps[i] ?? 0);
+      this.o.logger.info('partitions dropped', {
+        partitions: lost,
+        rooms: leaving.length,
+        queuedMs: ms(0),
+        settledMs: ms(1),
+        snapshotsMs: ms(2),
+      });
     }
     for (const p of lost) this.unloaded.delete(p);
     if (gained.length === 0) return;
@@ -282,7 +300,13 @@ export class RoomService {
         if (entry.actor.ended) void this.host.retire(id);
       }
       const ms = this.env.now() - started;
-      this.o.logger.info('partitions loaded', { partitions: gained, rooms: loaded.size, ms });
+      this.o.logger.info('partitions loaded', {
+        partitions: gained,
+        rooms: loaded.size,
+        ms,
+        // From the change's report to the load's start (the changes before it, the drop).
+        waitedMs: started - told,
+      });
       if (this.partitionLoads.length < 64) this.partitionLoads.push(ms / 1000);
       for (const p of gained) this.unloaded.delete(p);
     } catch (err) {
