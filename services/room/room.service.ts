@@ -188,11 +188,10 @@ export class RoomService {
     const loaded = this.loading.get(partition) ?? Promise.resolve();
     return this.mailboxes.enqueue(roomId, async () => {
       await loaded;
-      // Lost the partition before the command's turn came: it is not run here, and
-      // the caller hears so at once rather than timing out (no other replica answers
-      // it: none owned the partition when it arrived). Its retry reaches the new
-      // owner. A command that started while we owned the partition finishes before
-      // the partition is handed over (changeLeases waits for it), so its answer is true.
+      // Lost the partition before the command's turn came: not run here, and the caller
+      // hears so at once rather than timing out (no other replica owned it when it came);
+      // its retry reaches the new owner. One started while we owned the partition finishes
+      // before the partition is handed over (changeLeases waits for it): its answer is true.
       if (!this.leases.owns(partition)) {
         this.commandsMoved++;
         return now(unavailable('the room is moving to another replica; try again'));
@@ -218,10 +217,16 @@ export class RoomService {
    * once is decided here, before anything else runs:
    * - work already queued for rooms of lost partitions is the work that finishes
    *   before they are dropped;
-   * - commands that arrive from now on for gained partitions (a partition lost and
-   *   taken back in one renewal is both) wait until their rooms are loaded.
+   * - commands that arrive from now on for gained partitions wait until their rooms
+   *   are loaded.
+   * A partition lost and taken back in one renewal (its lease lapsed here while the
+   * bucket elected a leader) is not dropped, which cost seconds of waiting for its
+   * commands: its rooms stay held and only the others are loaded. One written by
+   * another replica meanwhile refuses our next append (the log's fence) and is read back.
    */
-  private onLeases(gained: number[], lost: number[]): Promise<void> {
+  private onLeases(gained: number[], reported: number[]): Promise<void> {
+    const back = new Set(gained.filter((p) => reported.includes(p)));
+    const lost = reported.filter((p) => !back.has(p));
     const gone = new Set(lost);
     const queued = this.mailboxes.queued((id) => gone.has(this.partitionOf(id)));
     let opened = () => {};
@@ -285,6 +290,8 @@ export class RoomService {
         this.o.logger,
       );
       for (const [id, entry] of loaded) {
+        // Still held (its partition taken back): kept as it is, commands under way and all.
+        if (this.host.rooms.has(id)) continue;
         // Held even when the lease looks lapsed now: a partition really lost is a change of
         // its own, after this one, that drops them; one only late to renew keeps them.
         this.host.rooms.set(id, entry);

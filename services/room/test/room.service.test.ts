@@ -5,10 +5,10 @@ import t from 'tap';
 import { createMetrics } from '#shared/runtime/metrics.js';
 import { MemoryRoomLog } from '../room.log.js';
 import type { RoomCommand } from '#shared/room/room.commands.js';
-import type { LeaseListener, Leases } from '../room.leases.js';
 import { loadRooms } from '../room.recovery.js';
 import { systemEnvironment } from '../room.service.js';
 import { outcome, serviceUnderTest } from './service.harness.js';
+import { handedLeases, HeldLog } from './leases.harness.js';
 import { MemorySnapshotStore } from '../room.snapshots.js';
 import { until } from '../../../test/helpers/deadline.js';
 import { memberOf, type RoomState } from '#shared/room/room.state.js';
@@ -25,59 +25,6 @@ const viewerJoin: RoomCommand = {
   gateway: 'g',
   conn: 'c',
 };
-
-/** A log whose appends can be held open (the actor has decided, the log has not confirmed) or fail. */
-class HeldLog extends MemoryRoomLog {
-  hold: Promise<void> | undefined;
-  fail = false;
-  /** Resolves once an append waits on the hold (the actor has decided): no sleeping and hoping. */
-  appendHeld: Promise<void> = Promise.resolve();
-  private arrived = () => {};
-  override async append(...args: Parameters<MemoryRoomLog['append']>): Promise<number> {
-    if (this.hold !== undefined) {
-      this.arrived();
-      await this.hold;
-    }
-    if (this.fail) throw new Error('NATS went away');
-    return super.append(...args);
-  }
-  /** Holds every append from now until the returned function is called. */
-  holdAppends(): () => void {
-    let release = () => {};
-    this.hold = new Promise<void>((r) => (release = r));
-    this.appendHeld = new Promise<void>((r) => (this.arrived = r));
-    return () => {
-      this.hold = undefined;
-      release();
-    };
-  }
-}
-
-/**
- * One partition's lease that the test hands out and takes back: `owned` is what
- * owns() says, `report` tells the service of a change as KvLeases does (without waiting).
- */
-function handedLeases(): {
-  leases: Leases;
-  owned: Set<number>;
-  report: (gained: number[], lost: number[]) => Promise<void>;
-} {
-  const owned = new Set<number>();
-  let listener: LeaseListener = () => undefined;
-  const leases: Leases = {
-    partitions: 1,
-    replicaId: 'r1',
-    start: (l) => {
-      listener = l;
-      owned.add(0);
-      void l([0], []);
-      return Promise.resolve();
-    },
-    owns: (p) => owned.has(p),
-    stop: () => Promise.resolve(),
-  };
-  return { leases, owned, report: async (gained, lost) => listener(gained, lost) };
-}
 
 t.test('a member whose expiry timer fires early (by the wall clock) still times out', async (t) => {
   let now = 1_000_000;
