@@ -1,8 +1,8 @@
 /**
  * `npm run bench:takeover`: what a room-service takeover costs, against the rooms
- * open and the rooms ever held. On a private nats-server, 1,000 rooms are open (a
- * publisher and two viewers each, a live snapshot each) and N more were created,
- * lived and ended, each logged and snapshotted as the room service does; then
+ * open and the rooms ever held. On a private nats-server, 1,000 rooms (or as many as
+ * asked) are open (a publisher and two viewers each, a live snapshot each) and N more
+ * were created, lived and ended, each logged and snapshotted as the room service does; then
  * `loadRooms` takes over one partition of 16 (what a replica does when a peer's
  * lease lapses), several times, each with a fresh snapshot store. Printed: the
  * median and every time, per N. A takeover whose cost follows the rooms open takes
@@ -10,6 +10,7 @@
  *
  *   npm run bench:takeover                    # N = 0, 10,000, 40,000 and 100,000; 5 loads each
  *   npm run bench:takeover -- 100000 3        # N = 100,000, 3 loads
+ *   npm run bench:takeover -- 0 3 16000       # no ended room, 16,000 open (1,000 per partition)
  */
 import { performance } from 'node:perf_hooks';
 import { connect } from '@nats-io/transport-node';
@@ -21,11 +22,11 @@ import { loadRooms } from '../services/room/room.recovery.js';
 import { KvSnapshotStore } from '../services/room/room.snapshots.js';
 import { median } from './bench.scenario.js';
 
-const [nArg, loadsArg] = process.argv.slice(2);
+const [nArg, loadsArg, openArg] = process.argv.slice(2);
 const sizes = nArg === undefined ? [0, 10_000, 40_000, 100_000] : [Number(nArg)];
 const loads = Number(loadsArg ?? 5);
 const PARTITIONS = 16;
-const OPEN = 1000;
+const OPEN = Number(openArg ?? 1000);
 
 /** A room created, joined by three and live; with `ended`, then left by all and ended. One batch. */
 function roomLife(id: string, ended: boolean) {

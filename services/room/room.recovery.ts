@@ -87,9 +87,12 @@ export async function loadRooms(
   wanted: (roomId: string) => boolean,
   logger?: Logger,
 ): Promise<Map<string, RoomEntry>> {
-  const [snaps, open] = await Promise.all([snapshots.loadAll(), openRooms(log, snapshots)]);
+  const open = await openRooms(log, snapshots);
   const ids = open.filter(wanted);
-  const lasts = await each(ids, (id) => log.lastOf(id));
+  const [snaps, lasts] = await Promise.all([
+    snapshotsOf(snapshots, ids, open.length),
+    each(ids, (id) => log.lastOf(id)),
+  ]);
   const rooms = new Map<string, RoomEntry>();
   const stale = new Map<string, number>(); // room → stream sequence its tail starts after
   const unsnapped: string[] = [];
@@ -152,6 +155,29 @@ async function openRooms(log: RoomLog, snapshots: SnapshotStore): Promise<string
   await log.indexRooms(open);
   return open;
 }
+
+/**
+ * The snapshots of the rooms `ids`: read one by one when they are a small share of the
+ * rooms open (a takeover of one partition of many: its cost follows its own rooms), else
+ * every live room's in one pass (a start taking every partition).
+ */
+async function snapshotsOf(
+  store: SnapshotStore,
+  ids: readonly string[],
+  open: number,
+): Promise<Map<string, SnapshotRecord>> {
+  if (ids.length * ONE_BY_ONE_SHARE >= open) return store.loadAll();
+  const read = await each(ids, (id) => store.load(id));
+  const out = new Map<string, SnapshotRecord>();
+  ids.forEach((id, i) => {
+    const r = read[i];
+    if (r !== undefined) out.set(id, r);
+  });
+  return out;
+}
+
+/** Below 1 in this many of the rooms open, a load reads its rooms' snapshots one by one. */
+const ONE_BY_ONE_SHARE = 4;
 
 /** Reads done at once by a load: enough to fill the round trips, few enough for a busy server. */
 const READS_IN_FLIGHT = 64;

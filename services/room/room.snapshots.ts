@@ -213,6 +213,8 @@ export class KvSnapshotStore implements SnapshotStore {
     if (entry === null || entry.length === 0) return undefined;
     const value = decode<SnapshotRecord | PartedHeader>(entry.value);
     if (!('parts' in value)) return value;
+    // The parts this replica purges once it writes the room's next snapshot (as loadAll).
+    this.partGen.set(roomId, { gen: value.parts.gen, count: value.parts.count });
     const parts = new Map<string, Uint8Array>();
     for (let i = 0; i < value.parts.count; i++) {
       const key = partKey(roomId, value.parts.gen, i);
