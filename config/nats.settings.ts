@@ -36,7 +36,7 @@ export const natsSettings = {
   replicas: int(
     'NATS_REPLICAS',
     1,
-    'Replicas of every JetStream stream (ROOM_EVENTS, ALERTS) and KV bucket: 1 on one nats-server, 3 on a three-node cluster (compose.yaml, `NATS_CLUSTER=3 npm start`). At most the number of nodes.',
+    'Replicas of every JetStream stream (ROOM_EVENTS, ROOM_LIVE, ALERTS) and KV bucket: 1 on one nats-server, 3 on a three-node cluster (compose.yaml, `NATS_CLUSTER=3 npm start`). At most the number of nodes.',
     1,
     5,
   ),
