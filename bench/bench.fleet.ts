@@ -127,19 +127,3 @@ export function shares<T>(items: readonly T[], n: number): T[][] {
     );
   return out;
 }
-
-/** Runs `task` for each item (with its index), at most `limit` under way at once. */
-export async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await task(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

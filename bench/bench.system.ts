@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Bus } from '#shared/runtime/bus.js';
 import { createLogger } from '#shared/runtime/log.js';
 import { RoomClient, RoomRefusedError } from '#shared/room/room.client.js';
-import { pool } from './bench.fleet.js';
+import { pool } from '#shared/runtime/task.pool.js';
 import { launch, type Child } from './bench.procs.js';
 
 /** Which WebSocket server is under test (PeerJS only in the relay scenarios). */

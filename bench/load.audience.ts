@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { RawWs } from './bench.client.js';
-import { pool } from './bench.fleet.js';
+import { pool } from '#shared/runtime/task.pool.js';
 import { serveCommands } from './load.channel.js';
 import { tokenFor, type Target } from './load.messages.js';
 import type { AudienceCommand, AudienceReply, Counters, Tally } from './audience.messages.js';

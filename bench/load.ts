@@ -12,7 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { RawWs, maskedFrame, patchMasked } from './bench.client.js';
-import { pool } from './bench.fleet.js';
+import { pool } from '#shared/runtime/task.pool.js';
 import { serveCommands } from './load.channel.js';
 import {
   HEARTBEAT_FRAME,

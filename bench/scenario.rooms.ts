@@ -29,7 +29,7 @@ import {
   type Section,
   type Table,
 } from './bench.scenario.js';
-import { pool } from './bench.fleet.js';
+import { pool } from '#shared/runtime/task.pool.js';
 import { HOST, NATS_BIN } from './bench.system.js';
 
 const GOAL_TRANSITIONS_PER_S = 5000;

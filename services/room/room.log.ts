@@ -37,6 +37,7 @@ import {
 import { lastLogSeq, readLog } from '#shared/runtime/room.log.read.js';
 import { subjects } from '#shared/wire/subjects.js';
 import { JetStreamPublisher } from '#shared/runtime/jetstream.publisher.js';
+import { pool } from '#shared/runtime/task.pool.js';
 
 /** Where a room's log stands: its room sequence and the stream sequence of its last batch. */
 export interface LogPosition {
@@ -275,10 +276,7 @@ export class JetStreamRoomLog implements RoomLog {
   }
 
   async indexRooms(roomIds: readonly string[]): Promise<void> {
-    for (let i = 0; i < roomIds.length; i += INDEX_WRITES) {
-      const some = roomIds.slice(i, i + INDEX_WRITES);
-      await Promise.all(some.map((id) => this.enter(subjects.roomLive(id))));
-    }
+    await pool(roomIds, INDEX_WRITES, (id) => this.enter(subjects.roomLive(id)));
     await this.enter(subjects.liveIndexBuilt);
   }
 
