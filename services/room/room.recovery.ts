@@ -9,6 +9,7 @@
  * few, with one scan of the stream when they are many.
  */
 import type { RoomEventBatch } from '#shared/room/room.events.js';
+import { pool } from '#shared/runtime/task.pool.js';
 import type { Logger } from '#shared/runtime/log.js';
 import { RoomActor } from './room.actor.js';
 import type { RoomLog, StoredBatch } from './room.log.js';
@@ -89,8 +90,11 @@ export async function loadRooms(
 ): Promise<Map<string, RoomEntry>> {
   const open = await openRooms(log, snapshots);
   const ids = open.filter(wanted);
+  // A few partitions of many (a takeover): their rooms' snapshots one by one, so its cost
+  // follows its own rooms; else every live room's in one pass (a start).
+  const oneByOne = ids.length * ONE_BY_ONE_SHARE < open.length;
   const [snaps, lasts] = await Promise.all([
-    snapshotsOf(snapshots, ids, open.length),
+    oneByOne ? eachSnapshot(snapshots, ids) : snapshots.loadAll(),
     each(ids, (id) => log.lastOf(id)),
   ]);
   const rooms = new Map<string, RoomEntry>();
@@ -114,7 +118,8 @@ export async function loadRooms(
   });
   // In the log with no live snapshot: an ended room whose index entry outlived it (its
   // last snapshot says so), or a room whose first snapshot failed (its whole log is read).
-  const lastSnaps = await each(unsnapped, (id) => snapshots.load(id));
+  // Read one by one, a room's last snapshot was already asked for (`load` reads both).
+  const lastSnaps = oneByOne ? [] : await each(unsnapped, (id) => snapshots.load(id));
   unsnapped.forEach((roomId, i) => {
     const s = lastSnaps[i];
     if (s !== undefined && RoomActor.restorable(s.snapshot) && RoomActor.endedIn(s.snapshot))
@@ -156,21 +161,14 @@ async function openRooms(log: RoomLog, snapshots: SnapshotStore): Promise<string
   return open;
 }
 
-/**
- * The snapshots of the rooms `ids`: read one by one when they are a small share of the
- * rooms open (a takeover of one partition of many: its cost follows its own rooms), else
- * every live room's in one pass (a start taking every partition).
- */
-async function snapshotsOf(
+/** The rooms' snapshots (live, or the last of an ended room), one read each. */
+async function eachSnapshot(
   store: SnapshotStore,
   ids: readonly string[],
-  open: number,
 ): Promise<Map<string, SnapshotRecord>> {
-  if (ids.length * ONE_BY_ONE_SHARE >= open) return store.loadAll();
-  const read = await each(ids, (id) => store.load(id));
   const out = new Map<string, SnapshotRecord>();
-  ids.forEach((id, i) => {
-    const r = read[i];
+  await pool(ids, READS_IN_FLIGHT, async (id) => {
+    const r = await store.load(id);
     if (r !== undefined) out.set(id, r);
   });
   return out;
@@ -184,12 +182,10 @@ const READS_IN_FLIGHT = 64;
 
 /** `read` of every item, `READS_IN_FLIGHT` at a time, in the items' order. */
 async function each<T, R>(items: readonly T[], read: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await read(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT, items.length) }, worker));
+  const out = new Array<R>(items.length);
+  await pool(items, READS_IN_FLIGHT, async (item, i) => {
+    out[i] = await read(item);
+  });
   return out;
 }
 

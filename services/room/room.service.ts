@@ -257,25 +257,23 @@ export class RoomService {
     if (lost.length > 0) {
       const gone = new Set(lost);
       const leaving = [...this.host.rooms.keys()].filter((id) => gone.has(this.partitionOf(id)));
-      const steps = [this.env.now()];
+      const began = this.env.now();
       await Promise.allSettled(queued);
-      steps.push(this.env.now());
+      const queuedAt = this.env.now();
       await this.host.settled((id) => gone.has(this.partitionOf(id)));
-      steps.push(this.env.now());
+      const settledAt = this.env.now();
       await Promise.allSettled(leaving.map((id) => this.host.snapshot(id)));
-      steps.push(this.env.now());
       for (const id of leaving) {
         this.host.drop(id);
         this.expiries.clearRoom(id);
       }
       this.host.retiredRooms.forget((id) => gone.has(this.partitionOf(id)));
-      const ms = (i: number) => (steps[i + 1] ?? 0) - (steps[i] ?? 0);
       this.o.logger.info('partitions dropped', {
         partitions: lost,
         rooms: leaving.length,
-        queuedMs: ms(0),
-        settledMs: ms(1),
-        snapshotsMs: ms(2),
+        queuedMs: queuedAt - began,
+        settledMs: settledAt - queuedAt,
+        snapshotsMs: this.env.now() - settledAt,
       });
     }
     for (const p of lost) this.unloaded.delete(p);
