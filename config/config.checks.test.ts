@@ -26,6 +26,10 @@ const violations: Record<string, { env: NodeJS.ProcessEnv; error: RegExp }> = {
     env: { GATEWAY_DEV_TOKENS: 'true' },
     error: /^GATEWAY_DEV_TOKENS needs AUTH_JWT_SECRET \(tokens are signed HS256\)$/,
   },
+  'GATEWAY_RELAY_HOLD_MS is shorter than GATEWAY_SIGNAL_ACK_MS': {
+    env: { GATEWAY_RELAY_HOLD_MS: '50', GATEWAY_SIGNAL_ACK_MS: '50' },
+    error: /^GATEWAY_RELAY_HOLD_MS \(50\) must be shorter than GATEWAY_SIGNAL_ACK_MS \(50\)$/,
+  },
   'GATEWAY_DEMO_ROOMS are room ids': {
     env: { GATEWAY_DEMO_ROOMS: 'demo,a.b' },
     error: /^GATEWAY_DEMO_ROOMS: "a\.b" is not a room id$/,

@@ -145,6 +145,13 @@ export const gatewaySettings = {
     0,
     1024 * 1024 * 1024,
   ),
+  relayHoldMs: int(
+    'GATEWAY_RELAY_HOLD_MS',
+    0,
+    "How long a relayed offer, answer or candidate bound for NATS may wait to leave with others, in ms: at low rates about half the relay's CPU for up to this much more signaling latency (README, 'The PeerJS server as a yardstick'). 0: they leave at the end of the event-loop turn.",
+    0,
+    100,
+  ),
   localFastPath: bool(
     'GATEWAY_LOCAL_FASTPATH',
     true,
@@ -250,6 +257,14 @@ export const gatewayChecks: readonly Check<{ gateway: GatewayConfig; auth: AuthC
       gateway.srsRtcUrl !== undefined &&
       !(URL.canParse(gateway.srsRtcUrl) && /^https?:$/.test(new URL(gateway.srsRtcUrl).protocol)),
     message: 'GATEWAY_SRS_RTC_URL: not an http(s) URL',
+  },
+  {
+    // A first signal held past its acknowledgement's wait would be sent again before it left.
+    rule: 'GATEWAY_RELAY_HOLD_MS is shorter than GATEWAY_SIGNAL_ACK_MS',
+    names: ['GATEWAY_RELAY_HOLD_MS', 'GATEWAY_SIGNAL_ACK_MS'],
+    broken: ({ gateway }) => gateway.relayHoldMs >= gateway.signalAckMs,
+    message: ({ gateway }) =>
+      `GATEWAY_RELAY_HOLD_MS (${gateway.relayHoldMs}) must be shorter than GATEWAY_SIGNAL_ACK_MS (${gateway.signalAckMs})`,
   },
   {
     rule: 'GATEWAY_DEMO_ROOMS are room ids',

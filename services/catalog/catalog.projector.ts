@@ -30,7 +30,7 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import type { Config } from '#config/config.js';
-import { traceContextOf } from '#shared/runtime/bus.js';
+import { traceContextOf } from '#shared/runtime/bus.trace.js';
 import type { Logger } from '#shared/runtime/log.js';
 import type { RoomEventBatch } from '#shared/room/room.events.js';
 import { roomEventsConfig, streamNames } from '#shared/runtime/streams.js';

@@ -100,6 +100,7 @@ export class Gateway {
       ackMs: this.cfg.signalAckMs,
       tries: this.cfg.signalAckTries,
       ackedPerRoom: this.cfg.signalAckedPerRoom,
+      holdMs: this.cfg.relayHoldMs,
     });
     this.rooms = new Rooms({
       bus: o.bus,

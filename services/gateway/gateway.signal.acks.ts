@@ -24,6 +24,8 @@
  *   (a signal to nobody always was). What waits is bounded by the per-connection
  *   frame limits over those tries.
  * - A peer announced as gone or moved (left, resumed elsewhere) is acknowledged anew.
+ * - Every signal, first or not, leaves through one queue (the bus's held publishes),
+ *   so a first signal never overtakes one sent before it to the same peer.
  */
 import type { Msg, Subscription } from '@nats-io/nats-core';
 import type { Bus } from '#shared/runtime/bus.js';
@@ -38,6 +40,8 @@ export interface SignalAckOptions {
   tries: number;
   /** GATEWAY_SIGNAL_ACKED_PER_ROOM */
   ackedPerRoom: number;
+  /** GATEWAY_RELAY_HOLD_MS: every signal leaves through the bus's held queue, in order. */
+  holdMs: number;
 }
 
 /** A first signal waiting for its acknowledgement, and what waits behind it. */
@@ -75,7 +79,7 @@ export class SignalAcks {
     let peers = this.rooms.get(room);
     const known = peers?.get(to);
     if (known === CONFIRMED) {
-      this.o.bus.publishBytes(subjects.roomSignal(room, to), frame);
+      this.o.bus.publishHeld(subjects.roomSignal(room, to), frame, this.o.holdMs);
       return;
     }
     if (known !== undefined) {
@@ -137,10 +141,10 @@ export class SignalAcks {
 
   private sendProbe(probe: Probe): void {
     probe.sends++;
-    this.o.bus.publishBytes(
+    this.o.bus.publishHeld(
       subjects.roomSignal(probe.room, probe.to),
       probe.first,
-      undefined,
+      this.o.holdMs,
       probe.ack,
     );
     probe.timer = setTimeout(() => {
@@ -172,7 +176,7 @@ export class SignalAcks {
     }
     peers.set(probe.to, CONFIRMED);
     for (const frame of probe.held)
-      this.o.bus.publishBytes(subjects.roomSignal(probe.room, probe.to), frame);
+      this.o.bus.publishHeld(subjects.roomSignal(probe.room, probe.to), frame, this.o.holdMs);
   }
 
   private drop(probe: Probe): void {

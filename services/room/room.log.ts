@@ -23,7 +23,8 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { decode, encode, traceHeaders } from '#shared/runtime/bus.js';
+import { decode, encode } from '#shared/runtime/bus.js';
+import { traceHeaders } from '#shared/runtime/bus.trace.js';
 import { SpanKind, withSpan } from '#shared/runtime/telemetry.js';
 import { batchMsgId, type RoomEvent, type RoomEventBatch } from '#shared/room/room.events.js';
 import {

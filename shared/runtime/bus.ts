@@ -9,27 +9,18 @@
  * (`setImmediate`) lets one write carry them all: about 2.5× the throughput, measured
  * on the relay path before the bus was written. Requests leave the same way, their
  * replies coming to one inbox (reply.inbox.ts): a join storm is not a write per join.
+ *
+ * A caller that can wait longer than a turn (relayed signals: GATEWAY_RELAY_HOLD_MS)
+ * holds its publishes for a few milliseconds instead (`publishHeld`): at low rates a
+ * turn carries one message, and each message then wakes the publisher, nats-server
+ * and the subscriber alone (README, "The PeerJS server as a yardstick").
  */
 import { connect } from '@nats-io/transport-node';
-import {
-  headers as natsHeaders,
-  type Authenticator,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type Subscription,
-} from '@nats-io/nats-core';
-import {
-  ROOT_CONTEXT,
-  context,
-  propagation,
-  trace,
-  type Context,
-  type TextMapGetter,
-} from '@opentelemetry/api';
+import type { Authenticator, Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/nats-core';
 import { NoRespondersError, RequestTimeoutError } from '../wire/errors.js';
 import type { Logger } from './log.js';
 import { subjectTemplate } from '../wire/subjects.js';
+import { outgoingHeaders, traceContextOf, traceHeaders } from './bus.trace.js';
 import { ReplyInbox } from './reply.inbox.js';
 import { failSpan, isTracing, runReceived, startSendSpan } from './telemetry.js';
 
@@ -45,33 +36,6 @@ export function encode(value: unknown): Uint8Array {
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the subject decides T
 export function decode<T>(data: Uint8Array): T {
   return JSON.parse(decoder.decode(data)) as T;
-}
-
-const headerGetter: TextMapGetter<MsgHdrs> = {
-  keys: (carrier) => carrier.keys(),
-  get: (carrier, key) => (carrier.has(key) ? carrier.get(key) : undefined),
-};
-
-/**
- * Headers carrying the active trace context, or `undefined` when no span is active
- * (then nothing is allocated: the relay path pays nothing with tracing off).
- */
-export function traceHeaders(ctx: Context = context.active()): MsgHdrs | undefined {
-  if (trace.getSpanContext(ctx) === undefined) return undefined;
-  const carrier: Record<string, string> = {};
-  propagation.inject(ctx, carrier);
-  const keys = Object.keys(carrier);
-  if (keys.length === 0) return undefined;
-  const h = natsHeaders();
-  for (const key of keys) h.set(key, carrier[key] ?? '');
-  return h;
-}
-
-/** The trace context a message (core or JetStream) carries, or the root context when it carries none. */
-export function traceContextOf(msg: { readonly headers?: MsgHdrs | undefined }): Context {
-  return msg.headers === undefined
-    ? ROOT_CONTEXT
-    : propagation.extract(ROOT_CONTEXT, msg.headers, headerGetter);
 }
 
 export interface BusOptions {
@@ -95,20 +59,6 @@ interface Pending {
   data: Uint8Array;
   headers: MsgHdrs | undefined;
   reply?: string | undefined;
-}
-
-/**
- * The headers of a message about to leave. With tracing on and a span active, a
- * PRODUCER span stands for the send and its context goes in the headers; with
- * tracing off, only the branch on `isTracing()` and a lookup of the active span
- * run (nothing is allocated).
- */
-function outgoingHeaders(subject: string, bytes: number): MsgHdrs | undefined {
-  if (!isTracing()) return traceHeaders();
-  const send = startSendSpan('publish', { subject, template: subjectTemplate(subject), bytes });
-  if (send === undefined) return undefined;
-  send.span.end();
-  return traceHeaders(send.ctx);
 }
 
 /** The service a request's subject names (its first token), for error messages. */
@@ -146,6 +96,13 @@ export class Bus {
         if (p.reply !== undefined) this.replies.fail(p.reply, err);
       }
     }
+  };
+  /** `publishHeld`'s messages, in order, until `heldTimer` hands them to `queue`. */
+  private held: Pending[] = [];
+  private heldTimer: NodeJS.Timeout | undefined;
+  private readonly releaseHeld = (): void => {
+    this.sendHeld();
+    this.flushQueue();
   };
 
   private constructor(
@@ -200,6 +157,23 @@ export class Bus {
       this.scheduled = true;
       setImmediate(this.flushQueue);
     }
+  }
+
+  /**
+   * Like `publishBytes`, but the message may wait up to `holdMs` to leave with the
+   * others held meanwhile: the first held message starts the clock, and all leave
+   * together, in the order held, in one write. 0 is `publishBytes`. Held messages
+   * keep their order among themselves only: a `publishBytes` after one may leave
+   * first. `flush` and `close` send them at once.
+   */
+  publishHeld(subject: string, data: Uint8Array, holdMs: number, reply?: string): void {
+    if (holdMs <= 0) {
+      this.publishBytes(subject, data, undefined, reply);
+      return;
+    }
+    // The trace context is the one active now, not the timer's.
+    this.held.push({ subject, data, headers: outgoingHeaders(subject, data.byteLength), reply });
+    this.heldTimer ??= setTimeout(this.releaseHeld, holdMs);
   }
 
   /** Queues a JSON message for `subject`. */
@@ -301,8 +275,18 @@ export class Bus {
     });
   }
 
-  /** Sends what is queued and waits until the server has it. */
+  /** Moves held messages to the queue now. */
+  private sendHeld(): void {
+    if (this.heldTimer === undefined) return;
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
+    this.queue.push(...this.held);
+    this.held = [];
+  }
+
+  /** Sends what is queued (held messages too) and waits until the server has it. */
   async flush(): Promise<void> {
+    this.sendHeld();
     this.flushQueue();
     await this.nc.flush();
   }
@@ -310,6 +294,7 @@ export class Bus {
   /** Sends what is queued, lets subscriptions finish, and closes. */
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
+    this.sendHeld();
     this.flushQueue();
     try {
       await this.nc.drain();

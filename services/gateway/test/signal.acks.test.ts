@@ -20,7 +20,7 @@ const text = (m: Msg): string => new TextDecoder().decode(m.data);
 const frame = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** A gateway's side of it: its own bus (the gateway user), its acks, what its members got. */
-async function gateway(t: Test, nats: NatsServer, id: string) {
+async function gateway(t: Test, nats: NatsServer, id: string, holdMs = 0) {
   const bus = await Bus.connect({
     ...nats.connectOptions(Credential.gateway),
     name: id,
@@ -33,6 +33,7 @@ async function gateway(t: Test, nats: NatsServer, id: string) {
     ackMs: ACK_MS,
     tries: TRIES,
     ackedPerRoom: 4096,
+    holdMs,
   });
   t.teardown(async () => {
     acks.stop();
@@ -49,11 +50,11 @@ async function gateway(t: Test, nats: NatsServer, id: string) {
   return { bus, acks, got, hold };
 }
 
-/** Gateways `ga` and `gb` on a NATS of their own. */
-async function gateways(t: Test) {
+/** Gateways `ga` and `gb` on a NATS of their own; `ga` holds its signals `holdMs`. */
+async function gateways(t: Test, holdMs = 0) {
   const nats = await startNats();
   t.teardown(() => nats.stop());
-  return { a: await gateway(t, nats, 'ga'), b: await gateway(t, nats, 'gb') };
+  return { a: await gateway(t, nats, 'ga', holdMs), b: await gateway(t, nats, 'gb') };
 }
 
 t.test('a holder that subscribes late gets every signal, once and in order', async (t) => {
@@ -149,3 +150,23 @@ t.test('an acknowledged addressee gets later signals without one, until it moves
   await until(() => b.got.length === 3, 'the third arrives');
   t.ok(replies[2] !== undefined, 'after a move, the next is acknowledged anew');
 });
+
+t.test(
+  'held signals (GATEWAY_RELAY_HOLD_MS) keep their order, a new first signal included',
+  async (t) => {
+    const { a, b } = await gateways(t, 30);
+    b.hold(['v']);
+    await b.bus.nc.flush();
+    a.acks.send('r', 'v', frame('1'));
+    await until(() => b.got.length === 1, 'the first arrives');
+    // '2' is held; v then moves, so '3' is a first signal again (with an ack subject).
+    // It must not overtake '2', which went out as a plain signal before it.
+    a.acks.send('r', 'v', frame('2'));
+    a.acks.forgetPeer('r', 'v');
+    a.acks.send('r', 'v', frame('3'));
+    a.acks.send('r', 'v', frame('4'));
+    await until(() => b.got.length === 4, 'all four arrive');
+    await new Promise((r) => setTimeout(r, ACK_MS * 2));
+    t.same(b.got, ['v:1', 'v:2', 'v:3', 'v:4'], 'once each, in the order sent');
+  },
+);
