@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Fleet, shares } from './bench.fleet.js';
 import { cpuBetween, loadAverage, machineBusyCores, markCpu, type CpuUse } from './bench.procs.js';
 import type { BenchContext } from './bench.scenario.js';
+import { startFloor } from './floor.system.js';
 import { startPeerjs } from './peerjs.system.js';
 import {
   AUDIENCE,
@@ -30,6 +31,8 @@ export const BENCH_ENV = {
 export interface PairRunOptions {
   server: ServerKind;
   fastPath: boolean;
+  /** GATEWAY_RELAY_HOLD_MS of our gateway (0 unless told). */
+  holdMs?: number;
   pairs: number;
   /** Instruction for the whole fleet: a window per direction, or a total rate split evenly. */
   go: Go;
@@ -41,6 +44,7 @@ export interface PairRunOptions {
 export interface PairRun {
   server: ServerKind;
   fastPath: boolean;
+  holdMs: number;
   /** Relayed frames received by clients in the window, and per second. */
   received: number;
   perSecond: number;
@@ -84,14 +88,16 @@ export async function withRig<T>(
   const sys =
     o.server === 'peerjs'
       ? await startPeerjs({ root: ctx.root })
-      : await startSystem({
-          root: ctx.root,
-          server: o.server,
-          secret: ctx.secret,
-          env: { ...BENCH_ENV, ...o.env },
-          ...(profile ? { profileDir: ctx.profileDir } : {}),
-          ...(ctx.against === undefined ? {} : { against: ctx.against }),
-        });
+      : o.server === 'floor'
+        ? await startFloor({ root: ctx.root })
+        : await startSystem({
+            root: ctx.root,
+            server: o.server,
+            secret: ctx.secret,
+            env: { ...BENCH_ENV, ...o.env },
+            ...(profile ? { profileDir: ctx.profileDir } : {}),
+            ...(ctx.against === undefined ? {} : { against: ctx.against }),
+          });
   const fleet = Fleet.start(ctx.root, o.loaders);
   const target: Target = {
     host: sys.host,
@@ -100,7 +106,8 @@ export async function withRig<T>(
     issuer: ISSUER,
     audience: AUDIENCE,
     authFrame: profile,
-    ...(o.server === 'peerjs' ? { protocol: 'peerjs' as const } : {}),
+    // The floor speaks PeerJS's protocol too.
+    ...(o.server === 'peerjs' || o.server === 'floor' ? { protocol: 'peerjs' as const } : {}),
   };
   try {
     return await fn({ sys, fleet, target });
@@ -114,7 +121,8 @@ export async function withRig<T>(
 }
 
 export function runPairs(ctx: BenchContext, o: PairRunOptions): Promise<PairRun> {
-  const env = { GATEWAY_LOCAL_FASTPATH: String(o.fastPath) };
+  const env: Record<string, string> = { GATEWAY_LOCAL_FASTPATH: String(o.fastPath) };
+  if (o.holdMs !== undefined) env.GATEWAY_RELAY_HOLD_MS = String(o.holdMs);
   return withRig(
     ctx,
     { server: o.server, env, loaders: ctx.loaders },
@@ -165,6 +173,7 @@ export function runPairs(ctx: BenchContext, o: PairRunOptions): Promise<PairRun>
       return {
         server: o.server,
         fastPath: o.fastPath,
+        holdMs: o.holdMs ?? 0,
         received: s.received,
         perSecond: s.received / wall,
         sentPerSecond: s.sent / wall,
@@ -187,7 +196,14 @@ export function runPairs(ctx: BenchContext, o: PairRunOptions): Promise<PairRun>
 }
 
 /** Label of a server with its relay path (PeerJS has one: in its process). */
-export function label(ctx: BenchContext, server: ServerKind, fastPath: boolean): string {
+export function label(
+  ctx: BenchContext,
+  server: ServerKind,
+  fastPath: boolean,
+  holdMs = 0,
+): string {
   if (server === 'peerjs') return `${ctx.names.peerjs}, in-process`;
-  return `${ctx.names[server]}, ${fastPath ? 'local fast path' : 'through NATS'}`;
+  if (server === 'floor') return `${ctx.names.floor}, through NATS`;
+  const held = holdMs > 0 ? `, signals held ${holdMs} ms` : '';
+  return `${ctx.names[server]}, ${fastPath ? 'local fast path' : 'through NATS'}${held}`;
 }

@@ -14,7 +14,7 @@ import { pool } from '#shared/runtime/task.pool.js';
 import { launch, type Child } from './bench.procs.js';
 
 /** Which WebSocket server is under test (PeerJS only in the relay scenarios). */
-export type ServerKind = 'ours' | 'baseline' | 'peerjs';
+export type ServerKind = 'ours' | 'baseline' | 'peerjs' | 'floor';
 
 export interface SystemOptions {
   /** Repository root (dist/ is below it). */
@@ -39,7 +39,7 @@ export interface ServerMemory {
 
 export interface BenchSystem {
   server: Child;
-  /** Undefined for the PeerJS server, which runs without them. */
+  /** Undefined for the PeerJS server, which runs without them (the floor has no room service). */
   nats: Child | undefined;
   room: Child | undefined;
   host: string;

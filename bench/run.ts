@@ -51,7 +51,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    `npm run bench -- [--quick] [--only ${scenarios.map((s) => s.name).join(',')}] [--profile] [--loaders N] [--servers ours,baseline,peerjs] [--against DIR]\n`,
+    `npm run bench -- [--quick] [--only ${scenarios.map((s) => s.name).join(',')}] [--profile] [--loaders N] [--servers ours,baseline,peerjs,floor] [--against DIR]\n`,
   );
   process.exit(0);
 }
@@ -66,7 +66,7 @@ if (unknown.length > 0) {
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const servers =
-  values.servers ?? (peerjsInstalled(root) ? 'ours,baseline,peerjs' : 'ours,baseline');
+  values.servers ?? (peerjsInstalled(root) ? 'ours,baseline,peerjs,floor' : 'ours,baseline,floor');
 const resultsDir = join(root, 'bench/results');
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const profileDir = values.profile ? join(resultsDir, `profiles-${stamp}`) : undefined;
@@ -89,11 +89,14 @@ const ctx: BenchContext = {
   servers: servers
     .split(',')
     .map((s) => s.trim())
-    .filter((s): s is ServerKind => s === 'ours' || s === 'baseline' || s === 'peerjs'),
+    .filter(
+      (s): s is ServerKind => s === 'ours' || s === 'baseline' || s === 'peerjs' || s === 'floor',
+    ),
   names: {
     ours: 'uWS gateway',
     baseline: values.against === undefined ? 'ws baseline' : `gateway @ ${values.against}`,
     peerjs: 'PeerJS server 1.0.2',
+    floor: 'bare relay',
   },
   log: (msg) => process.stderr.write(`[bench] ${msg}\n`),
 };

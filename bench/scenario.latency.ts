@@ -7,7 +7,8 @@
  * Beside our gateway and the baseline (through NATS and on the local fast path) it
  * runs the PeerJS server (when installed) on the same pairs at the same rate: the
  * relay most apps start with, in one process, as the yardstick for our CPU per
- * message through NATS.
+ * message through NATS. Our gateway runs once more through NATS with its relayed
+ * signals held HOLD_MS (GATEWAY_RELAY_HOLD_MS): the CPU that milliseconds buy.
  */
 import { quantileUs } from './bench.fleet.js';
 import { label, runPairs, type PairRun } from './bench.measure.js';
@@ -24,6 +25,8 @@ import {
 import type { ServerKind } from './bench.system.js';
 
 const RATE = 5000;
+/** GATEWAY_RELAY_HOLD_MS of the held line. */
+const HOLD_MS = 5;
 const GOAL_P99_MS = 2;
 /** Our CPU per message through NATS, at most this times the PeerJS server's in-process (issue 10). */
 const GOAL_VS_PEERJS = 1;
@@ -39,15 +42,22 @@ export const latency: Scenario = {
     const runs: PairRun[] = [];
     for (let round = 0; round < rounds; round++) {
       for (const fastPath of paths) {
-        // PeerJS has one path (its process), run with the NATS path's round.
+        // PeerJS has one path (its process), run with the NATS path's round, and so
+        // do the floor (always through NATS) and the held line (a hold only applies
+        // to frames bound for NATS).
         const among = fastPath
           ? (['ours', 'baseline'] as const)
-          : (['ours', 'baseline', 'peerjs'] as const);
-        for (const server of interleave(ctx, round, among)) {
-          ctx.log(`latency: round ${round + 1}/${rounds}, ${label(ctx, server, fastPath)}`);
+          : (['ours', 'baseline', 'peerjs', 'floor'] as const);
+        const held =
+          fastPath || ctx.quick || !ctx.servers.includes('ours') ? [] : ['held' as const];
+        for (const kind of [...interleave(ctx, round, among), ...held]) {
+          const server = kind === 'held' ? 'ours' : kind;
+          const holdMs = kind === 'held' ? HOLD_MS : 0;
+          ctx.log(`latency: round ${round + 1}/${rounds}, ${label(ctx, server, fastPath, holdMs)}`);
           const r = await runPairs(ctx, {
             server,
             fastPath,
+            ...(holdMs > 0 ? { holdMs } : {}),
             pairs,
             go: { mode: 'rate', perSecond: RATE },
             frameBytes: 200,
@@ -62,8 +72,8 @@ export const latency: Scenario = {
       }
     }
 
-    const pick = (server: ServerKind, fastPath: boolean) =>
-      runs.filter((r) => r.server === server && r.fastPath === fastPath);
+    const pick = (server: ServerKind, fastPath: boolean, holdMs = 0) =>
+      runs.filter((r) => r.server === server && r.fastPath === fastPath && r.holdMs === holdMs);
     const q = (rs: PairRun[], x: number) => median(rs.map((r) => quantileUs(r.hist, x) / 1000));
     /** Gateway and nats-server CPU per relayed frame, in µs. */
     const cpuPerMsg = (rs: PairRun[]) =>
@@ -75,13 +85,15 @@ export const latency: Scenario = {
     const perRound = pick('ours', false)
       .map((r, k) => ratio(cpuPerMsg([r]), cpuPerMsg(peerjsRuns.slice(k, k + 1))))
       .join(', ');
-    const lines: [ServerKind, boolean][] = [
+    const lines: [ServerKind, boolean, number][] = [
       ...paths.flatMap((fp) => [
-        ['ours', fp] as [ServerKind, boolean],
-        ['baseline', fp] as [ServerKind, boolean],
+        ['ours', fp, 0] as [ServerKind, boolean, number],
+        ['baseline', fp, 0] as [ServerKind, boolean, number],
       ]),
-      ...(withPeerjs ? [['peerjs', false] as [ServerKind, boolean]] : []),
-    ].filter(([server]) => ctx.servers.includes(server));
+      ['ours', false, HOLD_MS] as [ServerKind, boolean, number],
+      ['floor', false, 0] as [ServerKind, boolean, number],
+      ...(withPeerjs ? [['peerjs', false, 0] as [ServerKind, boolean, number]] : []),
+    ].filter(([server, fp, hold]) => pick(server, fp, hold).length > 0);
     const summary: Table = {
       title: `Relay latency at ${fmt(RATE)} msg/s, ${2 * pairs} connections (client send → client receive); median of ${rounds} round(s)`,
       head: [
@@ -93,10 +105,10 @@ export const latency: Scenario = {
         ...(withPeerjs ? ['CPU/msg vs PeerJS'] : []),
         'msg/s',
       ],
-      rows: lines.map(([server, fp]) => {
-        const rs = pick(server, fp);
+      rows: lines.map(([server, fp, hold]) => {
+        const rs = pick(server, fp, hold);
         return [
-          label(ctx, server, fp),
+          label(ctx, server, fp, hold),
           fmt(q(rs, 0.5), 3),
           fmt(q(rs, 0.99), 3),
           fmt(q(rs, 0.999), 3),
@@ -119,7 +131,7 @@ export const latency: Scenario = {
         'errors',
       ],
       rows: runs.map((r) => [
-        label(ctx, r.server, r.fastPath),
+        label(ctx, r.server, r.fastPath, r.holdMs),
         fmt(quantileUs(r.hist, 0.5) / 1000, 3),
         fmt(quantileUs(r.hist, 0.99) / 1000, 3),
         fmt(quantileUs(r.hist, 1) / 1000, 1),
@@ -132,6 +144,10 @@ export const latency: Scenario = {
     const p99 = q(pick('ours', false), 0.99);
     const oursCpu = cpuPerMsg(pick('ours', false));
     const baseCpu = cpuPerMsg(pick('baseline', false));
+    const heldRuns = pick('ours', false, HOLD_MS);
+    const heldCpu = cpuPerMsg(heldRuns);
+    const floorRuns = pick('floor', false);
+    const floorCpu = cpuPerMsg(floorRuns);
     return {
       title: 'Relay latency at a fixed rate',
       tables: [summary, detail],
@@ -156,6 +172,16 @@ export const latency: Scenario = {
         ...(withPeerjs
           ? [
               `CPU per message, ours through NATS against the PeerJS server (npm \`peer\` 1.0.2, default configuration, one process, no broker): ${fmt(oursCpu, 1)} µs against ${fmt(peerjsCpu, 1)} µs, ${ratio(oursCpu, peerjsCpu)}. Its clients speak its protocol (connect with an id, \`CANDIDATE\` frames with \`dst\`, relayed with \`src\`, same size and timestamp) and send its client's \`HEARTBEAT\` every 5 s (200/s over 1,000 connections, in its CPU, not in its messages); it checks no token and keeps no rooms. Round by round: ${perRound}.`,
+            ]
+          : []),
+        ...(withPeerjs && floorRuns.length > 0
+          ? [
+              `The floor (bench/floor.server.ts: PeerJS's protocol relayed through NATS on our bus, no token, no rooms, no validation): ${fmt(floorCpu, 1)} µs per message, ${ratio(floorCpu, peerjsCpu)} PeerJS's; ours through NATS ${ratio(oursCpu, floorCpu)} the floor's. No gateway that relays through NATS without holding frames costs less than the floor here.`,
+            ]
+          : []),
+        ...(withPeerjs && heldRuns.length > 0
+          ? [
+              `Signals held ${HOLD_MS} ms before they leave for NATS (GATEWAY_RELAY_HOLD_MS=${HOLD_MS}; default 0): ${fmt(heldCpu, 1)} µs per message, ${ratio(heldCpu, peerjsCpu)} PeerJS's, for a p50 of ${fmt(q(heldRuns, 0.5), 3)} ms and a p99 of ${fmt(q(heldRuns, 0.99), 3)} ms.`,
             ]
           : []),
         "Latency is measured by the receiving client with the clock the sender stamped it with (both peers of a pair live in one process); it includes both clients' event loops.",
