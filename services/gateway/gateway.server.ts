@@ -53,6 +53,8 @@ export interface GatewayOptions {
 
 /** How often connections are checked for auth and idle timeouts, in ms. */
 const SWEEP_INTERVAL_MS = 1000;
+/** The longest `idleTimeout` uWebSockets.js accepts, in seconds. */
+const UWS_MAX_IDLE_TIMEOUT_S = 960;
 
 const decoder = new TextDecoder();
 
@@ -197,8 +199,12 @@ export class Gateway {
       // still fits in the queue (at uWS's limit the close frame would be dropped too
       // and the client would only see the connection end, 1006); it remains a backstop.
       maxBackpressure: this.cfg.maxBackpressureBytes + 2 * this.cfg.maxFrameBytes,
-      // Our own sweep closes idle connections with 4408; this is only a backstop.
-      idleTimeout: Math.max(8, Math.ceil((2 * this.cfg.idleTimeoutMs) / 1000)),
+      // Our own sweep closes idle connections with 4408; this is only a backstop,
+      // within what uWS takes (above it, uWS aborts the process at listen).
+      idleTimeout: Math.min(
+        UWS_MAX_IDLE_TIMEOUT_S,
+        Math.max(8, Math.ceil((2 * this.cfg.idleTimeoutMs) / 1000)),
+      ),
       sendPingsAutomatically: false,
       upgrade: (res, req, context) => {
         // Everything needed from `req` is copied now: it is gone after this call returns.

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { UwsUnavailableError, loadNativeUws } from '#shared/runtime/uws.js';
 import { runServiceToExit } from '../../../test/helpers/processes.js';
-import { TEST_SECRET } from '../../../test/helpers/system.js';
+import { TEST_SECRET, startSystem } from '../../../test/helpers/system.js';
 
 const require = createRequire(import.meta.url);
 
@@ -64,4 +64,16 @@ t.test('the gateway process exits non-zero with the reason on UWS_USE_FALLBACK',
     r.lines.some((l) => l.includes('ready')),
     'never ready',
   );
+});
+
+t.test('the longest idle timeout the settings allow still starts the gateway', async (t) => {
+  // uWS's own backstop takes at most 960 s; above it uWS aborts the process at listen.
+  const sys = await startSystem(t, {
+    GATEWAY_IDLE_TIMEOUT_MS: '3600000',
+    GATEWAY_HEARTBEAT_INTERVAL_MS: '3600000',
+  });
+  const c = await sys.client('bob');
+  t.teardown(() => c.drop());
+  c.send({ type: 'ping', id: 1 });
+  t.equal((await c.nextOf('pong')).id, 1, 'serving');
 });
