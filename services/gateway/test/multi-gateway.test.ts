@@ -3,7 +3,8 @@
  * service and two gateways), members split over both, every peer-to-peer frame
  * between the stage (the host) and each audience member both ways, none between
  * audience members, and the room's news (status, kick, leave, end) seen alike on
- * both sides, with the local fast path on and off.
+ * both sides, with the local fast path on and off, and with relayed signals held
+ * (GATEWAY_RELAY_HOLD_MS).
  *
  * Whether the room announces its audience (it did before the stage/audience model:
  * every viewer was a peer) is read off the joins, so the news expected follow it.
@@ -36,11 +37,19 @@ function news(c: Client, who: (peerId: string) => string): { seq: number; text: 
   });
 }
 
-for (const fastPath of [true, false]) {
-  t.test(`two gateway processes, GATEWAY_LOCAL_FASTPATH=${fastPath}`, async (t) => {
+const setups = [
+  { fastPath: true, holdMs: 0 },
+  { fastPath: false, holdMs: 0 },
+  { fastPath: false, holdMs: 20 },
+];
+for (const { fastPath, holdMs } of setups) {
+  t.test(`two gateway processes, fast path ${fastPath}, hold ${holdMs} ms`, async (t) => {
     const nats = await startNats();
     t.teardown(() => nats.stop());
-    const env = testEnv(nats.url, { GATEWAY_LOCAL_FASTPATH: String(fastPath) });
+    const env = testEnv(nats.url, {
+      GATEWAY_LOCAL_FASTPATH: String(fastPath),
+      GATEWAY_RELAY_HOLD_MS: String(holdMs),
+    });
     const [, gw1, gw2] = await Promise.all([
       startService(t, 'room', env),
       startService(t, 'gateway', env),
