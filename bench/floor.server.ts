@@ -58,11 +58,12 @@ uws
       ws.send('{"type":"OPEN"}', false);
     },
     message: (ws, data) => {
-      const f = JSON.parse(decoder.decode(data)) as {
-        type?: string;
-        dst?: string;
-        payload?: unknown;
-      };
+      let f: { type?: string; dst?: string; payload?: unknown };
+      try {
+        f = JSON.parse(decoder.decode(data)) as typeof f;
+      } catch {
+        return; // not JSON: dropped, as a relay that validates nothing would
+      }
       if (f.type !== 'CANDIDATE' || typeof f.dst !== 'string') return; // HEARTBEAT and the rest
       const out = { type: f.type, src: ws.getUserData().id, dst: f.dst, payload: f.payload };
       bus.publishBytes(PREFIX + f.dst, encoder.encode(JSON.stringify(out)));
