@@ -91,10 +91,8 @@ export async function startBackend(o: {
     rmSync(store, { recursive: true, force: true });
   };
   try {
-    const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1', '-js', '-sd', store]);
+    const { nats, url: natsUrl } = await launchNats(store);
     started.push(nats);
-    const natsPort = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
-    const natsUrl = `nats://${HOST}:${natsPort}`;
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       NATS_URL: natsUrl,
@@ -117,6 +115,22 @@ export async function startBackend(o: {
     return { nats, room, natsUrl, env, started, stopAll };
   } catch (err) {
     await stopAll();
+    throw err;
+  }
+}
+
+/**
+ * Launches a private nats-server on a free port of HOST (JetStream in `store` when
+ * given) and waits until it listens; one that never does is stopped.
+ */
+export async function launchNats(store?: string): Promise<{ nats: Child; url: string }> {
+  const js = store === undefined ? [] : ['-js', '-sd', store];
+  const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1', ...js]);
+  try {
+    const port = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
+    return { nats, url: `nats://${HOST}:${port}` };
+  } catch (err) {
+    await nats.stop();
     throw err;
   }
 }

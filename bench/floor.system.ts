@@ -4,17 +4,16 @@
  * both processes', as ours is the gateway's and nats-server's.
  */
 import { join } from 'node:path';
-import { HOST, NATS_BIN, readMemory, type BenchSystem } from './bench.system.js';
+import { HOST, launchNats, readMemory, type BenchSystem } from './bench.system.js';
 import { launch } from './bench.procs.js';
 
 export async function startFloor(o: { root: string }): Promise<BenchSystem> {
-  const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1']);
+  const { nats, url } = await launchNats();
   const started = [nats];
   const stop = async () => {
     for (const c of [...started].reverse()) await c.stop();
   };
   try {
-    const natsPort = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
     const server = launch(
       'floor',
       process.execPath,
@@ -22,7 +21,7 @@ export async function startFloor(o: { root: string }): Promise<BenchSystem> {
         `--import=${join(o.root, 'dist/bench/server.hook.js')}`,
         join(o.root, 'dist/bench/floor.server.js'),
       ],
-      { PATH: process.env.PATH, FLOOR_HOST: HOST, NATS_URL: `nats://${HOST}:${natsPort}` },
+      { PATH: process.env.PATH, FLOOR_HOST: HOST, NATS_URL: url },
     );
     started.push(server);
     const port = Number((await server.waitFor(/"floor ready","port":(\d+)/))[1]);

@@ -30,7 +30,7 @@ import {
   type Table,
 } from './bench.scenario.js';
 import { pool } from '#shared/runtime/task.pool.js';
-import { HOST, NATS_BIN } from './bench.system.js';
+import { launchNats } from './bench.system.js';
 
 const GOAL_TRANSITIONS_PER_S = 5000;
 const GOAL_RESTART_S = 10;
@@ -48,9 +48,7 @@ interface Rig {
 /** A nats-server and the room service of the build in `root` (ours, or `--against`'s). */
 async function startRig(ctx: BenchContext, root: string = ctx.root): Promise<Rig> {
   const store = mkdtempSync(join(tmpdir(), 'roomcast-bench-rooms-'));
-  const nats = launch('nats-server', NATS_BIN, ['-a', HOST, '-p', '-1', '-js', '-sd', store]);
-  const port = (await nats.waitFor(/Listening for client connections on [\d.]+:(\d+)/))[1];
-  const natsUrl = `nats://${HOST}:${port}`;
+  const { nats, url: natsUrl } = await launchNats(store);
   // A stable replica id, as production runs it: the restarted service takes its own
   // leases back at once instead of waiting for them to lapse.
   const env: NodeJS.ProcessEnv = {
