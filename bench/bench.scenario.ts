@@ -24,7 +24,7 @@ export interface BenchContext {
   against: string | undefined;
   /** How tables name the servers. */
   names: { ours: string; baseline: string; peerjs: string; floor: string };
-  /** The servers to run (`--servers`; all three unless told, PeerJS when installed). */
+  /** The servers to run (`--servers`; all four unless told, PeerJS when installed). */
   servers: readonly ServerKind[];
   /** Prints a progress line (stderr). */
   log(msg: string): void;
